@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every setting the service reads, from the environment (Node) or bindings and secrets (Workers). */
+const SettingsSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    PUBLIC_BASE_URL: z.url().optional(),
+    MEDPLUM_BASE_URL: z.url().optional(),
+    MEDPLUM_CLIENT_ID: optionalText,
+    MEDPLUM_CLIENT_SECRET: optionalText,
+    MAX_BODY_BYTES: positiveInt(1_048_576),
+    UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  })
+  .superRefine((s, ctx) => {
+    const medplum = [s.MEDPLUM_BASE_URL, s.MEDPLUM_CLIENT_ID, s.MEDPLUM_CLIENT_SECRET];
+    if (medplum.some(Boolean) && !medplum.every(Boolean)) {
+      for (const key of ['MEDPLUM_BASE_URL', 'MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET'] as const) {
+        if (!s[key]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'required when any MEDPLUM_* setting is given',
+          });
+        }
+      }
+    }
+  });
+
+export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
+
+export interface MedplumSettings {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Typed settings, parsed once at start-up and passed down; nothing else reads the environment. */
+export interface Config {
+  port: number;
+  host: string;
+  /** The facade's own base URL for links and Locations; derived from each request when absent. */
+  publicBaseUrl: string | undefined;
+  /** Absent means "use the embedded Medplum" (Node only). */
+  medplum: MedplumSettings | undefined;
+  maxBodyBytes: number;
+  upstreamTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+/** Every bad or missing setting, reported together. Values are never echoed (they may be secrets). */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ParseOptions {
+  /** Workers have no embedded store, so Medplum settings are required there. */
+  requireMedplum?: boolean;
+}
+
+export function parseConfig(env: Record<string, unknown>, options: ParseOptions = {}): Config {
+  const result = SettingsSchema.safeParse(env);
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`);
+  if (options.requireMedplum && !env.MEDPLUM_BASE_URL) {
+    problems.push('MEDPLUM_BASE_URL: required (with MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET) on Workers');
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const s = result.data;
+  return {
+    port: s.PORT,
+    host: s.HOST,
+    publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    medplum:
+      s.MEDPLUM_BASE_URL && s.MEDPLUM_CLIENT_ID && s.MEDPLUM_CLIENT_SECRET
+        ? {
+            baseUrl: s.MEDPLUM_BASE_URL,
+            clientId: s.MEDPLUM_CLIENT_ID,
+            clientSecret: s.MEDPLUM_CLIENT_SECRET,
+          }
+        : undefined,
+    maxBodyBytes: s.MAX_BODY_BYTES,
+    upstreamTimeoutMs: s.UPSTREAM_TIMEOUT_MS,
+    logLevel: s.LOG_LEVEL,
+  };
+}

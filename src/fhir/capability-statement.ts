@@ -1,0 +1,73 @@
+import { getSearchParameters } from '@medplum/core';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceInteraction,
+  ResourceType,
+} from '@medplum/fhirtypes';
+
+/** Medplum's own search parameters; they address its internals, so they are neither offered nor accepted. */
+export const STORE_INTERNAL_SEARCH_PARAMS: readonly string[] = ['_compartment', '_project'];
+
+export type TypeInteraction = CapabilityStatementRestResourceInteraction['code'];
+
+/** What the service really serves for one resource type; each route module declares its own. */
+export interface ResourceCapability {
+  type: ResourceType;
+  interactions: readonly TypeInteraction[];
+  /** Advertise the type's search parameters (those the store indexes). */
+  searchable?: boolean;
+  profiles?: readonly string[];
+}
+
+export interface CapabilityOptions {
+  baseUrl: string;
+  software: { name: string; version: string };
+  capabilities: readonly ResourceCapability[];
+  date: Date;
+}
+
+/**
+ * Builds the CapabilityStatement from the capabilities the mounted routes declare, merging
+ * declarations for the same type, so /metadata can only describe what is actually served.
+ */
+export function buildCapabilityStatement(options: CapabilityOptions): CapabilityStatement {
+  const byType = new Map<ResourceType, ResourceCapability[]>();
+  for (const capability of options.capabilities) {
+    byType.set(capability.type, [...(byType.get(capability.type) ?? []), capability]);
+  }
+  const resource = [...byType.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, declared]) => restResource(type, declared));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: options.date.toISOString(),
+    kind: 'instance',
+    software: options.software,
+    implementation: { description: 'Social prescribing FHIR facade', url: `${options.baseUrl}/fhir` },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'application/json'],
+    rest: [{ mode: 'server', resource }],
+  };
+}
+
+function restResource(type: ResourceType, declared: ResourceCapability[]): CapabilityStatementRestResource {
+  const interactions = [...new Set(declared.flatMap((d) => d.interactions))].sort();
+  const profiles = [...new Set(declared.flatMap((d) => d.profiles ?? []))];
+  const searchable = declared.some((d) => d.searchable);
+  const searchParam = searchable
+    ? Object.values(getSearchParameters(type) ?? {})
+        .filter((sp) => !STORE_INTERNAL_SEARCH_PARAMS.includes(sp.code))
+        .map((sp) => ({ name: sp.code, definition: sp.url, type: sp.type }))
+        .sort((a, b) => a.name.localeCompare(b.name))
+    : [];
+  return {
+    type,
+    ...(profiles.length ? { supportedProfile: profiles } : {}),
+    interaction: interactions.map((code) => ({ code })),
+    versioning: 'versioned',
+    readHistory: interactions.includes('vread'),
+    ...(searchParam.length ? { searchParam } : {}),
+  };
+}

@@ -1,0 +1,62 @@
+import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+
+/** One problem found, in the terms OperationOutcome.issue uses. */
+export interface Issue {
+  severity?: OperationOutcomeIssue['severity'];
+  code: OperationOutcomeIssue['code'];
+  diagnostics: string;
+  expression?: string[];
+}
+
+/** Builds an OperationOutcome; every error body the service sends comes through here. */
+export function operationOutcome(issues: readonly Issue[]): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: issues.map(({ severity = 'error', code, diagnostics, expression }) => ({
+      severity,
+      code,
+      diagnostics,
+      ...(expression?.length ? { expression } : {}),
+    })),
+  };
+}
+
+/**
+ * An expected failure with its HTTP status. Messages are written by this service and never
+ * carry request content, so they are safe to send and to log.
+ */
+export class FhirError extends Error {
+  readonly status: number;
+  readonly outcome: OperationOutcome;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, issues: readonly Issue[], headers: Record<string, string> = {}) {
+    super(issues.map((i) => i.diagnostics).join('; '));
+    this.name = 'FhirError';
+    this.status = status;
+    this.outcome = operationOutcome(issues);
+    this.headers = headers;
+  }
+}
+
+const fail = (status: number, code: Issue['code'], diagnostics: string, expression?: string[]): FhirError =>
+  new FhirError(status, [{ code, diagnostics, ...(expression ? { expression } : {}) }]);
+
+/** The vocabulary of failures the HTTP surface produces. */
+export const Failures = {
+  invalidJson: () => fail(400, 'structure', 'The request body is not valid JSON'),
+  notAResource: () => fail(400, 'structure', 'The request body is not a FHIR resource (no resourceType)'),
+  badRequest: (diagnostics: string, expression?: string[]) => fail(400, 'invalid', diagnostics, expression),
+  unsupportedMediaType: () =>
+    fail(415, 'not-supported', 'Content-Type must be application/fhir+json or application/json'),
+  notAcceptable: () =>
+    fail(406, 'not-supported', 'This server produces application/fhir+json or application/json only'),
+  payloadTooLarge: (limitBytes: number) =>
+    fail(413, 'too-long', `The request body is larger than the limit of ${limitBytes} bytes`),
+  unknownRoute: () => fail(404, 'not-found', 'No such endpoint on this server'),
+  unsupportedType: (type: string) => fail(404, 'not-supported', `Resource type ${type} is not served here`),
+  notFound: (type: string) => fail(404, 'not-found', `${type} not found`),
+  methodNotAllowed: () => fail(405, 'not-supported', 'Method not allowed on this endpoint'),
+  notReady: () => fail(503, 'transient', 'The FHIR store is not reachable'),
+  internal: () => fail(500, 'exception', 'Internal server error'),
+} as const;

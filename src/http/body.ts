@@ -1,0 +1,48 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { every } from 'hono/combine';
+import { Failures } from '../fhir/outcomes.ts';
+import type { AppEnv } from './env.ts';
+
+const JSON_MEDIA_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+
+/**
+ * For requests that carry a resource: 415 unless the body is FHIR JSON or JSON, 413 past the
+ * size limit (counted on the stream, not trusted from Content-Length), 400 when it does not
+ * parse. The parsed body is left on the context as `body`.
+ */
+export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return every(
+    requireJsonMediaType(),
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw Failures.payloadTooLarge(maxBytes);
+      },
+    }),
+    parseJson(),
+  );
+}
+
+function requireJsonMediaType(): MiddlewareHandler<AppEnv> {
+  return async (_c, next) => {
+    const mediaType = _c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (!mediaType || !JSON_MEDIA_TYPES.includes(mediaType)) throw Failures.unsupportedMediaType();
+    await next();
+  };
+}
+
+function parseJson(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const text = await c.req.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // The parser's message quotes the input, so it is never passed on.
+      throw Failures.invalidJson();
+    }
+    c.set('body', body);
+    await next();
+  };
+}

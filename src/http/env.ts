@@ -1,0 +1,14 @@
+/** Per-request values the middleware puts on the Hono context. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    /** The media type responses are sent as, chosen from `_format` and `Accept`. */
+    mediaType: MediaType;
+    /** The facade's own base URL: the configured public one, or the request's origin. */
+    baseUrl: string;
+    /** The parsed JSON body of a write request. */
+    body: unknown;
+  };
+}
+
+export type MediaType = 'application/fhir+json' | 'application/json';

@@ -1,0 +1,46 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AppEnv } from './env.ts';
+
+export interface SendOptions {
+  status?: ContentfulStatusCode;
+  headers?: Record<string, string>;
+}
+
+/** Sends a FHIR resource in the negotiated JSON media type. */
+export function sendFhir(c: Context<AppEnv>, body: Resource, options: SendOptions = {}): Response {
+  const mediaType = c.get('mediaType') ?? 'application/fhir+json';
+  return c.body(JSON.stringify(body), options.status ?? 200, {
+    ...options.headers,
+    'Content-Type': `${mediaType}; charset=utf-8`,
+  });
+}
+
+/** `W/"<versionId>"`, which R4 says an ETag SHALL be (https://hl7.org/fhir/R4/http.html#versioning). */
+export function etagOf(resource: Resource): string | undefined {
+  const versionId = resource.meta?.versionId;
+  return versionId ? `W/"${versionId}"` : undefined;
+}
+
+/** Version headers for a single resource: ETag and Last-Modified. */
+export function versionHeaders(resource: Resource): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const etag = etagOf(resource);
+  if (etag) headers.ETag = etag;
+  const lastUpdated = resource.meta?.lastUpdated;
+  if (lastUpdated) headers['Last-Modified'] = new Date(lastUpdated).toUTCString();
+  return headers;
+}
+
+/**
+ * Sends one resource with its version headers; answers 304 when the client already holds this
+ * version (`If-None-Match`).
+ */
+export function sendResource(c: Context<AppEnv>, resource: Resource, options: SendOptions = {}): Response {
+  const headers = { ...versionHeaders(resource), ...options.headers };
+  if (headers.ETag && c.req.method === 'GET' && c.req.header('if-none-match') === headers.ETag) {
+    return c.body(null, 304, { ETag: headers.ETag });
+  }
+  return sendFhir(c, resource, { ...options, headers });
+}

@@ -1,0 +1,22 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { FhirStore } from '../store.ts';
+
+/** The reference data a new user needs: the organisations referrals are sent between. */
+export const SEED_DIR = new URL('../../../examples/seed/', import.meta.url);
+
+/**
+ * Loads every transaction Bundle in `examples/seed/` into the store, in file-name order, and
+ * returns how many resources were written.
+ */
+export async function seedEmbeddedStore(store: FhirStore, dir: URL = SEED_DIR): Promise<number> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  let written = 0;
+  for (const file of files) {
+    const bundle = JSON.parse(await readFile(join(dir.pathname, file), 'utf8')) as Bundle;
+    const response = await store.bundle(bundle);
+    written += response.entry?.length ?? 0;
+  }
+  return written;
+}

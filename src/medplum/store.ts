@@ -1,0 +1,103 @@
+import { getStatus, isOperationOutcome, MedplumClient, OperationOutcomeError } from '@medplum/core';
+import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import { StoreError, UpstreamError } from './errors.ts';
+import { createUpstreamFetch, type FetchLike } from './fetch.ts';
+
+export type SearchQuery = URLSearchParams | Record<string, string>;
+
+/**
+ * The port through which everything above `src/medplum/` reaches the FHIR store. Failures come
+ * out as StoreError (the request's fault, with Medplum's OperationOutcome) or UpstreamError
+ * (Medplum's fault), never as raw client errors.
+ */
+export interface FhirStore {
+  read<T extends Resource>(type: T['resourceType'], id: string): Promise<T>;
+  readVersion<T extends Resource>(type: T['resourceType'], id: string, versionId: string): Promise<T>;
+  history(type: ResourceType, id: string): Promise<Bundle>;
+  search(type: ResourceType, query: SearchQuery): Promise<Bundle>;
+  create<T extends Resource>(resource: T): Promise<T>;
+  update<T extends Resource>(resource: T, options?: { ifMatchVersion?: string }): Promise<T>;
+  delete(type: ResourceType, id: string): Promise<void>;
+  /** Sends a batch or transaction Bundle as it is. */
+  bundle(bundle: Bundle): Promise<Bundle>;
+  /** Proves the store answers an authenticated request. */
+  ping(): Promise<void>;
+}
+
+export interface MedplumConnection {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  timeoutMs: number;
+  /** Transport override: the embedded store's in-process handler, or a test's mock. */
+  fetch?: FetchLike;
+}
+
+/** Builds the client with the settings a server-side facade needs, for Workers and Node alike. */
+export function createMedplumClient(connection: MedplumConnection): MedplumClient {
+  return new MedplumClient({
+    baseUrl: connection.baseUrl,
+    clientId: connection.clientId,
+    clientSecret: connection.clientSecret,
+    fetch: createUpstreamFetch({
+      timeoutMs: connection.timeoutMs,
+      ...(connection.fetch ? { fetch: connection.fetch } : {}),
+    }),
+    // Non-idempotent writes must not be replayed blindly; callers own their retries.
+    maxRetries: 0,
+    // Every read goes to the store: a facade must not answer from a stale per-isolate cache.
+    cacheTime: 0,
+    // Without extended mode Medplum leaves out project and author internals from meta.
+    extendedMode: false,
+  });
+}
+
+/** The FhirStore over a MedplumClient. */
+export function createMedplumStore(client: MedplumClient): FhirStore {
+  return {
+    read: (type, id) => call(() => client.readResource(type as ResourceType, id)) as never,
+    readVersion: (type, id, versionId) =>
+      call(() => client.readVersion(type as ResourceType, id, versionId)) as never,
+    history: (type, id) => call(() => client.readHistory(type, id)) as Promise<Bundle>,
+    search: (type, query) => call(() => client.search(type, query)) as Promise<Bundle>,
+    create: (resource) => call(() => client.createResource(resource)),
+    update: (resource, options) =>
+      call(() =>
+        client.updateResource(
+          resource,
+          options?.ifMatchVersion ? { headers: { 'If-Match': `W/"${options.ifMatchVersion}"` } } : undefined,
+        ),
+      ),
+    delete: async (type, id) => {
+      await call(() => client.deleteResource(type, id));
+    },
+    bundle: (bundle) => call(() => client.executeBatch(bundle)),
+    ping: async () => {
+      await call(() => client.search('Organization', { _count: '1', _elements: 'id' }));
+    },
+  };
+}
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw classify(err);
+  }
+}
+
+function classify(err: unknown): Error {
+  if (err instanceof UpstreamError) return err;
+  const cause = err instanceof OperationOutcomeError ? err.outcome : undefined;
+  if (cause && isOperationOutcome(cause)) {
+    const status = getStatus(cause);
+    // The store refusing the facade's own credentials is a gateway fault, not the caller's.
+    if (status === 401 || status === 403) return new UpstreamError('auth', status);
+    if (status >= 500) return new UpstreamError('bad-gateway', status);
+    return new StoreError(status, cause);
+  }
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return new UpstreamError('timeout');
+  }
+  return new UpstreamError('bad-gateway');
+}

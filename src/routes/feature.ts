@@ -1,0 +1,9 @@
+import type { Hono } from 'hono';
+import type { ResourceCapability } from '../fhir/capability-statement.ts';
+import type { AppEnv } from '../http/env.ts';
+
+/** A group of FHIR routes and the capabilities they add to the CapabilityStatement. */
+export interface FhirFeature {
+  routes: Hono<AppEnv>;
+  capabilities: readonly ResourceCapability[];
+}

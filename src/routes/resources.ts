@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
+import type { AppEnv } from '../http/env.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
+import type { FhirStore } from '../medplum/store.ts';
+import {
+  readResource,
+  readResourceHistory,
+  readResourceVersion,
+  searchResources,
+} from '../resources/read-resources.ts';
+import type { FhirFeature } from './feature.ts';
+
+/** The read surface over the store: read, vread, history and search for every served type. */
+export function resourceReadRoutes(store: FhirStore): FhirFeature {
+  const routes = new Hono<AppEnv>()
+    .get('/:type/:id/_history/:vid', async (c) => {
+      const { type, id, vid } = c.req.param();
+      return sendResource(c, await readResourceVersion(store, type, id, vid));
+    })
+    .get('/:type/:id/_history', async (c) => {
+      const { type, id } = c.req.param();
+      return sendFhir(c, await readResourceHistory(store, type, id, c.get('baseUrl')));
+    })
+    .get('/:type/:id', async (c) => {
+      const { type, id } = c.req.param();
+      return sendResource(c, await readResource(store, type, id));
+    })
+    .get('/:type', async (c) => {
+      const params = new URL(c.req.url).searchParams;
+      return sendFhir(c, await searchResources(store, c.req.param('type'), params, c.get('baseUrl')));
+    });
+
+  return {
+    routes,
+    capabilities: READABLE_RESOURCE_TYPES.map((type) => ({
+      type,
+      interactions: ['read', 'vread', 'history-instance', 'search-type'],
+      searchable: true,
+    })),
+  };
+}
