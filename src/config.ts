@@ -9,32 +9,17 @@ const optionalText = z
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** Every setting the service reads, from the environment (Node) or bindings and secrets (Workers). */
-const SettingsSchema = z
-  .object({
-    PORT: z.coerce.number().int().min(1).max(65535).default(8787),
-    HOST: z.string().trim().min(1).default('127.0.0.1'),
-    PUBLIC_BASE_URL: z.url().optional(),
-    MEDPLUM_BASE_URL: z.url().optional(),
-    MEDPLUM_CLIENT_ID: optionalText,
-    MEDPLUM_CLIENT_SECRET: optionalText,
-    MAX_BODY_BYTES: positiveInt(1_048_576),
-    UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
-    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  })
-  .superRefine((s, ctx) => {
-    const medplum = [s.MEDPLUM_BASE_URL, s.MEDPLUM_CLIENT_ID, s.MEDPLUM_CLIENT_SECRET];
-    if (medplum.some(Boolean) && !medplum.every(Boolean)) {
-      for (const key of ['MEDPLUM_BASE_URL', 'MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET'] as const) {
-        if (!s[key]) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: 'required when any MEDPLUM_* setting is given',
-          });
-        }
-      }
-    }
-  });
+const SettingsSchema = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PUBLIC_BASE_URL: z.url().optional(),
+  MEDPLUM_BASE_URL: z.url().optional(),
+  MEDPLUM_CLIENT_ID: optionalText,
+  MEDPLUM_CLIENT_SECRET: optionalText,
+  MAX_BODY_BYTES: positiveInt(1_048_576),
+  UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
 
 export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
 
@@ -78,7 +63,16 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
   const problems = result.success
     ? []
     : result.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`);
-  if (options.requireMedplum && !env.MEDPLUM_BASE_URL) {
+  const medplumKeys = ['MEDPLUM_BASE_URL', 'MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET'] as const;
+  const given = medplumKeys.filter(
+    (key) => typeof env[key] === 'string' && (env[key] as string).trim() !== '',
+  );
+  if (given.length > 0 && given.length < medplumKeys.length) {
+    for (const key of medplumKeys) {
+      if (!given.includes(key)) problems.push(`${key}: required when any MEDPLUM_* setting is given`);
+    }
+  }
+  if (options.requireMedplum && given.length === 0) {
     problems.push('MEDPLUM_BASE_URL: required (with MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET) on Workers');
   }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);

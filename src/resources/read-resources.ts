@@ -1,3 +1,4 @@
+import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
@@ -55,9 +56,7 @@ export async function searchResources(
   const resourceType = servedType(type);
   const query = new URLSearchParams();
   for (const [key, value] of params) {
-    if (STORE_INTERNAL_SEARCH_PARAMS.includes(key.split(':')[0] ?? key)) {
-      throw Failures.badRequest(`Search parameter ${key} is not supported`, [key]);
-    }
+    assertSupportedParam(resourceType, key);
     if (!RESPONSE_ONLY_PARAMS.includes(key) && key !== '_count' && key !== '_offset')
       query.append(key, value);
   }
@@ -69,6 +68,30 @@ export async function searchResources(
   if (offset > 0) query.set('_offset', String(offset));
   const bundle = await store.search(resourceType, query);
   return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
+}
+
+/** Result-shaping parameters the facade passes on (https://hl7.org/fhir/R4/search.html#all). */
+const CONTROL_PARAMS = [
+  '_count',
+  '_offset',
+  '_sort',
+  '_include',
+  '_revinclude',
+  '_elements',
+  '_summary',
+  '_total',
+];
+
+/**
+ * Refuses a parameter the type does not define rather than letting a store ignore it (Medplum's
+ * in-memory repository does, and would answer an unfiltered search).
+ */
+function assertSupportedParam(type: ServedResourceType, key: string): void {
+  const code = key.split(':')[0]?.split('.')[0] ?? key;
+  if (RESPONSE_ONLY_PARAMS.includes(code) || CONTROL_PARAMS.includes(code)) return;
+  if (STORE_INTERNAL_SEARCH_PARAMS.includes(code) || !getSearchParameter(type, code)) {
+    throw Failures.badRequest(`Search parameter ${code} is not supported for ${type}`, [code]);
+  }
 }
 
 function pageSize(requested: string | null): number {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../http/env.ts';
-import type { FhirStore } from '../medplum/store.ts';
+import type { FhirStore } from '../resources/ports.ts';
 import { checkReadiness } from '../resources/readiness.ts';
 
 /** Liveness never touches Medplum; readiness proves an authenticated round trip to it. */

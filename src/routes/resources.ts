@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
-import type { FhirStore } from '../medplum/store.ts';
+import type { FhirStore } from '../resources/ports.ts';
 import {
   readResource,
   readResourceHistory,

@@ -1,0 +1,85 @@
+/**
+ * The layering, enforced: routes → use cases → mapping/FHIR → the Medplum port, never back up.
+ *   HTTP layer:  src/routes, src/http, src/middleware
+ *   use cases:   src/resources, src/referrals, src/care-plans
+ *   domain/FHIR: src/fhir, src/mapping, src/schemas
+ *   port:        src/medplum (the only code that talks to Medplum)
+ * Entry points (src/app.ts, src/node.ts, src/worker.ts) wire the layers and may import any.
+ */
+const HTTP = '^src/(routes|http|middleware)/';
+const USE_CASES = '^src/(resources|referrals|care-plans)/';
+const DOMAIN = '^src/(fhir|mapping|schemas)/';
+const PORT = '^src/medplum/';
+const ENTRIES = '^src/(app|node|worker)\\.ts$';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'port-stays-at-the-bottom',
+      comment: 'src/medplum/ knows Medplum only; it never reaches up into the service.',
+      severity: 'error',
+      from: { path: PORT },
+      to: { path: '^src/', pathNot: PORT },
+    },
+    {
+      name: 'domain-does-not-reach-up',
+      comment: 'FHIR and mapping code is pure: no HTTP, no use cases.',
+      severity: 'error',
+      from: { path: DOMAIN },
+      to: { path: [HTTP, USE_CASES, ENTRIES] },
+    },
+    {
+      name: 'domain-has-no-framework',
+      severity: 'error',
+      from: { path: [DOMAIN, USE_CASES, PORT], pathNot: '^src/medplum/embedded/' },
+      to: { path: '^node_modules/hono/' },
+      comment: 'Use cases, FHIR and the port must not depend on Hono (the embedded server is the exception).',
+    },
+    {
+      name: 'use-cases-do-not-know-http',
+      severity: 'error',
+      from: { path: USE_CASES },
+      to: { path: [HTTP, ENTRIES] },
+    },
+    {
+      name: 'http-goes-through-use-cases',
+      comment: 'Routes call use cases and map the port error types; they never call the port.',
+      severity: 'error',
+      from: { path: HTTP },
+      to: { path: PORT, pathNot: '^src/medplum/errors\\.ts$' },
+    },
+    {
+      name: 'fhir-router-only-in-embedded',
+      comment: "Medplum's router and in-memory repository are the embedded store, nothing else.",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/medplum/embedded/' },
+      to: { path: '^node_modules/@medplum/fhir-router/' },
+    },
+    {
+      name: 'worker-stays-edge-safe',
+      comment: 'The Worker bundle must not pull in the embedded store or Node-only modules.',
+      severity: 'error',
+      from: { path: '^src/worker\\.ts$' },
+      to: { path: ['^src/medplum/embedded/', '^node_modules/@medplum/(fhir-router|definitions)/'] },
+    },
+    {
+      name: 'nothing-imports-entries',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/(node|worker)\\.ts$' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    parser: 'swc',
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+    exclude: { path: '\\.json$' },
+  },
+};

@@ -1,0 +1,79 @@
+import { type AppDeps, createApp } from '../../src/app.ts';
+import { type Config, parseConfig } from '../../src/config.ts';
+import type { Logger } from '../../src/logger.ts';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import type { FhirStore } from '../../src/medplum/store.ts';
+
+/** Log lines a test can inspect (and grep for patient data). */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const write = (level: string) => (event: string, fields?: object) => {
+    lines.push(JSON.stringify({ level, event, ...fields }));
+  };
+  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  store: FhirStore;
+  logs: string[];
+  config: Config;
+}
+
+export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
+
+/** The app on a fresh embedded Medplum, with a fixed clock and predictable request ids. */
+export function createTestApp(
+  env: Record<string, string> = {},
+  overrides: Partial<Pick<AppDeps, 'store' | 'clock'>> = {},
+): TestApp {
+  const config = parseConfig({ LOG_LEVEL: 'silent', ...env });
+  const store = overrides.store ?? createEmbeddedStore({ timeoutMs: 5_000 }).store;
+  const logger = captureLogger();
+  let n = 0;
+  const app = createApp({
+    config,
+    store,
+    clock: overrides.clock ?? (() => TEST_NOW),
+    newId: () => `req-${++n}`,
+    logger,
+  });
+  return { app, store, logs: logger.lines, config };
+}
+
+/** Sends a request to the app, with the FHIR JSON content type when there is a JSON body. */
+export function call(
+  app: TestApp['app'],
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/fhir+json';
+  }
+  return Promise.resolve(
+    app.request(`http://facade.test${path}`, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    }),
+  );
+}
+
+/** Asserts the shape every error response has, and returns the OperationOutcome. */
+export async function expectOutcome(response: Response, status: number, code?: string) {
+  const { expect } = await import('vitest');
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+  const outcome = await response.json();
+  expect(outcome.resourceType).toBe('OperationOutcome');
+  expect(outcome.issue.length).toBeGreaterThan(0);
+  for (const issue of outcome.issue) {
+    expect(issue.severity).toBeDefined();
+    expect(issue.code).toBeDefined();
+  }
+  if (code) expect(outcome.issue.map((i: { code: string }) => i.code)).toContain(code);
+  return outcome;
+}

@@ -1,0 +1,42 @@
+import { SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+
+describe('the Worker in workerd', () => {
+  it('starts and serves the CapabilityStatement', async () => {
+    const response = await SELF.fetch('https://facade.test/metadata');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/fhir+json; charset=utf-8');
+    const statement = (await response.json()) as {
+      resourceType: string;
+      rest: { resource: { type: string }[] }[];
+    };
+    expect(statement.resourceType).toBe('CapabilityStatement');
+    expect(statement.rest[0]?.resource.map((r) => r.type)).toContain('ServiceRequest');
+  });
+
+  it('exchanges client credentials with Medplum and reads through', async () => {
+    const response = await SELF.fetch('https://facade.test/fhir/Patient/p1', {
+      headers: { 'x-request-id': 'workerd-read-1' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('etag')).toBe('W/"1"');
+    expect(response.headers.get('x-request-id')).toBe('workerd-read-1');
+    const patient = (await response.json()) as { id: string };
+    expect(patient.id).toBe('p1');
+  });
+
+  it('answers errors as OperationOutcomes', async () => {
+    const missing = await SELF.fetch('https://facade.test/fhir/Patient/nope');
+    expect(missing.status).toBe(404);
+    const outcome = (await missing.json()) as { resourceType: string };
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    const unknown = await SELF.fetch('https://facade.test/elsewhere');
+    expect(unknown.status).toBe(404);
+  });
+
+  it('is healthy and ready against Medplum', async () => {
+    expect((await SELF.fetch('https://facade.test/health')).status).toBe(200);
+    const ready = await SELF.fetch('https://facade.test/health/ready');
+    expect(ready.status).toBe(200);
+  });
+});

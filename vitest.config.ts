@@ -1,0 +1,56 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { getResponse } from 'msw';
+import { defineConfig } from 'vitest/config';
+import { fakeMedplum, medplumHandlers } from './test/support/medplum-handlers.ts';
+
+// Inside workerd, outbound requests leave through this function (in Node), where the same msw
+// handlers the Node tests use play Medplum. Anything they do not answer fails loudly.
+const workerdMedplum = fakeMedplum('https://medplum.test/', [
+  {
+    resourceType: 'Patient',
+    id: 'p1',
+    meta: { versionId: '1', lastUpdated: '2026-11-01T10:00:00.000Z' },
+    identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }],
+  },
+]);
+const workerdHandlers = medplumHandlers(workerdMedplum);
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/workerd/**'],
+          setupFiles: ['test/support/setup.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              outboundService: async (request: Request) =>
+                (await getResponse(workerdHandlers, request)) ??
+                new Response(`Unexpected outbound request: ${request.method} ${request.url}`, {
+                  status: 599,
+                }),
+              bindings: {
+                MEDPLUM_BASE_URL: 'https://medplum.test/',
+                MEDPLUM_CLIENT_ID: 'test-client',
+                MEDPLUM_CLIENT_SECRET: 'test-secret',
+                LOG_LEVEL: 'silent',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd',
+          include: ['test/workerd/**/*.test.ts'],
+        },
+      },
+    ],
+  },
+});
