@@ -10,9 +10,11 @@ import { negotiateFormat } from './http/negotiate.ts';
 import type { Logger } from './logger.ts';
 import type { FhirStore } from './medplum/store.ts';
 import { requestLog } from './middleware/request-log.ts';
+import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
+import { referralRoutes } from './routes/referrals.ts';
 import { resourceReadRoutes } from './routes/resources.ts';
 
 /** Everything the app needs from outside; tests pass their own. */
@@ -23,6 +25,8 @@ export interface AppDeps {
   clock: () => Date;
   newId: () => string;
   logger: Logger;
+  /** Serialises intake of the same referral or person; in-process unless a shared one is given. */
+  locks?: KeyedLocks;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -42,16 +46,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const body = jsonBody(deps.config.maxBodyBytes);
   app.use(async (c, next) => (WRITE_METHODS.includes(c.req.method) ? body(c, next) : next()));
 
-  const features: FhirFeature[] = [resourceReadRoutes(deps.store)];
+  const intake = {
+    store: deps.store,
+    locks: deps.locks ?? createInProcessLocks(),
+    clock: deps.clock,
+    newId: deps.newId,
+  };
+  const referrals = referralRoutes(intake);
+  const features: FhirFeature[] = [referrals.fhir, resourceReadRoutes(deps.store)];
   app.route('/', healthRoutes(deps.store));
-  app.route(
-    '/',
-    metadataRoutes(
-      features.flatMap((f) => f.capabilities),
-      deps.clock,
-    ),
-  );
+  app.route('/', metadataRoutes(features, deps.clock));
   for (const feature of features) app.route('/fhir', feature.routes);
+  app.route('/', referrals.json);
 
   app.notFound((c) => errorResponse(Failures.unknownRoute(), c, deps.logger));
   app.onError((err, c) => errorResponse(err, c, deps.logger));

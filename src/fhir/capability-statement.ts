@@ -24,6 +24,7 @@ export interface CapabilityOptions {
   baseUrl: string;
   software: { name: string; version: string };
   capabilities: readonly ResourceCapability[];
+  systemInteractions?: readonly ('transaction' | 'batch' | 'search-system' | 'history-system')[];
   date: Date;
 }
 
@@ -48,7 +49,15 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
     implementation: { description: 'Social prescribing FHIR facade', url: `${options.baseUrl}/fhir` },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'application/json'],
-    rest: [{ mode: 'server', resource }],
+    rest: [
+      {
+        mode: 'server',
+        resource,
+        ...(options.systemInteractions?.length
+          ? { interaction: options.systemInteractions.map((code) => ({ code })) }
+          : {}),
+      },
+    ],
   };
 }
 

@@ -6,4 +6,6 @@ import type { AppEnv } from '../http/env.ts';
 export interface FhirFeature {
   routes: Hono<AppEnv>;
   capabilities: readonly ResourceCapability[];
+  /** Whole-system interactions the routes serve, e.g. `transaction` on `POST /fhir`. */
+  systemInteractions?: readonly ('transaction' | 'batch' | 'search-system' | 'history-system')[];
 }

@@ -1,11 +1,14 @@
 import { Hono } from 'hono';
-import { buildCapabilityStatement, type ResourceCapability } from '../fhir/capability-statement.ts';
+import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir } from '../http/respond.ts';
 import { SOFTWARE } from '../version.ts';
+import type { FhirFeature } from './feature.ts';
 
 /** `GET /metadata` (and `/fhir/metadata`): the CapabilityStatement of the routes actually mounted. */
-export function metadataRoutes(capabilities: readonly ResourceCapability[], clock: () => Date): Hono<AppEnv> {
+export function metadataRoutes(features: readonly FhirFeature[], clock: () => Date): Hono<AppEnv> {
+  const capabilities = features.flatMap((f) => f.capabilities);
+  const systemInteractions = [...new Set(features.flatMap((f) => f.systemInteractions ?? []))];
   const handler = new Hono<AppEnv>().get('/metadata', (c) =>
     sendFhir(
       c,
@@ -13,6 +16,7 @@ export function metadataRoutes(capabilities: readonly ResourceCapability[], cloc
         baseUrl: c.get('baseUrl'),
         software: SOFTWARE,
         capabilities,
+        systemInteractions,
         date: clock(),
       }),
     ),

@@ -57,9 +57,9 @@ describe('FHIR HTTP conventions', () => {
     const echoed = await call(app, '/metadata', { headers: { 'x-request-id': 'gp-system-0001' } });
     expect(echoed.headers.get('x-request-id')).toBe('gp-system-0001');
     const generated = await call(app, '/metadata');
-    expect(generated.headers.get('x-request-id')).toMatch(/^req-\d+$/);
+    expect(generated.headers.get('x-request-id')).toMatch(/^00000000-0000-4000-8000-\d{12}$/);
     const unsafe = await call(app, '/metadata', { headers: { 'x-request-id': 'bad id <script>' } });
-    expect(unsafe.headers.get('x-request-id')).toMatch(/^req-\d+$/);
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^00000000-0000-4000-8000-\d{12}$/);
   });
 
   it('carries the request id on error responses too', async () => {

@@ -22,7 +22,7 @@ export interface TestApp {
 
 export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
 
-/** The app on a fresh embedded Medplum, with a fixed clock and predictable request ids. */
+/** The app on a fresh embedded Medplum, with a fixed clock and predictable (UUID-shaped) ids. */
 export function createTestApp(
   env: Record<string, string> = {},
   overrides: Partial<Pick<AppDeps, 'store' | 'clock'>> = {},
@@ -35,7 +35,7 @@ export function createTestApp(
     config,
     store,
     clock: overrides.clock ?? (() => TEST_NOW),
-    newId: () => `req-${++n}`,
+    newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
     logger,
   });
   return { app, store, logs: logger.lines, config };

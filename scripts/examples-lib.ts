@@ -1,0 +1,104 @@
+/**
+ * Reads the request/expected-response pairs in `examples/` and checks answers against them; used
+ * by the examples test (through the app) and by `npm run examples` (against a running service).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ExampleRequest {
+  description: string;
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Sent as is instead of `body` (for malformed JSON). */
+  rawBody?: string;
+  /** Pads the JSON body with trailing whitespace to this many bytes (for the size limit). */
+  padBodyTo?: number;
+}
+
+export interface ExampleResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A subset of the expected body: every value given must be present; arrays match by position. */
+  body?: unknown;
+}
+
+export interface Example {
+  name: string;
+  request: ExampleRequest;
+  response: ExampleResponse;
+}
+
+export const EXAMPLES_DIR = new URL('../examples/', import.meta.url).pathname;
+
+/** The pairs in one folder of `examples/`, in file-name order (later scenarios build on earlier). */
+export function loadExamples(folder: string): Example[] {
+  const dir = join(EXAMPLES_DIR, folder);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.request.json'))
+    .sort()
+    .map((file) => {
+      const name = file.replace(/\.request\.json$/, '');
+      return {
+        name,
+        request: JSON.parse(readFileSync(join(dir, file), 'utf8')),
+        response: JSON.parse(readFileSync(join(dir, `${name}.response.json`), 'utf8')),
+      };
+    });
+}
+
+export function toRequestInit(request: ExampleRequest): RequestInit {
+  let body: string | undefined = request.rawBody;
+  if (body === undefined && request.body !== undefined) {
+    body = JSON.stringify(request.body);
+    if (request.padBodyTo && body.length < request.padBodyTo)
+      body += ' '.repeat(request.padBodyTo - body.length);
+  }
+  return { method: request.method, headers: request.headers ?? {}, ...(body !== undefined ? { body } : {}) };
+}
+
+/** Where the answer differs from what the example expects; empty when it matches. */
+export async function compare(expected: ExampleResponse, response: Response): Promise<string[]> {
+  const problems: string[] = [];
+  if (response.status !== expected.status)
+    problems.push(`status ${response.status}, expected ${expected.status}`);
+  for (const [name, value] of Object.entries(expected.headers ?? {})) {
+    const actual = response.headers.get(name);
+    if (actual !== value) problems.push(`header ${name}: ${actual}, expected ${value}`);
+  }
+  if (expected.body !== undefined) {
+    const text = await response.text();
+    let actual: unknown;
+    try {
+      actual = JSON.parse(text);
+    } catch {
+      problems.push('body is not JSON');
+    }
+    problems.push(...subsetProblems(expected.body, actual, 'body'));
+  }
+  return problems;
+}
+
+function subsetProblems(expected: unknown, actual: unknown, path: string): string[] {
+  if (expected === null || typeof expected !== 'object') {
+    return Object.is(expected, actual)
+      ? []
+      : [`${path}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`];
+  }
+  if (actual === null || typeof actual !== 'object') return [`${path}: missing`];
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`${path}: not an array`];
+    const lengthProblem =
+      actual.length === expected.length
+        ? []
+        : [`${path}: ${actual.length} items, expected ${expected.length}`];
+    return [
+      ...lengthProblem,
+      ...expected.flatMap((item, i) => subsetProblems(item, actual[i], `${path}[${i}]`)),
+    ];
+  }
+  return Object.entries(expected as Record<string, unknown>).flatMap(([key, value]) =>
+    subsetProblems(value, (actual as Record<string, unknown>)[key], `${path}.${key}`),
+  );
+}

@@ -1,0 +1,46 @@
+/** Identifier and code systems the service reads and writes (sources in ../shared/DOMAIN.md §2). */
+export const SYSTEM = {
+  nhsNumber: 'https://fhir.nhs.uk/Id/nhs-number',
+  odsOrganization: 'https://fhir.nhs.uk/Id/ods-organization-code',
+  /** The guide text's spelling; accepted on input, never written. */
+  odsOrganisationAlt: 'https://fhir.nhs.uk/Id/ods-organisation-code',
+  sdsUser: 'https://fhir.nhs.uk/Id/sds-user-id',
+  sdsRoleProfile: 'https://fhir.nhs.uk/Id/sds-role-profile-id',
+  gmc: 'https://fhir.hl7.org.uk/Id/gmc-number',
+  gmp: 'https://fhir.hl7.org.uk/Id/gmp-number',
+  nmc: 'https://fhir.hl7.org.uk/Id/nmc-number',
+  hcpc: 'https://fhir.hl7.org.uk/Id/hcpc-number',
+  snomed: 'http://snomed.info/sct',
+  taskCode: 'http://hl7.org/fhir/CodeSystem/task-code',
+} as const;
+
+/** Base of the canonical URLs this service owns (code systems, identifiers, profiles). */
+export const CANONICAL_BASE = 'https://fhir.social-prescribing.example.org';
+
+export const OWN_SYSTEM = {
+  /** Tags every resource written by one intake, so a failed write can be found and undone. */
+  writeBatch: `${CANONICAL_BASE}/CodeSystem/write-batch`,
+  /** Content fingerprint of an accepted referral, for telling a retry from a conflicting duplicate. */
+  referralFingerprint: `${CANONICAL_BASE}/CodeSystem/referral-fingerprint`,
+  /** Identifies the inbound request behind a Provenance. */
+  requestId: `${CANONICAL_BASE}/Id/request-id`,
+  /** Identifies referrals that arrived through the plain JSON endpoint without a sender system. */
+  jsonReferral: `${CANONICAL_BASE}/Id/referral`,
+} as const;
+
+/** SNOMED CT 871731000000106 |Referral to social prescribing service| (DOMAIN.md §1.1, verified). */
+export const REFERRAL_TO_SOCIAL_PRESCRIBING = {
+  system: SYSTEM.snomed,
+  code: '871731000000106',
+  display: 'Referral to social prescribing service',
+} as const;
+
+/** Identifier systems by which a Practitioner is matched. */
+export const PRACTITIONER_ID_SYSTEMS: readonly string[] = [
+  SYSTEM.sdsUser,
+  SYSTEM.gmc,
+  SYSTEM.gmp,
+  SYSTEM.nmc,
+  SYSTEM.hcpc,
+];
+export const ODS_SYSTEMS: readonly string[] = [SYSTEM.odsOrganization, SYSTEM.odsOrganisationAlt];

@@ -1,0 +1,166 @@
+import type { Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Issue } from '../fhir/outcomes.ts';
+import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
+import type { FhirStore } from '../medplum/store.ts';
+import { entryFor, type ReferralBundle, type ReferralEntry } from './referral-bundle.ts';
+
+/** Identifier systems by which an entry of each type is matched to a stored resource. */
+const MATCH_SYSTEMS: Partial<Record<ResourceType, readonly string[]>> = {
+  Patient: [SYSTEM.nhsNumber],
+  Practitioner: PRACTITIONER_ID_SYSTEMS,
+  PractitionerRole: [SYSTEM.sdsRoleProfile],
+  Organization: ODS_SYSTEMS,
+};
+
+/** The identifier an entry is matched by, if its type is matched at all. */
+export function matchIdentifier(resource: Resource): Identifier | undefined {
+  const systems = MATCH_SYSTEMS[resource.resourceType];
+  if (!systems) return undefined;
+  const identifiers = (resource as { identifier?: Identifier[] }).identifier ?? [];
+  return identifiers.find((i) => i.value && i.system && systems.includes(i.system));
+}
+
+/** Lock key for an identity: concurrent intakes of the same person or organisation serialise on it. */
+export function identityKey(type: string, identifier: Identifier): string {
+  const system = ODS_SYSTEMS.includes(identifier.system ?? '') ? SYSTEM.odsOrganization : identifier.system;
+  return `${type}|${system}|${identifier.value}`;
+}
+
+export interface Resolution {
+  /** Bundle entries that match a stored resource, by entry index. */
+  matched: Map<number, Resource>;
+  /** SR references given as `Type/id` or by identifier, resolved to stored resources, by element path. */
+  resolved: Map<string, Resource>;
+  /** The Organization that receives the referral (owner of its Task). */
+  receivingOrganization: Reference;
+  issues: Issue[];
+}
+
+/**
+ * Matches the referral's people and organisations to stored ones, resolves references to
+ * resources outside the Bundle, and checks that the receiving service is known. Reads only.
+ */
+export async function resolveIdentities(store: FhirStore, referral: ReferralBundle): Promise<Resolution> {
+  const matched = new Map<number, Resource>();
+  const resolved = new Map<string, Resource>();
+  const issues: Issue[] = [];
+
+  await Promise.all(
+    referral.entries.map(async (entry) => {
+      const identifier = matchIdentifier(entry.resource);
+      if (!identifier) return;
+      const found = await findByIdentifier(store, entry.resource.resourceType, identifier);
+      if (found) matched.set(entry.index, found);
+    }),
+  );
+
+  const { resource: sr, at } = referral.serviceRequest;
+  const targets: [string, Reference | undefined, ResourceType[]][] = [
+    ['subject', sr.subject, ['Patient']],
+    ['requester', sr.requester, ['Practitioner', 'PractitionerRole', 'Organization']],
+    ['performer[0]', sr.performer?.[0], ['Organization', 'HealthcareService']],
+    ...(sr.supportingInfo ?? []).map((r, i): [string, Reference, ResourceType[]] => [
+      `supportingInfo[${i}]`,
+      r,
+      ['Consent', 'QuestionnaireResponse'],
+    ]),
+    ...(sr.reasonReference ?? []).map((r, i): [string, Reference, ResourceType[]] => [
+      `reasonReference[${i}]`,
+      r,
+      ['Condition'],
+    ]),
+  ];
+  await Promise.all(
+    targets.map(async ([path, ref, types]) => {
+      if (!ref || entryFor(referral, ref.reference)) return;
+      const found = await resolveExternal(store, ref, types);
+      if (found) resolved.set(path, found);
+      else
+        issues.push({
+          code: 'not-found',
+          diagnostics: `${path} does not resolve to a stored ${types.join(' or ')}`,
+          expression: [`${at}.${path}`],
+        });
+    }),
+  );
+
+  const receivingOrganization = await checkReceivingService(store, referral, matched, resolved, issues);
+  return { matched, resolved, receivingOrganization, issues };
+}
+
+async function findByIdentifier(
+  store: FhirStore,
+  type: ResourceType,
+  identifier: Identifier,
+): Promise<Resource | undefined> {
+  const systems = ODS_SYSTEMS.includes(identifier.system ?? '') ? ODS_SYSTEMS : [identifier.system];
+  const value = systems.map((s) => `${s}|${identifier.value}`).join(',');
+  const bundle = await store.search(type, { identifier: value, _count: '2' });
+  return bundle.entry?.[0]?.resource;
+}
+
+async function resolveExternal(
+  store: FhirStore,
+  ref: Reference,
+  types: ResourceType[],
+): Promise<Resource | undefined> {
+  if (ref.reference) {
+    const [type, id, ...rest] = ref.reference.split('/');
+    if (!type || !id || rest.length > 0 || !types.includes(type as ResourceType)) return undefined;
+    try {
+      return await store.read(type as ResourceType, id);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw err;
+    }
+  }
+  if (ref.identifier?.system && ref.identifier.value) {
+    const candidates = ref.type ? [ref.type as ResourceType] : types;
+    for (const type of candidates.filter((t) => types.includes(t))) {
+      const found = await findByIdentifier(store, type, ref.identifier);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The performer must be a service this deployment knows: a stored Organization that provides an
+ * active HealthcareService (or such a HealthcareService itself).
+ */
+async function checkReceivingService(
+  store: FhirStore,
+  referral: ReferralBundle,
+  matched: Map<number, Resource>,
+  resolved: Map<string, Resource>,
+  issues: Issue[],
+): Promise<Reference> {
+  const { resource: sr, at } = referral.serviceRequest;
+  const performerRef = sr.performer?.[0];
+  const local = entryFor(referral, performerRef?.reference) as ReferralEntry | undefined;
+  const performer = local ? matched.get(local.index) : resolved.get('performer[0]');
+  if (!performerRef) return {};
+  const unknown = (): Reference => {
+    if (!issues.some((i) => i.expression?.[0] === `${at}.performer[0]`)) {
+      issues.push({
+        code: 'not-found',
+        diagnostics: 'The receiving service is not a social prescribing service known to this server',
+        expression: [`${at}.performer[0]`],
+      });
+    }
+    return {};
+  };
+  if (!performer) return unknown();
+  if (performer.resourceType === 'HealthcareService') {
+    return performer.active !== false && performer.providedBy?.reference
+      ? { reference: performer.providedBy.reference }
+      : unknown();
+  }
+  if (performer.resourceType !== 'Organization') return unknown();
+  const services = await store.search('HealthcareService', {
+    organization: `Organization/${performer.id}`,
+    active: 'true',
+    _count: '1',
+  });
+  return services.entry?.length ? { reference: `Organization/${performer.id}` } : unknown();
+}

@@ -1,0 +1,187 @@
+import type { Bundle, BundleEntry, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { OWN_SYSTEM } from '../fhir/systems.ts';
+import type { FhirStore } from '../medplum/store.ts';
+import { fingerprintReferral } from './fingerprint.ts';
+import { identityKey, matchIdentifier, resolveIdentities } from './identities.ts';
+import type { KeyedLocks } from './locks.ts';
+import { type ReferralBundle, readReferralBundle } from './referral-bundle.ts';
+import { checkReferralRules } from './rules.ts';
+import { type EntryOutcome, planReferralWrite } from './write-plan.ts';
+
+export interface IntakeDeps {
+  store: FhirStore;
+  locks: KeyedLocks;
+  clock: () => Date;
+  newId: () => string;
+}
+
+/** What became of one entry the sender posted. */
+export interface StoredEntry {
+  resource: Resource;
+  created: boolean;
+  notes: Issue[];
+}
+
+export interface IntakeResult {
+  /** `created` for a new referral, `existing` when the same referral had already been accepted. */
+  kind: 'created' | 'existing';
+  serviceRequest: ServiceRequest;
+  task: Task;
+  /** One per entry of the sender's Bundle, in order. */
+  entries: StoredEntry[];
+}
+
+/**
+ * Accepts a social prescribing referral given as a transaction Bundle: checks it whole, matches
+ * people and organisations, and stores it in one transaction exactly once. A retry of an accepted
+ * referral returns what was stored; the same identifier with other content is a 409.
+ */
+export async function submitReferral(
+  deps: IntakeDeps,
+  body: unknown,
+  requestId: string,
+): Promise<IntakeResult> {
+  const read = readReferralBundle(body);
+  const ruleIssues = read.referral ? checkReferralRules(read.referral, deps.clock()) : [];
+  if (read.issues.length > 0 || !read.referral) throw new FhirError(400, [...read.issues, ...ruleIssues]);
+  if (ruleIssues.length > 0) throw new FhirError(422, ruleIssues);
+  const referral = read.referral;
+
+  const key = referralKey(referral);
+  const fingerprint = await fingerprintReferral(referral);
+  const lockKeys = [key, ...identityKeys(referral)];
+  return deps.locks.withLocks(lockKeys, async () => {
+    const existing = await findAccepted(deps.store, referral);
+    if (existing) {
+      if (
+        !existing.meta?.tag?.some(
+          (t) => t.system === OWN_SYSTEM.referralFingerprint && t.code === fingerprint,
+        )
+      ) {
+        throw new FhirError(409, [
+          {
+            code: 'duplicate',
+            diagnostics: 'A different referral with this identifier has already been accepted',
+            expression: [`${referral.serviceRequest.at}.identifier`],
+          },
+        ]);
+      }
+      return replay(deps.store, existing);
+    }
+    const resolution = await resolveIdentities(deps.store, referral);
+    if (resolution.issues.length > 0) throw new FhirError(422, resolution.issues);
+    const batchId = deps.newId();
+    const plan = planReferralWrite({
+      referral,
+      resolution,
+      fingerprint,
+      batchId,
+      requestId,
+      now: deps.clock(),
+      newId: deps.newId,
+    });
+    const response = await writeAllOrNothing(deps.store, plan.transaction, plan.createdTypes, batchId);
+    const written = (slot: number): Resource => response.entry?.[slot]?.resource as Resource;
+    const entries = plan.outcomes.map((outcome: EntryOutcome, i): StoredEntry => {
+      const index = referral.entries[i]?.index as number;
+      const notes = plan.notes.get(index) ?? [];
+      if (outcome.kind === 'matched') return { resource: outcome.stored, created: false, notes };
+      return { resource: written(outcome.slot), created: outcome.kind === 'create', notes };
+    });
+    const serviceRequest = entries[referral.entries.indexOf(referral.serviceRequest)]
+      ?.resource as ServiceRequest;
+    return { kind: 'created', serviceRequest, task: written(plan.taskSlot) as Task, entries };
+  });
+}
+
+function referralKey(referral: ReferralBundle): string {
+  const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
+  return `ServiceRequest|${id?.system}|${id?.value}`;
+}
+
+function identityKeys(referral: ReferralBundle): string[] {
+  const keys: string[] = [];
+  for (const entry of referral.entries) {
+    const identifier = matchIdentifier(entry.resource);
+    if (identifier) keys.push(identityKey(entry.resource.resourceType, identifier));
+  }
+  const subject = referral.serviceRequest.resource.subject?.identifier;
+  if (subject) keys.push(identityKey('Patient', subject));
+  return keys;
+}
+
+async function findAccepted(store: FhirStore, referral: ReferralBundle): Promise<ServiceRequest | undefined> {
+  const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
+  const bundle = await store.search('ServiceRequest', {
+    identifier: `${id?.system}|${id?.value}`,
+    _count: '1',
+  });
+  return bundle.entry?.[0]?.resource as ServiceRequest | undefined;
+}
+
+/**
+ * Writes the transaction; if the store applied only part of it (a Medplum project without
+ * transactional bundles answers 200 with failed entries, the embedded store has no rollback),
+ * removes whatever this batch created before reporting the failure.
+ */
+async function writeAllOrNothing(
+  store: FhirStore,
+  transaction: Bundle,
+  types: string[],
+  batchId: string,
+): Promise<Bundle> {
+  let response: Bundle;
+  try {
+    response = await store.bundle(transaction);
+  } catch (err) {
+    await undoBatch(store, types, batchId);
+    throw err;
+  }
+  const failed = (response.entry ?? []).some((e: BundleEntry) => !e.response?.status?.startsWith('2'));
+  if (failed || (response.entry?.length ?? 0) !== transaction.entry?.length) {
+    await undoBatch(store, types, batchId);
+    throw new FhirError(502, [
+      { code: 'exception', diagnostics: 'The FHIR store did not store the whole referral; nothing was kept' },
+    ]);
+  }
+  return response;
+}
+
+async function undoBatch(store: FhirStore, types: string[], batchId: string): Promise<void> {
+  for (const type of types) {
+    const found = await store.search(type as Resource['resourceType'], {
+      _tag: `${OWN_SYSTEM.writeBatch}|${batchId}`,
+      _count: '100',
+    });
+    for (const entry of found.entry ?? []) {
+      if (entry.resource?.id) await store.delete(entry.resource.resourceType, entry.resource.id);
+    }
+  }
+}
+
+/** Rebuilds the answer to an accepted referral from its intake Provenance, for a retry. */
+async function replay(store: FhirStore, serviceRequest: ServiceRequest): Promise<IntakeResult> {
+  const found = await store.search('Provenance', {
+    target: `ServiceRequest/${serviceRequest.id}`,
+    _include: 'Provenance:target',
+    _count: '100',
+  });
+  const resources = (found.entry ?? []).map((e) => e.resource as Resource);
+  const provenance = resources.find(
+    (r): r is Provenance =>
+      r.resourceType === 'Provenance' && r.activity?.coding?.some((c) => c.code === 'CREATE') === true,
+  );
+  const byRef = new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  const targets = (provenance?.target ?? [])
+    .map((t) => byRef.get(t.reference ?? ''))
+    .filter((r): r is Resource => Boolean(r));
+  const task = targets.find((r): r is Task => r.resourceType === 'Task');
+  const senderTargets = targets.filter((r) => r !== task);
+  return {
+    kind: 'existing',
+    serviceRequest,
+    task: task as Task,
+    entries: senderTargets.map((resource) => ({ resource, created: false, notes: [] })),
+  };
+}

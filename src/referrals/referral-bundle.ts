@@ -1,0 +1,136 @@
+import type { Bundle, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Issue } from '../fhir/outcomes.ts';
+import { validateBaseR4 } from '../fhir/validate.ts';
+
+/** Resource types a referral bundle may carry; anything else is refused with an issue. */
+export const REFERRAL_ENTRY_TYPES = [
+  'Patient',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'ServiceRequest',
+  'Consent',
+  'Condition',
+  'QuestionnaireResponse',
+] as const;
+
+export type ReferralEntryType = (typeof REFERRAL_ENTRY_TYPES)[number];
+
+/** One entry of the sender's bundle, with where it sits (for expressions and the response). */
+export interface ReferralEntry<T extends Resource = Resource> {
+  index: number;
+  /** The `urn:uuid:` the sender gave it, if any. */
+  fullUrl: string | undefined;
+  resource: T;
+  /** FHIRPath to the entry's resource in what the sender posted. */
+  at: string;
+}
+
+export interface ReferralBundle {
+  entries: ReferralEntry[];
+  serviceRequest: ReferralEntry<ServiceRequest>;
+  patient: ReferralEntry<Patient> | undefined;
+}
+
+/** The referral as far as it could be read, and every structural problem found. */
+export interface ReadResult {
+  referral: ReferralBundle | undefined;
+  issues: Issue[];
+}
+
+const isSupported = (type: string): type is ReferralEntryType =>
+  (REFERRAL_ENTRY_TYPES as readonly string[]).includes(type);
+
+/**
+ * Checks the envelope and every entry of a referral transaction Bundle against base R4 and the
+ * shape a referral needs (one ServiceRequest, at most one Patient, supported types only).
+ * All problems are returned together.
+ */
+export function readReferralBundle(body: unknown): ReadResult {
+  const bundle = body as Bundle;
+  if (bundle?.resourceType !== 'Bundle') {
+    return {
+      referral: undefined,
+      issues: [{ code: 'structure', diagnostics: 'Expected a Bundle', expression: ['Bundle'] }],
+    };
+  }
+  if (bundle.type !== 'transaction') {
+    return {
+      referral: undefined,
+      issues: [
+        {
+          code: 'not-supported',
+          diagnostics: 'Only transaction Bundles are accepted',
+          expression: ['Bundle.type'],
+        },
+      ],
+    };
+  }
+  const issues: Issue[] = [];
+  const entries: ReferralEntry[] = [];
+  (bundle.entry ?? []).forEach((entry, index) => {
+    const at = `Bundle.entry[${index}].resource`;
+    const resource = entry.resource;
+    if (!resource?.resourceType) {
+      issues.push({
+        code: 'required',
+        diagnostics: 'Entry has no resource',
+        expression: [`Bundle.entry[${index}]`],
+      });
+      return;
+    }
+    if (!isSupported(resource.resourceType)) {
+      issues.push({
+        code: 'not-supported',
+        diagnostics: `${resource.resourceType} is not part of a social prescribing referral; accepted: ${REFERRAL_ENTRY_TYPES.join(', ')}`,
+        expression: [`${at}.resourceType`],
+      });
+      return;
+    }
+    if (entry.request && entry.request.method !== 'POST') {
+      issues.push({
+        code: 'not-supported',
+        diagnostics: 'Referral entries are created with POST',
+        expression: [`Bundle.entry[${index}].request.method`],
+      });
+    }
+    if (entry.fullUrl && !entry.fullUrl.startsWith('urn:uuid:')) {
+      issues.push({
+        code: 'not-supported',
+        diagnostics: 'Entry fullUrl must be a urn:uuid',
+        expression: [`Bundle.entry[${index}].fullUrl`],
+      });
+    }
+    issues.push(...validateBaseR4(resource, at));
+    entries.push({ index, fullUrl: entry.fullUrl, resource, at });
+  });
+
+  const serviceRequests = entries.filter((e) => e.resource.resourceType === 'ServiceRequest');
+  const patients = entries.filter((e) => e.resource.resourceType === 'Patient');
+  if (serviceRequests.length !== 1) {
+    issues.push({
+      code: serviceRequests.length === 0 ? 'required' : 'invariant',
+      diagnostics: 'A referral Bundle carries exactly one ServiceRequest',
+      expression: ['Bundle.entry'],
+    });
+  }
+  if (patients.length > 1) {
+    issues.push({
+      code: 'invariant',
+      diagnostics: 'A referral Bundle carries at most one Patient',
+      expression: ['Bundle.entry'],
+    });
+  }
+  const serviceRequest = serviceRequests[0] as ReferralEntry<ServiceRequest> | undefined;
+  const referral = serviceRequest
+    ? { entries, serviceRequest, patient: patients[0] as ReferralEntry<Patient> | undefined }
+    : undefined;
+  return { referral, issues };
+}
+
+/** Finds the bundle entry a `urn:uuid:` reference points at. */
+export function entryFor(referral: ReferralBundle, reference: string | undefined): ReferralEntry | undefined {
+  return reference?.startsWith('urn:uuid:')
+    ? referral.entries.find((e) => e.fullUrl === reference)
+    : undefined;
+}

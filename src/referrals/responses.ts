@@ -1,0 +1,56 @@
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { operationOutcome } from '../fhir/outcomes.ts';
+import { toPublicResource } from '../fhir/public-view.ts';
+import type { IntakeResult, StoredEntry } from './intake.ts';
+
+/** What the client asked to get back (https://hl7.org/fhir/R4/http.html#ops). */
+export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
+
+export function parsePrefer(header: string | undefined): ReturnPreference {
+  const match = header?.match(/return=(minimal|representation|OperationOutcome)/);
+  return (match?.[1] as ReturnPreference | undefined) ?? 'representation';
+}
+
+export const versionedLocation = (r: Resource): string =>
+  `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`;
+
+/**
+ * The transaction-response for a referral Bundle: one entry per entry posted, in order, with its
+ * status, location and ETag; the ServiceRequest's entry names the Task that tracks it.
+ */
+export function toTransactionResponse(result: IntakeResult, prefer: ReturnPreference): Bundle {
+  const entry = result.entries.map((stored): BundleEntry => {
+    const notes = [...stored.notes];
+    if (stored.resource === result.serviceRequest || stored.resource.id === result.serviceRequest.id) {
+      notes.push({
+        severity: 'information',
+        code: 'informational',
+        diagnostics: `Progress of this referral is tracked by Task/${result.task.id}`,
+      });
+    }
+    const outcome: OperationOutcome | undefined =
+      notes.length > 0 || prefer === 'OperationOutcome'
+        ? operationOutcome(
+            notes.length
+              ? notes
+              : [{ severity: 'information', code: 'informational', diagnostics: 'Stored' }],
+          )
+        : undefined;
+    return {
+      fullUrl: undefined,
+      ...(prefer === 'representation' ? { resource: toPublicResource(stored.resource) } : {}),
+      response: {
+        status: status(stored, result),
+        location: versionedLocation(stored.resource),
+        ...(stored.resource.meta?.versionId ? { etag: `W/"${stored.resource.meta.versionId}"` } : {}),
+        ...(stored.resource.meta?.lastUpdated ? { lastModified: stored.resource.meta.lastUpdated } : {}),
+        ...(outcome ? { outcome } : {}),
+      },
+    };
+  });
+  return { resourceType: 'Bundle', type: 'transaction-response', entry };
+}
+
+function status(stored: StoredEntry, result: IntakeResult): string {
+  return result.kind === 'created' && stored.created ? '201 Created' : '200 OK';
+}

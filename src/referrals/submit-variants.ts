@@ -1,0 +1,103 @@
+import type { Bundle, BundleEntry, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
+import { ReferralJsonSchema } from '../schemas/referral-json.ts';
+import { type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
+import { forEachReference } from './rules.ts';
+
+/** Contained resources a single ServiceRequest may carry (its consent, reasons, baseline answers). */
+const CONTAINABLE = ['Consent', 'Condition', 'QuestionnaireResponse'];
+
+/**
+ * `POST /fhir/ServiceRequest`: one referral whose subject, requester and performer are references
+ * or identifiers of stored resources; a contained Consent (or other containable resource) is
+ * stored alongside it.
+ */
+export async function submitServiceRequest(
+  deps: IntakeDeps,
+  body: unknown,
+  requestId: string,
+): Promise<IntakeResult> {
+  const sr = body as ServiceRequest;
+  if (sr?.resourceType !== 'ServiceRequest') {
+    throw new FhirError(400, [
+      { code: 'structure', diagnostics: 'Expected a ServiceRequest', expression: ['resourceType'] },
+    ]);
+  }
+  const { contained = [], ...rest } = sr;
+  const urnOf = new Map<string, string>();
+  const extracted: BundleEntry[] = [];
+  const roots: string[] = ['ServiceRequest'];
+  contained.forEach((resource: Resource, i) => {
+    if (!CONTAINABLE.includes(resource.resourceType) || !resource.id) return;
+    const urn = `urn:uuid:${deps.newId()}`;
+    urnOf.set(`#${resource.id}`, urn);
+    const { id: _id, ...content } = resource;
+    extracted.push({
+      fullUrl: urn,
+      resource: content as Resource,
+      request: { method: 'POST', url: resource.resourceType },
+    });
+    roots.push(`ServiceRequest.contained[${i}]`);
+  });
+  const kept = contained.filter((r) => !urnOf.has(`#${r.id}`));
+  const primary = { ...rest, ...(kept.length ? { contained: kept } : {}) } as ServiceRequest;
+  const entries: BundleEntry[] = [
+    { resource: primary, request: { method: 'POST', url: 'ServiceRequest' } },
+    ...extracted,
+  ];
+  for (const entry of entries) {
+    forEachReference(entry.resource, (ref) => {
+      const urn = ref.reference ? urnOf.get(ref.reference) : undefined;
+      if (urn) ref.reference = urn;
+    });
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
+  return withExpressionRoots(roots, () => submitReferral(deps, bundle, requestId));
+}
+
+/** `POST /referrals`: the plain JSON referral, validated with zod, then the same intake. */
+export async function submitJsonReferral(
+  deps: IntakeDeps,
+  body: unknown,
+  requestId: string,
+): Promise<IntakeResult> {
+  const parsed = ReferralJsonSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new FhirError(
+      400,
+      parsed.error.issues.map((issue) => ({
+        code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
+        diagnostics: issue.message,
+        expression: [issue.path.join('.') || '(body)'],
+      })),
+    );
+  }
+  const bundle = referralJsonToBundle(parsed.data, deps.clock(), deps.newId);
+  return withExpressionRoots([...JSON_ENTRY_ROOTS], () => submitReferral(deps, bundle, requestId));
+}
+
+/** Re-roots `Bundle.entry[i].resource` expressions onto what the caller actually sent. */
+async function withExpressionRoots<T>(roots: readonly string[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof FhirError)) throw err;
+    const issues = err.outcome.issue?.map(
+      (issue): Issue => ({
+        severity: issue.severity,
+        code: issue.code,
+        diagnostics: issue.diagnostics ?? '',
+        ...(issue.expression ? { expression: issue.expression.map((e) => reroot(e, roots)) } : {}),
+      }),
+    );
+    throw new FhirError(err.status, issues ?? [], { ...err.headers });
+  }
+}
+
+function reroot(expression: string, roots: readonly string[]): string {
+  const match = expression.match(/^Bundle\.entry\[(\d+)\]\.resource\.?(.*)$/);
+  const root = match ? roots[Number(match[1])] : undefined;
+  if (!match || root === undefined) return expression;
+  return [root, match[2]].filter(Boolean).join('.');
+}

@@ -1,0 +1,246 @@
+import type {
+  Bundle,
+  BundleEntry,
+  Patient,
+  Provenance,
+  Reference,
+  Resource,
+  ServiceRequest,
+  Task,
+} from '@medplum/fhirtypes';
+import type { Issue } from '../fhir/outcomes.ts';
+import { OWN_SYSTEM } from '../fhir/systems.ts';
+import { mergePatient } from '../mapping/merge-patient.ts';
+import { toProvenance } from '../mapping/to-provenance.ts';
+import { toReferralTask } from '../mapping/to-task.ts';
+import type { Resolution } from './identities.ts';
+import type { ReferralBundle } from './referral-bundle.ts';
+import { forEachReference } from './rules.ts';
+
+export interface WritePlanInput {
+  referral: ReferralBundle;
+  resolution: Resolution;
+  fingerprint: string;
+  batchId: string;
+  requestId: string;
+  now: Date;
+  newId: () => string;
+}
+
+/** How each sender entry ends up: written by the plan (at a slot of its Bundle) or matched as is. */
+export type EntryOutcome =
+  | { kind: 'create'; slot: number }
+  | { kind: 'update'; slot: number; stored: Resource }
+  | { kind: 'matched'; stored: Resource };
+
+export interface WritePlan {
+  transaction: Bundle;
+  /** One per sender entry, in the sender's order. */
+  outcomes: EntryOutcome[];
+  /** Hints for the sender, by sender entry index (e.g. demographics that differ from the record). */
+  notes: Map<number, Issue[]>;
+  taskSlot: number;
+  /** Resource types the plan creates: where to look when a failed write must be undone. */
+  createdTypes: string[];
+}
+
+/**
+ * Turns a checked and resolved referral into one transaction Bundle: new resources are POSTed
+ * (tagged with the batch id so a failed write can be found and removed), stored people and
+ * organisations are referenced rather than duplicated, a stored Patient only gains missing
+ * demographics, and a tracking Task and a Provenance are added.
+ */
+export function planReferralWrite(input: WritePlanInput): WritePlan {
+  const { referral, resolution, now } = input;
+  const batchTag = { system: OWN_SYSTEM.writeBatch, code: input.batchId };
+  const urns = new Map<number, string>();
+  const rewrite = new Map<string, string>();
+  for (const entry of referral.entries) {
+    const stored = resolution.matched.get(entry.index);
+    const urn = entry.fullUrl ?? `urn:uuid:${input.newId()}`;
+    urns.set(entry.index, urn);
+    if (stored && entry.fullUrl) rewrite.set(entry.fullUrl, `${stored.resourceType}/${stored.id}`);
+  }
+  const refOf = (index: number): Reference => {
+    const stored = resolution.matched.get(index);
+    return { reference: stored ? `${stored.resourceType}/${stored.id}` : (urns.get(index) as string) };
+  };
+
+  const posts: BundleEntry[] = [];
+  const puts: BundleEntry[] = [];
+  const pending: (
+    | { kind: 'create' | 'update'; list: 'posts' | 'puts'; at: number; stored?: Resource }
+    | { kind: 'matched'; stored: Resource }
+  )[] = [];
+  const notes = new Map<number, Issue[]>();
+
+  for (const entry of referral.entries) {
+    const resource = withLocalReferences(entry.resource, rewrite);
+    const stored = resolution.matched.get(entry.index);
+    if (stored?.resourceType === 'Patient') {
+      const merge = mergePatient(stored as Patient, resource as Patient);
+      if (merge.differing.length) {
+        notes.set(entry.index, [
+          {
+            severity: 'warning',
+            code: 'business-rule',
+            diagnostics: `The stored Patient was kept where the referral differs (${merge.differing.join(', ')})`,
+            expression: [entry.at],
+          },
+        ]);
+      }
+      if (merge.updated) {
+        puts.push({
+          resource: merge.updated,
+          request: { method: 'PUT', url: `Patient/${stored.id}`, ifMatch: `W/"${stored.meta?.versionId}"` },
+        });
+        pending.push({ kind: 'update', list: 'puts', at: puts.length - 1, stored });
+        continue;
+      }
+    }
+    if (stored) {
+      pending.push({ kind: 'matched', stored });
+      continue;
+    }
+    const prepared =
+      entry === referral.serviceRequest
+        ? completeServiceRequest(resource as ServiceRequest, input)
+        : resource;
+    posts.push({
+      fullUrl: urns.get(entry.index),
+      resource: stripForCreate(prepared, batchTag),
+      request: { method: 'POST', url: resource.resourceType },
+    });
+    pending.push({ kind: 'create', list: 'posts', at: posts.length - 1 });
+  }
+
+  const sr = referral.serviceRequest;
+  const requester = sr.resource.requester as Reference;
+  const taskUrn = `urn:uuid:${input.newId()}`;
+  const task = toReferralTask({
+    serviceRequest: refOf(sr.index),
+    patient: subjectRef(referral, resolution, refOf),
+    requester: rewriteRef(requester, rewrite, resolution.resolved.get('requester')) as NonNullable<
+      Task['requester']
+    >,
+    owner: resolution.receivingOrganization as NonNullable<Task['owner']>,
+    authoredOn: now.toISOString(),
+  });
+  posts.push({
+    fullUrl: taskUrn,
+    resource: stripForCreate(task, batchTag),
+    request: { method: 'POST', url: 'Task' },
+  });
+  const taskSlot = posts.length - 1;
+  const provenance = toProvenance({
+    targets: [...referral.entries.map((e) => refOf(e.index)), { reference: taskUrn }],
+    recorded: now.toISOString(),
+    agent: rewriteRef(
+      requester,
+      rewrite,
+      resolution.resolved.get('requester'),
+    ) as Provenance['agent'][number]['who'],
+    requestId: input.requestId,
+    activity: 'CREATE',
+  });
+  posts.push({
+    resource: stripForCreate(provenance, batchTag),
+    request: { method: 'POST', url: 'Provenance' },
+  });
+
+  const outcomes: EntryOutcome[] = pending.map((p) =>
+    p.kind === 'matched'
+      ? p
+      : p.kind === 'update'
+        ? { kind: 'update', slot: posts.length + p.at, stored: p.stored as Resource }
+        : { kind: 'create', slot: p.at },
+  );
+  const entry = [...posts, ...puts];
+  return {
+    transaction: { resourceType: 'Bundle', type: 'transaction', entry },
+    outcomes,
+    notes,
+    taskSlot,
+    createdTypes: [...new Set(posts.map((e) => e.resource?.resourceType as string))],
+  };
+}
+
+/** The stored ServiceRequest: resolved references, the consent linked, the fingerprint recorded. */
+function completeServiceRequest(sr: ServiceRequest, input: WritePlanInput): ServiceRequest {
+  const { referral, resolution } = input;
+  const consentRefs = referral.entries
+    .filter(
+      (e) => e.resource.resourceType === 'Consent' || e.resource.resourceType === 'QuestionnaireResponse',
+    )
+    .map((e) => e.fullUrl)
+    .filter((urn): urn is string => Boolean(urn) && !sr.supportingInfo?.some((r) => r.reference === urn))
+    .map((reference) => ({ reference }));
+  const resolvedRef = <R extends Reference>(path: string, ref: R | undefined): R | undefined => {
+    const stored = resolution.resolved.get(path);
+    return stored && ref ? ({ ...ref, reference: `${stored.resourceType}/${stored.id}` } as R) : ref;
+  };
+  const performer = sr.performer?.map((p, i) => resolvedRef(`performer[${i}]`, p) as typeof p);
+  return {
+    ...sr,
+    subject: resolvedRef('subject', sr.subject) as ServiceRequest['subject'],
+    ...(sr.requester
+      ? { requester: resolvedRef('requester', sr.requester) as ServiceRequest['requester'] }
+      : {}),
+    ...(performer ? { performer } : {}),
+    ...(sr.supportingInfo || consentRefs.length
+      ? {
+          supportingInfo: [
+            ...(sr.supportingInfo ?? []).map((r, i) => resolvedRef(`supportingInfo[${i}]`, r) as Reference),
+            ...consentRefs,
+          ],
+        }
+      : {}),
+    meta: {
+      ...sr.meta,
+      tag: [...(sr.meta?.tag ?? []), { system: OWN_SYSTEM.referralFingerprint, code: input.fingerprint }],
+    },
+  };
+}
+
+function subjectRef(
+  referral: ReferralBundle,
+  resolution: Resolution,
+  refOf: (i: number) => Reference,
+): Reference {
+  const subject = referral.serviceRequest.resource.subject;
+  const local = referral.entries.find((e) => e.fullUrl && e.fullUrl === subject.reference);
+  if (local) return refOf(local.index);
+  const stored = resolution.resolved.get('subject');
+  return stored ? { reference: `Patient/${stored.id}` } : subject;
+}
+
+function rewriteRef(ref: Reference, rewrite: Map<string, string>, stored: Resource | undefined): Reference {
+  if (stored) return { reference: `${stored.resourceType}/${stored.id}` };
+  const target = ref.reference ? rewrite.get(ref.reference) : undefined;
+  return target
+    ? { reference: target }
+    : { reference: ref.reference, ...(ref.identifier ? { identifier: ref.identifier } : {}) };
+}
+
+/** A copy with references to matched entries pointing at the stored resources. */
+function withLocalReferences<T extends Resource>(resource: T, rewrite: Map<string, string>): T {
+  const copy = structuredClone(resource);
+  forEachReference(copy, (ref) => {
+    const target = ref.reference ? rewrite.get(ref.reference) : undefined;
+    if (target) ref.reference = target;
+  });
+  return copy;
+}
+
+/** Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch tag. */
+function stripForCreate<T extends Resource>(resource: T, batchTag: { system: string; code: string }): T {
+  const { id: _id, meta, ...rest } = resource;
+  return {
+    ...rest,
+    meta: {
+      ...(meta?.profile ? { profile: meta.profile } : {}),
+      ...(meta?.security ? { security: meta.security } : {}),
+      tag: [...(meta?.tag ?? []), batchTag],
+    },
+  } as T;
+}

@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import { operationOutcome } from '../fhir/outcomes.ts';
+import { toPublicResource } from '../fhir/public-view.ts';
+import type { AppEnv } from '../http/env.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
+import { type IntakeDeps, submitReferral } from '../referrals/intake.ts';
+import { parsePrefer, toTransactionResponse, versionedLocation } from '../referrals/responses.ts';
+import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-variants.ts';
+import type { FhirFeature } from './feature.ts';
+
+/** Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON. */
+export function referralRoutes(deps: IntakeDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
+  const fhir = new Hono<AppEnv>()
+    .post('/', async (c) => {
+      const result = await submitReferral(deps, c.get('body'), c.get('requestId'));
+      return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
+    })
+    .post('/ServiceRequest', async (c) => {
+      const result = await submitServiceRequest(deps, c.get('body'), c.get('requestId'));
+      const sr = toPublicResource(result.serviceRequest);
+      const status = result.kind === 'created' ? 201 : 200;
+      const headers = { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(sr)}` };
+      const prefer = parsePrefer(c.req.header('prefer'));
+      if (prefer === 'minimal') {
+        return c.body(null, status, { ...headers, ETag: `W/"${sr.meta?.versionId}"` });
+      }
+      if (prefer === 'OperationOutcome') {
+        const outcome = operationOutcome([
+          {
+            severity: 'information',
+            code: 'informational',
+            diagnostics: `Progress is tracked by Task/${result.task.id}`,
+          },
+        ]);
+        return sendFhir(c, outcome, { status, headers: { ...headers, ETag: `W/"${sr.meta?.versionId}"` } });
+      }
+      return sendResource(c, sr, { status, headers });
+    });
+
+  const json = new Hono<AppEnv>().post('/referrals', async (c) => {
+    const result = await submitJsonReferral(deps, c.get('body'), c.get('requestId'));
+    const fhirBase = `${c.get('baseUrl')}/fhir`;
+    const link = (r: { resourceType: string; id?: string }) => ({
+      id: r.id,
+      location: `${fhirBase}/${r.resourceType}/${r.id}`,
+    });
+    const patient = result.entries.find((e) => e.resource.resourceType === 'Patient')?.resource;
+    return c.json(
+      {
+        status: result.kind,
+        serviceRequest: link(result.serviceRequest),
+        task: link(result.task),
+        ...(patient ? { patient: link(patient) } : {}),
+      },
+      result.kind === 'created' ? 201 : 200,
+      { Location: `${fhirBase}/ServiceRequest/${result.serviceRequest.id}` },
+    );
+  });
+
+  return {
+    fhir: {
+      routes: fhir,
+      capabilities: [{ type: 'ServiceRequest', interactions: ['create'] }],
+      systemInteractions: ['transaction'],
+    },
+    json,
+  };
+}
