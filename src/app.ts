@@ -10,6 +10,7 @@ import { negotiateFormat } from './http/negotiate.ts';
 import type { Logger } from './logger.ts';
 import type { FhirStore } from './medplum/store.ts';
 import { requestLog } from './middleware/request-log.ts';
+import { createInMemoryReplayStore, type ReplayStore, requestReplay } from './middleware/request-replay.ts';
 import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -27,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   /** Serialises intake of the same referral or person; in-process unless a shared one is given. */
   locks?: KeyedLocks;
+  /** Responses kept for repeated X-Request-IDs; in-process unless a shared one is given. */
+  replay?: ReplayStore;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -45,6 +48,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(negotiateFormat());
   const body = jsonBody(deps.config.maxBodyBytes);
   app.use(async (c, next) => (WRITE_METHODS.includes(c.req.method) ? body(c, next) : next()));
+  const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
+  app.use(async (c, next) => (c.req.method === 'POST' ? replay(c, next) : next()));
 
   const intake = {
     store: deps.store,

@@ -43,6 +43,7 @@ function parseJson(): MiddlewareHandler<AppEnv> {
       throw Failures.invalidJson();
     }
     c.set('body', body);
+    c.set('rawBody', text);
     await next();
   };
 }

@@ -8,6 +8,8 @@ export interface AppEnv {
     baseUrl: string;
     /** The parsed JSON body of a write request. */
     body: unknown;
+    /** The same body as received, for request fingerprints. */
+    rawBody: string;
   };
 }
 

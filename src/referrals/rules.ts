@@ -154,11 +154,20 @@ function checkConsent(referral: ReferralBundle): Issue[] {
         rule('Consent denies sharing; the referral cannot be made', `${consentAt}.provision.type`, 'value'),
       );
     }
-    if (consent.patient?.reference !== sr.subject?.reference) {
+    if (!samePatient(consent.patient, sr.subject)) {
       issues.push(rule('Consent must be for the referred Patient', `${consentAt}.patient`, 'invalid'));
     }
     return issues;
   });
+}
+
+function samePatient(a: Reference | undefined, b: Reference | undefined): boolean {
+  if (a?.reference || b?.reference) return a?.reference === b?.reference;
+  return (
+    Boolean(a?.identifier?.value) &&
+    a?.identifier?.system === b?.identifier?.system &&
+    a?.identifier?.value === b?.identifier?.value
+  );
 }
 
 /** Every `urn:uuid:` reference must point at an entry of the same Bundle. */

@@ -74,11 +74,33 @@ export async function submitJsonReferral(
     );
   }
   const bundle = referralJsonToBundle(parsed.data, deps.clock(), deps.newId);
-  return withExpressionRoots([...JSON_ENTRY_ROOTS], () => submitReferral(deps, bundle, requestId));
+  return withExpressionRoots(
+    [...JSON_ENTRY_ROOTS],
+    () => submitReferral(deps, bundle, requestId),
+    toJsonPath,
+  );
+}
+
+/** FHIR paths of the mapped ServiceRequest that a JSON sender knows by other names. */
+const JSON_ALIASES: [RegExp, string][] = [
+  [/^performer\[0\].*/, 'receivingServiceOdsCode'],
+  [/^reasonCode\[(\d+)\].*/, 'reasons[$1].snomedCode'],
+  [/^identifier.*/, 'referralId'],
+  [/^authoredOn$/, 'authoredOn'],
+];
+
+function toJsonPath(expression: string): string {
+  for (const [pattern, alias] of JSON_ALIASES)
+    if (pattern.test(expression)) return expression.replace(pattern, alias);
+  return expression;
 }
 
 /** Re-roots `Bundle.entry[i].resource` expressions onto what the caller actually sent. */
-async function withExpressionRoots<T>(roots: readonly string[], fn: () => Promise<T>): Promise<T> {
+async function withExpressionRoots<T>(
+  roots: readonly string[],
+  fn: () => Promise<T>,
+  alias: (expression: string) => string = (e) => e,
+): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -88,7 +110,7 @@ async function withExpressionRoots<T>(roots: readonly string[], fn: () => Promis
         severity: issue.severity,
         code: issue.code,
         diagnostics: issue.diagnostics ?? '',
-        ...(issue.expression ? { expression: issue.expression.map((e) => reroot(e, roots)) } : {}),
+        ...(issue.expression ? { expression: issue.expression.map((e) => alias(reroot(e, roots))) } : {}),
       }),
     );
     throw new FhirError(err.status, issues ?? [], { ...err.headers });

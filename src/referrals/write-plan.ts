@@ -74,8 +74,9 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
   )[] = [];
   const notes = new Map<number, Issue[]>();
 
+  const logical = logicalTargets(referral, resolution);
   for (const entry of referral.entries) {
-    const resource = withLocalReferences(entry.resource, rewrite);
+    const resource = withLocalReferences(entry.resource, rewrite, logical);
     const stored = resolution.matched.get(entry.index);
     if (stored?.resourceType === 'Patient') {
       const merge = mergePatient(stored as Patient, resource as Patient);
@@ -222,14 +223,65 @@ function rewriteRef(ref: Reference, rewrite: Map<string, string>, stored: Resour
     : { reference: ref.reference, ...(ref.identifier ? { identifier: ref.identifier } : {}) };
 }
 
-/** A copy with references to matched entries pointing at the stored resources. */
-function withLocalReferences<T extends Resource>(resource: T, rewrite: Map<string, string>): T {
+/** Stored targets of the referral's identifier-only references (subject, requester, performer). */
+function logicalTargets(referral: ReferralBundle, resolution: Resolution): Map<string, string> {
+  const targets = new Map<string, string>();
+  const sr = referral.serviceRequest.resource;
+  const refs: [string, Reference | undefined][] = [
+    ['subject', sr.subject],
+    ['requester', sr.requester],
+    ['performer[0]', sr.performer?.[0]],
+  ];
+  for (const [path, ref] of refs) {
+    const stored = resolution.resolved.get(path);
+    if (stored && ref?.identifier)
+      targets.set(identifierKey(ref.identifier), `${stored.resourceType}/${stored.id}`);
+  }
+  return targets;
+}
+
+const identifierKey = (identifier: { system?: string; value?: string }): string =>
+  `${identifier.system}|${identifier.value}`;
+
+/**
+ * A copy with references to matched entries pointing at the stored resources, and identifier-only
+ * references to resolved resources given their literal reference too.
+ */
+function withLocalReferences<T extends Resource>(
+  resource: T,
+  rewrite: Map<string, string>,
+  logical: Map<string, string>,
+): T {
   const copy = structuredClone(resource);
   forEachReference(copy, (ref) => {
     const target = ref.reference ? rewrite.get(ref.reference) : undefined;
     if (target) ref.reference = target;
   });
+  forEachLogicalReference(copy, (ref) => {
+    const target = ref.identifier ? logical.get(identifierKey(ref.identifier)) : undefined;
+    if (target) ref.reference = target;
+  });
   return copy;
+}
+
+function forEachLogicalReference(value: unknown, visit: (ref: Reference) => void): void {
+  if (Array.isArray(value)) {
+    for (const item of value) forEachLogicalReference(item, visit);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const object = value as Reference & Record<string, unknown>;
+  if (
+    object.reference === undefined &&
+    object.identifier &&
+    typeof object.identifier === 'object' &&
+    !Array.isArray(object.identifier)
+  ) {
+    visit(object);
+  }
+  for (const [key, child] of Object.entries(object)) {
+    if (key !== 'identifier' && typeof child === 'object') forEachLogicalReference(child, visit);
+  }
 }
 
 /** Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch tag. */
