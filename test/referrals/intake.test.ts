@@ -185,7 +185,7 @@ describe('referral intake (POST /fhir)', () => {
   it('refuses batch Bundles, non-POST entries and references to entries not in the Bundle', async () => {
     const { app } = await seededApp();
     await expectOutcome(
-      await postBundle(app, { ...exampleBody(GP_BUNDLE), type: 'batch' }),
+      await postBundle(app, { ...exampleBody<Bundle>(GP_BUNDLE), type: 'batch' }),
       400,
       'not-supported',
     );
