@@ -41,18 +41,9 @@ export interface Resolution {
  * resources outside the Bundle, and checks that the receiving service is known. Reads only.
  */
 export async function resolveIdentities(store: FhirStore, referral: ReferralBundle): Promise<Resolution> {
-  const matched = new Map<number, Resource>();
+  const matched = await matchEntries(store, referral);
   const resolved = new Map<string, Resource>();
   const issues: Issue[] = [];
-
-  await Promise.all(
-    referral.entries.map(async (entry) => {
-      const identifier = matchIdentifier(entry.resource);
-      if (!identifier) return;
-      const found = await findByIdentifier(store, entry.resource.resourceType, identifier);
-      if (found) matched.set(entry.index, found);
-    }),
-  );
 
   const { resource: sr, at } = referral.serviceRequest;
   const targets: [string, Reference | undefined, ResourceType[]][] = [
@@ -86,6 +77,27 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
 
   const receivingOrganization = await checkReceivingService(store, referral, matched, resolved, issues);
   return { matched, resolved, receivingOrganization, issues };
+}
+
+/**
+ * Matches bundle entries to stored resources by identifier; entries already in `known` are kept
+ * as they are and not searched again.
+ */
+export async function matchEntries(
+  store: FhirStore,
+  referral: ReferralBundle,
+  known: ReadonlyMap<number, Resource> = new Map(),
+): Promise<Map<number, Resource>> {
+  const matched = new Map(known);
+  await Promise.all(
+    referral.entries.map(async (entry) => {
+      const identifier = matchIdentifier(entry.resource);
+      if (!identifier || matched.has(entry.index)) return;
+      const found = await findByIdentifier(store, entry.resource.resourceType, identifier);
+      if (found) matched.set(entry.index, found);
+    }),
+  );
+  return matched;
 }
 
 async function findByIdentifier(

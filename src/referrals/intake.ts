@@ -3,7 +3,7 @@ import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import { fingerprintReferral } from './fingerprint.ts';
-import { identityKey, matchIdentifier, resolveIdentities } from './identities.ts';
+import { identityKey, matchEntries, matchIdentifier, resolveIdentities } from './identities.ts';
 import type { KeyedLocks } from './locks.ts';
 import { type ReferralBundle, readReferralBundle } from './referral-bundle.ts';
 import { checkReferralRules } from './rules.ts';
@@ -48,9 +48,11 @@ export async function submitReferral(
   if (ruleIssues.length > 0) throw new FhirError(422, ruleIssues);
   const referral = read.referral;
 
-  const key = referralKey(referral);
   const fingerprint = await fingerprintReferral(referral);
-  const lockKeys = [key, ...identityKeys(referral)];
+  // Reads only, outside the lock: most people and organisations are already stored, and locking
+  // on them would serialise every referral from the same practice.
+  const resolution = await resolveIdentities(deps.store, referral);
+  const lockKeys = [referralKey(referral), ...identityKeys(referral, resolution.matched)];
   return deps.locks.withLocks(lockKeys, async () => {
     const existing = await findAccepted(deps.store, referral);
     if (existing) {
@@ -69,8 +71,11 @@ export async function submitReferral(
       }
       return replay(deps.store, existing);
     }
-    const resolution = await resolveIdentities(deps.store, referral);
     if (resolution.issues.length > 0) throw new FhirError(422, resolution.issues);
+    // An entry that was new may have been stored by a concurrent intake holding the lock before us,
+    // and the Patient may have gained a version: look both up again now that we hold their keys.
+    const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
+    resolution.matched = await matchEntries(deps.store, referral, stable);
     const batchId = deps.newId();
     const plan = planReferralWrite({
       referral,
@@ -100,11 +105,14 @@ function referralKey(referral: ReferralBundle): string {
   return `ServiceRequest|${id?.system}|${id?.value}`;
 }
 
-function identityKeys(referral: ReferralBundle): string[] {
+/** Keys for the Patient (always: it may be updated) and for every entry that will be created. */
+function identityKeys(referral: ReferralBundle, matched: ReadonlyMap<number, Resource>): string[] {
   const keys: string[] = [];
   for (const entry of referral.entries) {
     const identifier = matchIdentifier(entry.resource);
-    if (identifier) keys.push(identityKey(entry.resource.resourceType, identifier));
+    if (identifier && (entry.resource.resourceType === 'Patient' || !matched.has(entry.index))) {
+      keys.push(identityKey(entry.resource.resourceType, identifier));
+    }
   }
   const subject = referral.serviceRequest.resource.subject?.identifier;
   if (subject) keys.push(identityKey('Patient', subject));
