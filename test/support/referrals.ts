@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import { seedEmbeddedStore } from '../../src/medplum/embedded/seed.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
@@ -10,10 +12,12 @@ export function exampleBody<T = Bundle>(name: string): T {
   return JSON.parse(readFileSync(path, 'utf8')).body as T;
 }
 
+/** ../shared beside the project (CI has it there too), or wherever SHARED_DIR points. */
+const SHARED_DIR = process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url));
+
 /** A published third-party example from ../shared/third-party-examples (never copied here). */
 export function thirdParty<T = Bundle>(file: string): T {
-  const path = new URL(`../../../shared/third-party-examples/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  return JSON.parse(readFileSync(join(SHARED_DIR, 'third-party-examples', file), 'utf8')) as T;
 }
 
 /** A test app on a fresh embedded store holding the seed organisations and service. */
