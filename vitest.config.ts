@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { getResponse } from 'msw';
 import { defineConfig } from 'vitest/config';
@@ -14,6 +16,22 @@ const workerdMedplum = fakeMedplum('https://medplum.test/', [
   },
 ]);
 const workerdHandlers = medplumHandlers(workerdMedplum);
+
+// A second Worker project talks to a real embedded Medplum (FhirRouter + MemoryRepository, in
+// Node), so referral intake runs end to end with the Worker's code in workerd.
+let embedded: Promise<(request: Request) => Promise<Response>> | undefined;
+function embeddedMedplum(): Promise<(request: Request) => Promise<Response>> {
+  embedded ??= (async () => {
+    const { indexDefinitions } = await import('./src/fhir/definitions.ts');
+    const { createEmbeddedStore } = await import('./src/medplum/embedded/connect.ts');
+    const { seedEmbeddedStore } = await import('./src/medplum/embedded/seed.ts');
+    indexDefinitions();
+    const { store, medplum } = createEmbeddedStore({ timeoutMs: 10_000 });
+    await seedEmbeddedStore(store, pathToFileURL(join(process.cwd(), 'examples/seed/')));
+    return medplum.fetch;
+  })();
+  return embedded;
+}
 
 export default defineConfig({
   test: {
@@ -49,6 +67,27 @@ export default defineConfig({
         test: {
           name: 'workerd',
           include: ['test/workerd/**/*.test.ts'],
+          exclude: ['test/workerd/**/*.embedded.test.ts'],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              outboundService: async (request: Request) => (await embeddedMedplum())(request),
+              bindings: {
+                MEDPLUM_BASE_URL: 'https://embedded-medplum.test/',
+                MEDPLUM_CLIENT_ID: 'workerd',
+                MEDPLUM_CLIENT_SECRET: 'workerd',
+                LOG_LEVEL: 'silent',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-embedded',
+          include: ['test/workerd/**/*.embedded.test.ts'],
         },
       },
     ],

@@ -67,7 +67,13 @@ const store = createMedplumStore(
 );
 await seedEmbeddedStore(store);
 const transactions: Bundle[] = [];
-const recording = { ...store, bundle: (b: Bundle) => (transactions.push(b), store.bundle(b)) };
+const recording = {
+  ...store,
+  bundle: (b: Bundle) => {
+    transactions.push(b);
+    return store.bundle(b);
+  },
+};
 const app = createApp({
   config: parseConfig({ LOG_LEVEL: 'silent' }),
   store: recording,
