@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FhirStore } from '../store.ts';
 
@@ -14,7 +15,7 @@ export async function seedEmbeddedStore(store: FhirStore, dir: URL = SEED_DIR): 
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
   let written = 0;
   for (const file of files) {
-    const bundle = JSON.parse(await readFile(join(dir.pathname, file), 'utf8')) as Bundle;
+    const bundle = JSON.parse(await readFile(join(fileURLToPath(dir), file), 'utf8')) as Bundle;
     const response = await store.bundle(bundle);
     written += response.entry?.length ?? 0;
   }
