@@ -45,7 +45,6 @@ const fail = (status: number, code: Issue['code'], diagnostics: string, expressi
 /** The vocabulary of failures the HTTP surface produces. */
 export const Failures = {
   invalidJson: () => fail(400, 'structure', 'The request body is not valid JSON'),
-  notAResource: () => fail(400, 'structure', 'The request body is not a FHIR resource (no resourceType)'),
   badRequest: (diagnostics: string, expression?: string[]) => fail(400, 'invalid', diagnostics, expression),
   unsupportedMediaType: () =>
     fail(415, 'not-supported', 'Content-Type must be application/fhir+json or application/json'),
@@ -55,8 +54,6 @@ export const Failures = {
     fail(413, 'too-long', `The request body is larger than the limit of ${limitBytes} bytes`),
   unknownRoute: () => fail(404, 'not-found', 'No such endpoint on this server'),
   unsupportedType: (type: string) => fail(404, 'not-supported', `Resource type ${type} is not served here`),
-  notFound: (type: string) => fail(404, 'not-found', `${type} not found`),
-  methodNotAllowed: () => fail(405, 'not-supported', 'Method not allowed on this endpoint'),
   notReady: () => fail(503, 'transient', 'The FHIR store is not reachable'),
   internal: () => fail(500, 'exception', 'Internal server error'),
 } as const;

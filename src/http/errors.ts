@@ -1,6 +1,5 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Context } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { Failures, FhirError, type Issue } from '../fhir/outcomes.ts';
 import type { Logger } from '../logger.ts';
@@ -27,10 +26,6 @@ export function toFhirError(err: unknown): FhirError {
     );
   }
   if (err instanceof StoreError) return new FhirError(err.status, publicIssues(err.outcome));
-  if (err instanceof HTTPException) {
-    if (err.status === 404) return Failures.unknownRoute();
-    if (err.status === 405) return Failures.methodNotAllowed();
-  }
   return Failures.internal();
 }
 
