@@ -1,4 +1,4 @@
-import type { Bundle, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Bundle, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { Issue } from '../fhir/outcomes.ts';
 import { validateBaseR4 } from '../fhir/validate.ts';
 
@@ -29,7 +29,6 @@ export interface ReferralEntry<T extends Resource = Resource> {
 export interface ReferralBundle {
   entries: ReferralEntry[];
   serviceRequest: ReferralEntry<ServiceRequest>;
-  patient: ReferralEntry<Patient> | undefined;
 }
 
 /** The referral as far as it could be read, and every structural problem found. */
@@ -122,9 +121,7 @@ export function readReferralBundle(body: unknown): ReadResult {
     });
   }
   const serviceRequest = serviceRequests[0] as ReferralEntry<ServiceRequest> | undefined;
-  const referral = serviceRequest
-    ? { entries, serviceRequest, patient: patients[0] as ReferralEntry<Patient> | undefined }
-    : undefined;
+  const referral = serviceRequest ? { entries, serviceRequest } : undefined;
   return { referral, issues };
 }
 

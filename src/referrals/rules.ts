@@ -185,7 +185,11 @@ function checkLocalReferences(referral: ReferralBundle): Issue[] {
   return issues;
 }
 
-/** Visits every Reference-shaped object in a resource, with its FHIRPath-like location. */
+/**
+ * Visits every Reference in a resource, literal (`reference`) or logical (a single `identifier`),
+ * with its FHIRPath-like location. Resources themselves are never taken for references, even
+ * those with a single identifier (QuestionnaireResponse).
+ */
 export function forEachReference(
   value: unknown,
   visit: (ref: Reference, path: string) => void,
@@ -199,7 +203,12 @@ export function forEachReference(
   }
   if (value === null || typeof value !== 'object') return;
   const object = value as Record<string, unknown>;
-  if (typeof object.reference === 'string') visit(object as Reference, path);
+  const logical =
+    object.resourceType === undefined &&
+    object.identifier !== null &&
+    typeof object.identifier === 'object' &&
+    !Array.isArray(object.identifier);
+  if (typeof object.reference === 'string' || logical) visit(object as Reference, path);
   for (const [key, child] of Object.entries(object)) {
     if (key !== 'reference' && typeof child === 'object') forEachReference(child, visit, `${path}.${key}`);
   }

@@ -254,34 +254,14 @@ function withLocalReferences<T extends Resource>(
 ): T {
   const copy = structuredClone(resource);
   forEachReference(copy, (ref) => {
-    const target = ref.reference ? rewrite.get(ref.reference) : undefined;
-    if (target) ref.reference = target;
-  });
-  forEachLogicalReference(copy, (ref) => {
-    const target = ref.identifier ? logical.get(identifierKey(ref.identifier)) : undefined;
+    const target = ref.reference
+      ? rewrite.get(ref.reference)
+      : ref.identifier
+        ? logical.get(identifierKey(ref.identifier))
+        : undefined;
     if (target) ref.reference = target;
   });
   return copy;
-}
-
-function forEachLogicalReference(value: unknown, visit: (ref: Reference) => void): void {
-  if (Array.isArray(value)) {
-    for (const item of value) forEachLogicalReference(item, visit);
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  const object = value as Reference & Record<string, unknown>;
-  if (
-    object.reference === undefined &&
-    object.identifier &&
-    typeof object.identifier === 'object' &&
-    !Array.isArray(object.identifier)
-  ) {
-    visit(object);
-  }
-  for (const [key, child] of Object.entries(object)) {
-    if (key !== 'identifier' && typeof child === 'object') forEachLogicalReference(child, visit);
-  }
 }
 
 /** Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch tag. */
