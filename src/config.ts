@@ -19,6 +19,7 @@ const SettingsSchema = z.object({
   MAX_BODY_BYTES: positiveInt(1_048_576),
   UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  DATA_DIR: optionalText,
 });
 
 export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
@@ -40,6 +41,8 @@ export interface Config {
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
   logLevel: LogLevel;
+  /** Where `npm start` keeps the embedded store; absent means `.data/` in the project. */
+  dataDir: string | undefined;
 }
 
 /** Every bad or missing setting, reported together. Values are never echoed (they may be secrets). */
@@ -92,5 +95,6 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
     maxBodyBytes: s.MAX_BODY_BYTES,
     upstreamTimeoutMs: s.UPSTREAM_TIMEOUT_MS,
     logLevel: s.LOG_LEVEL,
+    dataDir: s.DATA_DIR,
   };
 }

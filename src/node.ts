@@ -1,17 +1,30 @@
 /**
  * Node entry for `npm start`: the same app as the Worker, on the embedded Medplum unless
- * MEDPLUM_* settings point at a real one.
+ * MEDPLUM_* settings point at a real one. The embedded store keeps its data in DATA_DIR
+ * (default `.data/` in the project); `npm start -- --memory` gives a throwaway one instead.
  */
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { createJsonLogger } from './logger.ts';
 import { createEmbeddedStore } from './medplum/embedded/connect.ts';
-import { seedEmbeddedStore } from './medplum/embedded/seed.ts';
+import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
+import { EmbeddedRepository } from './medplum/embedded/repository.ts';
+import { seedOnce } from './medplum/embedded/seed.ts';
 import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
 
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknownArgs = args.filter((a) => a !== '--memory');
+  if (unknownArgs.length > 0) {
+    console.error(`Unknown argument(s): ${unknownArgs.join(' ')} (the only one is --memory)`);
+    process.exit(1);
+  }
+  const inMemory = args.includes('--memory');
   let config: ReturnType<typeof parseConfig>;
   try {
     config = parseConfig(process.env);
@@ -27,16 +40,32 @@ async function main(): Promise<void> {
 
   let store: ReturnType<typeof createMedplumStore>;
   let storeLabel: string;
+  let closeStore = () => {};
   if (config.medplum) {
     store = createMedplumStore(
       createMedplumClient({ ...config.medplum, timeoutMs: config.upstreamTimeoutMs }),
     );
     storeLabel = `Medplum at ${config.medplum.baseUrl}`;
   } else {
-    const embedded = createEmbeddedStore({ timeoutMs: config.upstreamTimeoutMs });
+    const dir = config.dataDir ?? DEFAULT_DATA_DIR;
+    let repo: EmbeddedRepository;
+    try {
+      repo = EmbeddedRepository.open(inMemory ? 'memory' : { dir });
+    } catch (err) {
+      if (err instanceof DataDirectoryInUseError) {
+        console.error(`${err.message}: stop it, or set DATA_DIR to another directory`);
+        process.exit(1);
+      }
+      throw err;
+    }
+    closeStore = () => repo.close();
+    const embedded = createEmbeddedStore({ timeoutMs: config.upstreamTimeoutMs, repo });
     store = embedded.store;
-    const seeded = await seedEmbeddedStore(embedded.store);
-    storeLabel = `embedded Medplum (in memory, ${seeded} example resources loaded)`;
+    const seeded = await seedOnce(embedded.store, repo);
+    const seedNote = seeded === undefined ? '' : `, ${seeded} example resources loaded`;
+    storeLabel = inMemory
+      ? `embedded Medplum (in memory: gone when the process stops${seedNote})`
+      : `embedded Medplum (data in ${dir}${seedNote})`;
   }
 
   const app = createApp({
@@ -60,7 +89,11 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   });
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () =>
+    server.close(() => {
+      closeStore();
+      process.exit(0);
+    });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -1,7 +1,8 @@
 import { getStatus, normalizeOperationOutcome, unauthorized } from '@medplum/core';
-import { type FhirRepository, type FhirRequest, FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { type FhirRepository, type FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
+import { EmbeddedRepository } from './repository.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -17,7 +18,7 @@ export interface EmbeddedMedplum {
  * MedplumClient calls against it as against a real server, including the token exchange.
  * The schema (search parameters) must be indexed before it serves searches.
  */
-export function createEmbeddedMedplum(repo: FhirRepository = new MemoryRepository()): EmbeddedMedplum {
+export function createEmbeddedMedplum(repo: FhirRepository = EmbeddedRepository.open()): EmbeddedMedplum {
   const router = new FhirRouter();
   const tokens = new Set<string>();
   const app = new Hono();
