@@ -47,6 +47,8 @@ export function createEmbeddedMedplum(repo: FhirRepository = EmbeddedRepository.
       query: {},
       body,
       headers: Object.fromEntries(c.req.raw.headers),
+      // As a Medplum project with the transactions feature: a transaction Bundle is all or nothing.
+      config: { transactions: true },
     };
     try {
       const [outcome, resource] = await router.handleRequest(request, repo);
