@@ -133,13 +133,13 @@ describe('embedded store on disk', () => {
       }),
     );
     expect(response.status).toBe(412);
-    const after = async (r: EmbeddedRepository) => ({
+    const stored = async (r: EmbeddedRepository) => ({
       patients: (await r.search(parseSearchRequest('Patient', {}))).entry?.map((e) => e.resource?.id),
       versions: (await r.readHistory('Patient', existing.id)).entry?.length,
     });
-    expect(await after(repo)).toEqual({ patients: [existing.id], versions: 1 });
+    expect(await stored(repo)).toEqual({ patients: [existing.id], versions: 1 });
     repo.close();
-    expect(await after(openAt(dir))).toEqual({ patients: [existing.id], versions: 1 });
+    expect(await stored(openAt(dir))).toEqual({ patients: [existing.id], versions: 1 });
   });
 
   it('rejects a write it could not make durable and leaves nothing of it in memory', async () => {
