@@ -76,7 +76,12 @@ async function main(): Promise<void> {
     logger,
   });
 
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  const fetch = async (request: Request): Promise<Response> => {
+    const response = await app.fetch(request);
+    if (response.status === 413) await discardBody(request, config.maxBodyBytes * 8);
+    return response;
+  };
+  const server = serve({ fetch, port: config.port, hostname: config.host }, (info) => {
     const base = `http://${info.address}:${info.port}`;
     console.log(
       [
@@ -96,6 +101,26 @@ async function main(): Promise<void> {
     });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * Reads and drops what is left of a refused body, up to a bound, before the 413 is sent: closing
+ * a connection with unread data in it resets it, and the client would never see the 413.
+ */
+async function discardBody(request: Request, maxBytes: number): Promise<void> {
+  if (!request.body || request.body.locked) return;
+  const reader = request.body.getReader();
+  let read = 0;
+  try {
+    while (read <= maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away; nothing to answer.
+  }
 }
 
 await main();

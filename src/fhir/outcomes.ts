@@ -50,8 +50,13 @@ export const Failures = {
     fail(415, 'not-supported', 'Content-Type must be application/fhir+json or application/json'),
   notAcceptable: () =>
     fail(406, 'not-supported', 'This server produces application/fhir+json or application/json only'),
+  // The rest of the body is never read, so the connection cannot carry another request.
   payloadTooLarge: (limitBytes: number) =>
-    fail(413, 'too-long', `The request body is larger than the limit of ${limitBytes} bytes`),
+    new FhirError(
+      413,
+      [{ code: 'too-long', diagnostics: `The request body is larger than the limit of ${limitBytes} bytes` }],
+      { Connection: 'close' },
+    ),
   unknownRoute: () => fail(404, 'not-found', 'No such endpoint on this server'),
   unsupportedType: (type: string) => fail(404, 'not-supported', `Resource type ${type} is not served here`),
   notReady: () => fail(503, 'transient', 'The FHIR store is not reachable'),

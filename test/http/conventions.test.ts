@@ -101,7 +101,10 @@ describe('FHIR HTTP conventions', () => {
   it('refuses a body over the configured limit with 413, whether or not Content-Length is sent', async () => {
     const { app } = createTestApp({ MAX_BODY_BYTES: '64' });
     const big = JSON.stringify({ resourceType: 'Basic', note: 'x'.repeat(200) });
-    await expectOutcome(await call(app, '/fhir/ServiceRequest', { body: big }), 413, 'too-long');
+    const declared = await call(app, '/fhir/ServiceRequest', { body: big });
+    // The unread rest of the body would corrupt the next request on a kept-alive connection.
+    expect(declared.headers.get('connection')).toBe('close');
+    await expectOutcome(declared, 413, 'too-long');
     const stream = new ReadableStream({
       start(controller) {
         controller.enqueue(new TextEncoder().encode(big));

@@ -1,0 +1,179 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { HttpResponse, http, passthrough } from 'msw';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { uniqueReferral } from '../scripts/bench/referrals.ts';
+import { compare, loadExamples, toRequestInit } from '../scripts/examples-lib.ts';
+import { server } from './support/msw.ts';
+
+// `npm start` itself, as a child process on a data directory: stopped and restarted, and killed
+// in the middle of writes.
+
+const PROJECT = fileURLToPath(new URL('..', import.meta.url));
+const children: ChildProcess[] = [];
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sp-service-'));
+  // These tests talk to a real local process; everything else stays closed.
+  server.use(
+    http.all(/^http:\/\/127\.0\.0\.1:\d+\//, () => passthrough()),
+    http.all('*', () => HttpResponse.error()),
+  );
+});
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  return port;
+}
+
+/** Starts `node src/node.ts` on the data directory; resolves with its base URL once it listens. */
+async function start(): Promise<{ base: string; child: ChildProcess; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/node.ts'], {
+    cwd: PROJECT,
+    env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const deadline = Date.now() + 20_000;
+  while (!output.includes('listening on')) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`service did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { base: `http://127.0.0.1:${port}`, child, output: () => output };
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+async function getJson<T = Bundle>(url: string): Promise<T> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+/** Every stored resource of the referral journey, each with its whole history, read through the facade. */
+async function everything(base: string): Promise<Record<string, unknown>> {
+  const types = [
+    'Patient',
+    'Organization',
+    'Practitioner',
+    'ServiceRequest',
+    'Task',
+    'Consent',
+    'Provenance',
+  ];
+  const result: Record<string, unknown> = {};
+  for (const type of types) {
+    const bundle = await getJson(`${base}/fhir/${type}?_count=100`);
+    for (const entry of bundle.entry ?? []) {
+      const resource = entry.resource as Resource;
+      const history = await getJson(`${base}/fhir/${type}/${resource.id}/_history`);
+      result[`${type}/${resource.id}`] = { resource, history: history.entry?.map((e) => e.resource) };
+    }
+  }
+  return result;
+}
+
+describe('npm start on a data directory', () => {
+  it('has every referral, version and history entry back after a stop and restart, and seeds only once', async () => {
+    const first = await start();
+    expect(first.output()).toContain('example resources loaded');
+    for (const example of loadExamples('referrals')) {
+      const response = await fetch(`${first.base}${example.request.path}`, toRequestInit(example.request));
+      expect(await compare(example.response, response), example.name).toEqual([]);
+    }
+    const before = await everything(first.base);
+    const versions = Object.values(before).map((r) => (r as { history: unknown[] }).history.length);
+    expect(Math.max(...versions)).toBeGreaterThan(1);
+    await stop(first.child, 'SIGTERM');
+
+    const second = await start();
+    expect(second.output()).not.toContain('example resources loaded');
+    expect(await everything(second.base)).toEqual(before);
+  });
+
+  it('loses at most the writes in flight when killed mid-write, and restarts on a consistent store', async () => {
+    const first = await start();
+    const acknowledged: number[] = [];
+    let next = 0;
+    let killed = false;
+    const post = async () => {
+      while (!killed) {
+        const n = next++;
+        try {
+          const response = await fetch(`${first.base}/fhir`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/fhir+json' },
+            body: uniqueReferral(n, 'kill'),
+          });
+          if (response.status === 200) acknowledged.push(n);
+        } catch {
+          // The connection died with the process.
+        }
+      }
+    };
+    const senders = Array.from({ length: 4 }, post);
+    while (acknowledged.length < 30) {
+      if (first.child.exitCode !== null) throw new Error(`service stopped:\n${first.output()}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const exited = once(first.child, 'exit');
+    first.child.kill('SIGKILL');
+    killed = true;
+    await Promise.all([exited, ...senders]);
+
+    const db = new DatabaseSync(join(dir, 'store.sqlite'));
+    expect(db.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
+    db.close();
+
+    const second = await start();
+    const referrals = await getJson(
+      `${second.base}/fhir/ServiceRequest?_count=100&_revinclude=Task:focus&_revinclude=Provenance:target`,
+    );
+    const entries = (referrals.entry ?? []).map((e) => e.resource as Resource & Record<string, never>);
+    const requests = entries.filter((r) => r.resourceType === 'ServiceRequest');
+    const ids = requests.map((r) => (r.identifier as { value: string }[])[0]?.value);
+    for (const n of acknowledged) expect(ids).toContain(`BENCH-kill-${n}`);
+    // Every referral that was written at all was written whole: its Task and Provenance with it.
+    for (const request of requests) {
+      const ref = `ServiceRequest/${request.id}`;
+      const tasks = entries.filter((r) => r.resourceType === 'Task' && r.focus?.reference === ref);
+      const provenances = entries.filter(
+        (r) =>
+          r.resourceType === 'Provenance' &&
+          (r.target as { reference: string }[]).some((t) => t.reference === ref),
+      );
+      expect([tasks.length, provenances.length]).toEqual([1, 1]);
+    }
+    const patients = await getJson(`${second.base}/fhir/Patient?_count=100`);
+    expect(patients.total).toBe(requests.length);
+  });
+});
