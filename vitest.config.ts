@@ -17,7 +17,7 @@ const workerdMedplum = fakeMedplum('https://medplum.test/', [
 ]);
 const workerdHandlers = medplumHandlers(workerdMedplum);
 
-// A second Worker project talks to a real embedded Medplum (FhirRouter + MemoryRepository, in
+// A second Worker project talks to a real embedded Medplum (FhirRouter + the embedded store, in
 // Node), so referral intake runs end to end with the Worker's code in workerd.
 let embedded: Promise<(request: Request) => Promise<Response>> | undefined;
 function embeddedMedplum(): Promise<(request: Request) => Promise<Response>> {
