@@ -1,5 +1,9 @@
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { type AuditSink, createStoreAuditSink } from './audit/audit-sink.ts';
+import type { AuthMode } from './auth/mode.ts';
 import type { Config } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { Failures } from './fhir/outcomes.ts';
@@ -9,9 +13,13 @@ import { errorResponse } from './http/errors.ts';
 import { negotiateFormat } from './http/negotiate.ts';
 import type { Logger } from './logger.ts';
 import type { FhirStore } from './medplum/store.ts';
+import { audit } from './middleware/audit.ts';
+import { authenticate } from './middleware/authenticate.ts';
+import { createInProcessRateLimiter, type RateLimiter, rateLimit } from './middleware/rate-limit.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { createInMemoryReplayStore, type ReplayStore, requestReplay } from './middleware/request-replay.ts';
 import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
+import { authRoutes } from './routes/auth.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
@@ -30,6 +38,12 @@ export interface AppDeps {
   locks?: KeyedLocks;
   /** Responses kept for repeated X-Request-IDs; in-process unless a shared one is given. */
   replay?: ReplayStore;
+  /** How callers authenticate; the open local mode unless given. */
+  auth?: AuthMode;
+  /** Per-client request allowance; in-process (RATE_LIMIT_PER_MINUTE) unless a platform one is given. */
+  rateLimiter?: RateLimiter;
+  /** Where AuditEvents go; the FHIR store unless given. */
+  audit?: AuditSink;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -39,17 +53,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   indexDefinitions();
   const app = new Hono<AppEnv>();
 
+  const auth = deps.auth ?? { kind: 'open' };
+  const protectedPaths = ['/fhir/*', '/referrals'];
+
   app.use(requestId({ headerName: 'X-Request-ID', generator: () => deps.newId() }));
   app.use(requestLog(deps.logger));
   app.use(async (c, next) => {
     c.set('baseUrl', deps.config.publicBaseUrl ?? new URL(c.req.url).origin);
     await next();
   });
+  app.use(secureHeaders());
+  if (deps.config.corsOrigins.length) {
+    const allowed = deps.config.corsOrigins;
+    app.use(
+      cors({
+        origin: (origin) => (allowed.includes(origin) ? origin : null),
+        allowHeaders: ['Authorization', 'Content-Type', 'X-Request-ID', 'Prefer', 'If-None-Match'],
+        exposeHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-ID', 'Retry-After'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.route('/', authRoutes(auth, deps.logger));
   app.use(negotiateFormat());
-  const body = jsonBody(deps.config.maxBodyBytes);
-  app.use(async (c, next) => (WRITE_METHODS.includes(c.req.method) ? body(c, next) : next()));
-  const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
-  app.use(async (c, next) => (c.req.method === 'POST' ? replay(c, next) : next()));
 
   const intake = {
     store: deps.store,
@@ -60,7 +86,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const referrals = referralRoutes(intake);
   const features: FhirFeature[] = [referrals.fhir, resourceReadRoutes(deps.store)];
   app.route('/', healthRoutes(deps.store));
-  app.route('/', metadataRoutes(features, deps.clock));
+  app.route('/', metadataRoutes(features, deps.clock, auth));
+
+  // Everything below touches patient data: who is asking, how often, and an audit record of it.
+  const authenticated = authenticate(auth, deps.logger);
+  const limited = rateLimit(
+    deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock),
+  );
+  const audited = audit(deps.audit ?? createStoreAuditSink(deps.store, deps.logger), deps.clock);
+  const body = jsonBody(deps.config.maxBodyBytes);
+  const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
+  for (const path of protectedPaths) {
+    app.use(path, authenticated, audited, limited);
+    app.use(path, async (c, next) => (WRITE_METHODS.includes(c.req.method) ? body(c, next) : next()));
+    app.use(path, async (c, next) => (c.req.method === 'POST' ? replay(c, next) : next()));
+  }
   for (const feature of features) app.route('/fhir', feature.routes);
   app.route('/', referrals.json);
 

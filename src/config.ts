@@ -20,6 +20,11 @@ const SettingsSchema = z.object({
   UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   DATA_DIR: optionalText,
+  AUTH_CLIENTS: optionalText,
+  AUTH_CLIENTS_FILE: optionalText,
+  AUTH_SIGNING_KEY: optionalText,
+  CORS_ORIGINS: optionalText,
+  RATE_LIMIT_PER_MINUTE: positiveInt(600),
 });
 
 export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
@@ -43,6 +48,18 @@ export interface Config {
   logLevel: LogLevel;
   /** Where `npm start` keeps the embedded store; absent means `.data/` in the project. */
   dataDir: string | undefined;
+  auth: {
+    /** The client registry as JSON (a secret on Workers). */
+    clients: string | undefined;
+    /** A file holding the client registry (Node). */
+    clientsFile: string | undefined;
+    /** The facade's private signing key, a JWK as JSON (a secret). */
+    signingKey: string | undefined;
+  };
+  /** Browser origins (care-plan viewers) allowed to call the API; none when empty. */
+  corsOrigins: string[];
+  /** Requests per client per minute where no platform rate limiter is bound. */
+  rateLimitPerMinute: number;
 }
 
 /** Every bad or missing setting, reported together. Values are never echoed (they may be secrets). */
@@ -96,5 +113,11 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
     upstreamTimeoutMs: s.UPSTREAM_TIMEOUT_MS,
     logLevel: s.LOG_LEVEL,
     dataDir: s.DATA_DIR,
+    auth: { clients: s.AUTH_CLIENTS, clientsFile: s.AUTH_CLIENTS_FILE, signingKey: s.AUTH_SIGNING_KEY },
+    corsOrigins: (s.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
+    rateLimitPerMinute: s.RATE_LIMIT_PER_MINUTE,
   };
 }

@@ -3,11 +3,15 @@ import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
   CapabilityStatementRestResourceInteraction,
+  CapabilityStatementRestSecurity,
   ResourceType,
 } from '@medplum/fhirtypes';
 
-/** Medplum's own search parameters; they address its internals, so they are neither offered nor accepted. */
-export const STORE_INTERNAL_SEARCH_PARAMS: readonly string[] = ['_compartment', '_project'];
+/**
+ * Search parameters that address the store's internals (Medplum's project and compartments, and
+ * the organisation access labels): neither offered nor accepted.
+ */
+export const STORE_INTERNAL_SEARCH_PARAMS: readonly string[] = ['_compartment', '_project', '_security'];
 
 export type TypeInteraction = CapabilityStatementRestResourceInteraction['code'];
 
@@ -26,6 +30,8 @@ export interface CapabilityOptions {
   capabilities: readonly ResourceCapability[];
   systemInteractions?: readonly ('transaction' | 'batch' | 'search-system' | 'history-system')[];
   date: Date;
+  /** The OAuth token endpoint when callers must authenticate (SMART Backend Services). */
+  tokenUrl?: string;
 }
 
 /**
@@ -52,10 +58,34 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
     rest: [
       {
         mode: 'server',
+        ...(options.tokenUrl ? { security: smartSecurity(options.tokenUrl) } : {}),
         resource,
         ...(options.systemInteractions?.length
           ? { interaction: options.systemInteractions.map((code) => ({ code })) }
           : {}),
+      },
+    ],
+  };
+}
+
+function smartSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
+  return {
+    service: [
+      {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+            code: 'SMART-on-FHIR',
+          },
+        ],
+      },
+    ],
+    description:
+      'SMART Backend Services: client credentials with a signed JWT assertion (RS384 or ES384); system scopes',
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: [{ url: 'token', valueUri: tokenUrl }],
       },
     ],
   };

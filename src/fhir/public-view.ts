@@ -1,4 +1,6 @@
 import type { Bundle, BundleLink, Meta, Resource } from '@medplum/fhirtypes';
+import { STORE_INTERNAL_SEARCH_PARAMS } from './capability-statement.ts';
+import { OWN_SYSTEM } from './systems.ts';
 
 /** Meta fields Medplum uses internally (project, compartments, authorship); never shown to callers. */
 const INTERNAL_META_FIELDS = [
@@ -10,11 +12,17 @@ const INTERNAL_META_FIELDS = [
   'onBehalfOf',
 ] as const;
 
-/** The resource as callers see it: store-internal meta removed. */
+/**
+ * The resource as callers see it: store-internal meta removed, and the organisation access labels
+ * too (which organisations a person is known to is not for every one of them to see).
+ */
 export function toPublicResource<T extends Resource>(resource: T): T {
   if (!resource.meta) return resource;
   const meta: Record<string, unknown> = { ...resource.meta };
   for (const field of INTERNAL_META_FIELDS) delete meta[field];
+  const security = resource.meta.security?.filter((c) => c.system !== OWN_SYSTEM.organisationAccess);
+  if (security?.length) meta.security = security;
+  else delete meta.security;
   return { ...resource, meta: meta as Meta };
 }
 
@@ -64,6 +72,7 @@ function rewriteLinks(links: BundleLink[], fhirBase: string, path: string): Bund
     } catch {
       query = new URLSearchParams();
     }
+    for (const param of STORE_INTERNAL_SEARCH_PARAMS) query.delete(param);
     return { relation: l.relation, url: pageUrl(fhirBase, path, query) };
   });
 }

@@ -28,10 +28,11 @@ export const SERVED_RESOURCE_TYPES = [
 
 export type ServedResourceType = (typeof SERVED_RESOURCE_TYPES)[number];
 
-/** Types readable through the pass-through read surface (`GET /fhir/{type}/{id}` and search). */
-export const READABLE_RESOURCE_TYPES: readonly ServedResourceType[] = SERVED_RESOURCE_TYPES.filter(
-  (t) => t !== 'AuditEvent',
-);
+/**
+ * Types readable through the pass-through read surface (`GET /fhir/{type}/{id}` and search).
+ * AuditEvent among them, for clients granted it (an administrative scope).
+ */
+export const READABLE_RESOURCE_TYPES: readonly ServedResourceType[] = SERVED_RESOURCE_TYPES;
 
 export function isReadableResourceType(type: string): type is ServedResourceType {
   return (READABLE_RESOURCE_TYPES as readonly string[]).includes(type);

@@ -26,6 +26,13 @@ export const OWN_SYSTEM = {
   requestId: `${CANONICAL_BASE}/Id/request-id`,
   /** Identifies referrals that arrived through the plain JSON endpoint without a sender system. */
   jsonReferral: `${CANONICAL_BASE}/Id/referral`,
+  /**
+   * `meta.security` label naming, by ODS code, an organisation that may see the resource (the
+   * referrer and the receiving service). Internal: never shown to callers or searchable by them.
+   */
+  organisationAccess: `${CANONICAL_BASE}/CodeSystem/organisation-access`,
+  /** Identifies the API client (its client id) in AuditEvents. */
+  client: `${CANONICAL_BASE}/Id/client`,
 } as const;
 
 /** SNOMED CT 871731000000106 |Referral to social prescribing service| (DOMAIN.md §1.1, verified). */

@@ -1,3 +1,5 @@
+import type { RequestContext } from '../auth/principal.ts';
+
 /** Per-request values the middleware puts on the Hono context. */
 export interface AppEnv {
   Variables: {
@@ -10,6 +12,8 @@ export interface AppEnv {
     body: unknown;
     /** The same body as received, for request fingerprints. */
     rawBody: string;
+    /** Who is asking (set by authentication on FHIR and plain-JSON routes), with the request id. */
+    ctx: RequestContext;
   };
 }
 

@@ -33,6 +33,8 @@ export interface Resolution {
   resolved: Map<string, Resource>;
   /** The Organization that receives the referral (owner of its Task). */
   receivingOrganization: Reference;
+  /** Its ODS code, when it has one. */
+  receivingOdsCode: string | undefined;
   issues: Issue[];
 }
 
@@ -75,8 +77,48 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
     }),
   );
 
-  const receivingOrganization = await checkReceivingService(store, referral, matched, resolved, issues);
-  return { matched, resolved, receivingOrganization, issues };
+  const receiving = await checkReceivingService(store, referral, matched, resolved, issues);
+  return {
+    matched,
+    resolved,
+    receivingOrganization: receiving.reference,
+    receivingOdsCode: receiving.odsCode,
+    issues,
+  };
+}
+
+/** The ODS code an Organization carries, under either spelling of the system. */
+export function odsCodeOf(resource: Resource | undefined): string | undefined {
+  if (resource?.resourceType !== 'Organization') return undefined;
+  return resource.identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? '') && i.value)?.value;
+}
+
+/**
+ * The ODS code of the organisation the referral comes from: the requester if it is an
+ * Organization, or the organisation of the requesting PractitionerRole; from the Bundle, from a
+ * logical reference, or from the stored resources it points at.
+ */
+export async function referrerOdsCode(
+  store: FhirStore,
+  referral: ReferralBundle,
+  resolution: Resolution,
+): Promise<string | undefined> {
+  const organisationCode = async (ref: Reference | undefined): Promise<string | undefined> => {
+    if (!ref) return undefined;
+    const local = entryFor(referral, ref.reference);
+    if (local) return odsCodeOf(local.resource);
+    if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '')) return ref.identifier.value;
+    const [type, id, ...rest] = ref.reference?.split('/') ?? [];
+    if (type !== 'Organization' || !id || rest.length) return undefined;
+    return odsCodeOf(await store.read('Organization', id).catch(() => undefined));
+  };
+  const requester = referral.serviceRequest.resource.requester;
+  const local = entryFor(referral, requester?.reference);
+  const resource = local?.resource ?? resolution.resolved.get('requester');
+  if (!resource) return organisationCode(requester);
+  if (resource.resourceType === 'Organization') return odsCodeOf(resource);
+  if (resource.resourceType === 'PractitionerRole') return organisationCode(resource.organization);
+  return undefined;
 }
 
 /**
@@ -146,13 +188,13 @@ async function checkReceivingService(
   matched: Map<number, Resource>,
   resolved: Map<string, Resource>,
   issues: Issue[],
-): Promise<Reference> {
+): Promise<{ reference: Reference; odsCode?: string }> {
   const { resource: sr, at } = referral.serviceRequest;
   const performerRef = sr.performer?.[0];
   const local = entryFor(referral, performerRef?.reference) as ReferralEntry | undefined;
   const performer = local ? matched.get(local.index) : resolved.get('performer[0]');
-  if (!performerRef) return {};
-  const unknown = (): Reference => {
+  if (!performerRef) return { reference: {} };
+  const unknown = () => {
     if (!issues.some((i) => i.expression?.[0] === `${at}.performer[0]`)) {
       issues.push({
         code: 'not-found',
@@ -160,12 +202,17 @@ async function checkReceivingService(
         expression: [`${at}.performer[0]`],
       });
     }
-    return {};
+    return { reference: {} };
   };
   if (!performer) return unknown();
   if (performer.resourceType === 'HealthcareService') {
-    return performer.active !== false && performer.providedBy?.reference
-      ? { reference: performer.providedBy.reference }
+    const provider = performer.providedBy?.reference;
+    if (performer.active === false || !provider?.startsWith('Organization/')) return unknown();
+    const organization = await store
+      .read('Organization', provider.slice('Organization/'.length))
+      .catch(() => undefined);
+    return organization
+      ? { reference: { reference: provider }, odsCode: odsCodeOf(organization) }
       : unknown();
   }
   if (performer.resourceType !== 'Organization') return unknown();
@@ -174,5 +221,7 @@ async function checkReceivingService(
     active: 'true',
     _count: '1',
   });
-  return services.entry?.length ? { reference: `Organization/${performer.id}` } : unknown();
+  return services.entry?.length
+    ? { reference: { reference: `Organization/${performer.id}` }, odsCode: odsCodeOf(performer) }
+    : unknown();
 }

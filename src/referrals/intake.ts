@@ -1,9 +1,16 @@
 import type { Bundle, BundleEntry, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { authorize, type RequestContext } from '../auth/principal.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import { fingerprintReferral } from './fingerprint.ts';
-import { identityKey, matchEntries, matchIdentifier, resolveIdentities } from './identities.ts';
+import {
+  identityKey,
+  matchEntries,
+  matchIdentifier,
+  referrerOdsCode,
+  resolveIdentities,
+} from './identities.ts';
 import type { KeyedLocks } from './locks.ts';
 import { type ReferralBundle, readReferralBundle } from './referral-bundle.ts';
 import { checkReferralRules } from './rules.ts';
@@ -40,8 +47,18 @@ export interface IntakeResult {
 export async function submitReferral(
   deps: IntakeDeps,
   body: unknown,
-  requestId: string,
+  ctx: RequestContext,
 ): Promise<IntakeResult> {
+  authorize(ctx.principal, 'ServiceRequest', 'c');
+  const result = await intake(deps, body, ctx);
+  ctx.touched.push(
+    ...result.entries.map((e) => `${e.resource.resourceType}/${e.resource.id}`),
+    `Task/${result.task.id}`,
+  );
+  return result;
+}
+
+async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Promise<IntakeResult> {
   const read = readReferralBundle(body);
   const ruleIssues = read.referral ? checkReferralRules(read.referral, deps.clock()) : [];
   if (read.issues.length > 0 || !read.referral) throw new FhirError(400, [...read.issues, ...ruleIssues]);
@@ -52,6 +69,21 @@ export async function submitReferral(
   // Reads only, outside the lock: most people and organisations are already stored, and locking
   // on them would serialise every referral from the same practice.
   const resolution = await resolveIdentities(deps.store, referral);
+  const referrer = await referrerOdsCode(deps.store, referral, resolution);
+  const { organization } = ctx.principal;
+  if (organization !== undefined && referrer !== organization) {
+    throw new FhirError(403, [
+      {
+        code: 'forbidden',
+        diagnostics: referrer
+          ? 'A referral can be sent only on behalf of the organisation this client is registered for'
+          : 'The referrer’s organisation (ODS code) must be stated, and be the one this client is registered for',
+        expression: [`${referral.serviceRequest.at}.requester`],
+      },
+    ]);
+  }
+  // Who may see what is written: the referrer and the receiving service.
+  const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
   const lockKeys = [referralKey(referral), ...identityKeys(referral, resolution.matched)];
   return deps.locks.withLocks(lockKeys, async () => {
     const existing = await findAccepted(deps.store, referral);
@@ -82,7 +114,8 @@ export async function submitReferral(
       resolution,
       fingerprint,
       batchId,
-      requestId,
+      requestId: ctx.requestId,
+      access,
       now: deps.clock(),
       newId: deps.newId,
     });

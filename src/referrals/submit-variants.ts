@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { RequestContext } from '../auth/principal.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
 import { ReferralJsonSchema } from '../schemas/referral-json.ts';
@@ -16,7 +17,7 @@ const CONTAINABLE = ['Consent', 'Condition', 'QuestionnaireResponse'];
 export async function submitServiceRequest(
   deps: IntakeDeps,
   body: unknown,
-  requestId: string,
+  ctx: RequestContext,
 ): Promise<IntakeResult> {
   const sr = body as ServiceRequest;
   if (sr?.resourceType !== 'ServiceRequest') {
@@ -53,14 +54,14 @@ export async function submitServiceRequest(
     });
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
-  return withExpressionRoots(roots, () => submitReferral(deps, bundle, requestId));
+  return withExpressionRoots(roots, () => submitReferral(deps, bundle, ctx));
 }
 
 /** `POST /referrals`: the plain JSON referral, validated with zod, then the same intake. */
 export async function submitJsonReferral(
   deps: IntakeDeps,
   body: unknown,
-  requestId: string,
+  ctx: RequestContext,
 ): Promise<IntakeResult> {
   const parsed = ReferralJsonSchema.safeParse(body);
   if (!parsed.success) {
@@ -74,11 +75,7 @@ export async function submitJsonReferral(
     );
   }
   const bundle = referralJsonToBundle(parsed.data, deps.clock(), deps.newId);
-  return withExpressionRoots(
-    [...JSON_ENTRY_ROOTS],
-    () => submitReferral(deps, bundle, requestId),
-    toJsonPath,
-  );
+  return withExpressionRoots([...JSON_ENTRY_ROOTS], () => submitReferral(deps, bundle, ctx), toJsonPath);
 }
 
 /** FHIR paths of the mapped ServiceRequest that a JSON sender knows by other names. */

@@ -8,6 +8,7 @@ import type {
   ServiceRequest,
   Task,
 } from '@medplum/fhirtypes';
+import { hasAccess, withAccess } from '../auth/tenancy.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { mergePatient } from '../mapping/merge-patient.ts';
@@ -23,6 +24,8 @@ export interface WritePlanInput {
   fingerprint: string;
   batchId: string;
   requestId: string;
+  /** ODS codes of the organisations that may see what is written (referrer, receiving service). */
+  access: readonly string[];
   now: Date;
   newId: () => string;
 }
@@ -90,9 +93,9 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
           },
         ]);
       }
-      if (merge.updated) {
+      if (merge.updated || !hasAccess(stored, input.access)) {
         puts.push({
-          resource: merge.updated,
+          resource: withAccess(merge.updated ?? (stored as Patient), input.access),
           request: { method: 'PUT', url: `Patient/${stored.id}`, ifMatch: `W/"${stored.meta?.versionId}"` },
         });
         pending.push({ kind: 'update', list: 'puts', at: puts.length - 1, stored });
@@ -109,7 +112,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
         : resource;
     posts.push({
       fullUrl: urns.get(entry.index),
-      resource: stripForCreate(prepared, batchTag),
+      resource: withAccess(stripForCreate(prepared, batchTag), input.access),
       request: { method: 'POST', url: resource.resourceType },
     });
     pending.push({ kind: 'create', list: 'posts', at: posts.length - 1 });
@@ -129,7 +132,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
   });
   posts.push({
     fullUrl: taskUrn,
-    resource: stripForCreate(task, batchTag),
+    resource: withAccess(stripForCreate(task, batchTag), input.access),
     request: { method: 'POST', url: 'Task' },
   });
   const taskSlot = posts.length - 1;
@@ -145,7 +148,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     activity: 'CREATE',
   });
   posts.push({
-    resource: stripForCreate(provenance, batchTag),
+    resource: withAccess(stripForCreate(provenance, batchTag), input.access),
     request: { method: 'POST', url: 'Provenance' },
   });
 
@@ -264,14 +267,18 @@ function withLocalReferences<T extends Resource>(
   return copy;
 }
 
-/** Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch tag. */
+/**
+ * Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch
+ * tag. Organisation access labels are the service's to set, never the sender's.
+ */
 function stripForCreate<T extends Resource>(resource: T, batchTag: { system: string; code: string }): T {
   const { id: _id, meta, ...rest } = resource;
+  const security = meta?.security?.filter((c) => c.system !== OWN_SYSTEM.organisationAccess);
   return {
     ...rest,
     meta: {
       ...(meta?.profile ? { profile: meta.profile } : {}),
-      ...(meta?.security ? { security: meta.security } : {}),
+      ...(security?.length ? { security } : {}),
       tag: [...(meta?.tag ?? []), batchTag],
     },
   } as T;

@@ -1,7 +1,9 @@
 import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { authorize, type RequestContext } from '../auth/principal.ts';
+import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
-import { Failures } from '../fhir/outcomes.ts';
+import { Failures, FhirError } from '../fhir/outcomes.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
 import type { FhirStore } from '../medplum/store.ts';
@@ -17,29 +19,54 @@ function servedType(type: string): ServedResourceType {
   return type;
 }
 
+/**
+ * Another organisation's resource answers exactly as a missing one does: its existence is not
+ * disclosed.
+ */
+const notFound = () => new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
+
 /** Reads one resource by id. */
-export async function readResource(store: FhirStore, type: string, id: string): Promise<Resource> {
-  return toPublicResource(await store.read(servedType(type), id));
+export async function readResource(
+  store: FhirStore,
+  ctx: RequestContext,
+  type: string,
+  id: string,
+): Promise<Resource> {
+  const served = servedType(type);
+  authorize(ctx.principal, served, 'r');
+  const resource = await store.read(served, id);
+  if (!isVisible(ctx.principal, resource)) throw notFound();
+  return toPublicResource(resource);
 }
 
-/** Reads one version of a resource. */
+/** Reads one version of a resource, if the resource and that version are the caller's to see. */
 export async function readResourceVersion(
   store: FhirStore,
+  ctx: RequestContext,
   type: string,
   id: string,
   versionId: string,
 ): Promise<Resource> {
-  return toPublicResource(await store.readVersion(servedType(type), id, versionId));
+  const served = servedType(type);
+  authorize(ctx.principal, served, 'r');
+  if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
+  const version = await store.readVersion(served, id, versionId);
+  if (!isVisible(ctx.principal, version)) throw notFound();
+  return toPublicResource(version);
 }
 
-/** The version history of one resource, newest first. */
+/** The version history of one resource, newest first: the versions the caller may see. */
 export async function readResourceHistory(
   store: FhirStore,
+  ctx: RequestContext,
   type: string,
   id: string,
   baseUrl: string,
 ): Promise<Bundle> {
-  const history = await store.history(servedType(type), id);
+  const served = servedType(type);
+  authorize(ctx.principal, served, 'r');
+  if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
+  const history = visibleEntries(ctx.principal, await store.history(served, id));
   return toFacadeBundle(history, { baseUrl, path: `${type}/${id}/_history`, query: new URLSearchParams() });
 }
 
@@ -49,11 +76,13 @@ export async function readResourceHistory(
  */
 export async function searchResources(
   store: FhirStore,
+  ctx: RequestContext,
   type: string,
   params: URLSearchParams,
   baseUrl: string,
 ): Promise<Bundle> {
   const resourceType = servedType(type);
+  authorize(ctx.principal, resourceType, 's');
   const query = new URLSearchParams();
   for (const [key, value] of params) {
     assertSupportedParam(resourceType, key);
@@ -66,8 +95,8 @@ export async function searchResources(
     throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
   }
   if (offset > 0) query.set('_offset', String(offset));
-  const bundle = await store.search(resourceType, query);
-  return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
+  const bundle = await store.search(resourceType, scopedQuery(ctx.principal, resourceType, query));
+  return toFacadeBundle(visibleEntries(ctx.principal, bundle), { baseUrl, path: resourceType, query });
 }
 
 /** Result-shaping parameters the facade passes on (https://hl7.org/fhir/R4/search.html#all). */
@@ -87,6 +116,9 @@ const CONTROL_PARAMS = [
  * in-memory repository does, and would answer an unfiltered search).
  */
 function assertSupportedParam(type: ServedResourceType, key: string): void {
+  // Internal parameters are refused anywhere in a key, chains and `_has` included.
+  const internal = key.split(/[:.]/).find((part) => STORE_INTERNAL_SEARCH_PARAMS.includes(part));
+  if (internal) throw Failures.badRequest(`Search parameter ${internal} is not supported`, [internal]);
   const code = key.split(':')[0]?.split('.')[0] ?? key;
   if (RESPONSE_ONLY_PARAMS.includes(code) || CONTROL_PARAMS.includes(code)) return;
   if (STORE_INTERNAL_SEARCH_PARAMS.includes(code) || !getSearchParameter(type, code)) {

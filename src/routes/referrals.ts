@@ -12,11 +12,11 @@ import type { FhirFeature } from './feature.ts';
 export function referralRoutes(deps: IntakeDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
   const fhir = new Hono<AppEnv>()
     .post('/', async (c) => {
-      const result = await submitReferral(deps, c.get('body'), c.get('requestId'));
+      const result = await submitReferral(deps, c.get('body'), c.get('ctx'));
       return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
     })
     .post('/ServiceRequest', async (c) => {
-      const result = await submitServiceRequest(deps, c.get('body'), c.get('requestId'));
+      const result = await submitServiceRequest(deps, c.get('body'), c.get('ctx'));
       const sr = toPublicResource(result.serviceRequest);
       const status = result.kind === 'created' ? 201 : 200;
       const headers = { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(sr)}` };
@@ -38,7 +38,7 @@ export function referralRoutes(deps: IntakeDeps): { fhir: FhirFeature; json: Hon
     });
 
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {
-    const result = await submitJsonReferral(deps, c.get('body'), c.get('requestId'));
+    const result = await submitJsonReferral(deps, c.get('body'), c.get('ctx'));
     const fhirBase = `${c.get('baseUrl')}/fhir`;
     const link = (r: { resourceType: string; id?: string }) => ({
       id: r.id,

@@ -16,19 +16,22 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
   const routes = new Hono<AppEnv>()
     .get('/:type/:id/_history/:vid', async (c) => {
       const { type, id, vid } = c.req.param();
-      return sendResource(c, await readResourceVersion(store, type, id, vid));
+      return sendResource(c, await readResourceVersion(store, c.get('ctx'), type, id, vid));
     })
     .get('/:type/:id/_history', async (c) => {
       const { type, id } = c.req.param();
-      return sendFhir(c, await readResourceHistory(store, type, id, c.get('baseUrl')));
+      return sendFhir(c, await readResourceHistory(store, c.get('ctx'), type, id, c.get('baseUrl')));
     })
     .get('/:type/:id', async (c) => {
       const { type, id } = c.req.param();
-      return sendResource(c, await readResource(store, type, id));
+      return sendResource(c, await readResource(store, c.get('ctx'), type, id));
     })
     .get('/:type', async (c) => {
       const params = new URL(c.req.url).searchParams;
-      return sendFhir(c, await searchResources(store, c.req.param('type'), params, c.get('baseUrl')));
+      return sendFhir(
+        c,
+        await searchResources(store, c.get('ctx'), c.req.param('type'), params, c.get('baseUrl')),
+      );
     });
 
   return {

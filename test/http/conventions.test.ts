@@ -20,12 +20,13 @@ describe('FHIR HTTP conventions', () => {
     const statement = await (await call(app, '/metadata')).json();
     const types = statement.rest[0].resource.map((r: { type: string }) => r.type);
     expect(types).toContain('ServiceRequest');
-    expect(types).not.toContain('AuditEvent');
+    expect(types).not.toContain('Medication');
     const sr = statement.rest[0].resource.find((r: { type: string }) => r.type === 'ServiceRequest');
     const params = sr.searchParam.map((p: { name: string }) => p.name);
     expect(params).toEqual(expect.arrayContaining(['identifier', 'patient', 'status', 'performer', '_id']));
     expect(params).not.toContain('_project');
     expect(params).not.toContain('_compartment');
+    expect(params).not.toContain('_security');
   });
 
   it('honours _format and Accept for the response media type', async () => {

@@ -35,7 +35,7 @@ describe('pass-through read surface', () => {
     const { app } = createTestApp();
     await expectOutcome(await call(app, '/fhir/Patient/does-not-exist'), 404, 'not-found');
     await expectOutcome(await call(app, '/fhir/Medication/1'), 404, 'not-supported');
-    await expectOutcome(await call(app, '/fhir/AuditEvent'), 404, 'not-supported');
+    await expectOutcome(await call(app, '/fhir/Account'), 404, 'not-supported');
   });
 
   it('reads versions and history', async () => {

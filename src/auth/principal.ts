@@ -1,0 +1,41 @@
+import { FhirError } from '../fhir/outcomes.ts';
+import { allows, type Permission, type Scope } from './scopes.ts';
+
+/** Who is asking: the authenticated client, the organisation it acts for, and what it was granted. */
+export interface Principal {
+  clientId: string;
+  /**
+   * ODS code of the client's organisation. Undefined only in the open local mode of `npm start`
+   * (no clients registered), where every resource is visible.
+   */
+  organization: string | undefined;
+  scopes: readonly Scope[];
+}
+
+/** What a use case needs to know about the request it serves. */
+export interface RequestContext {
+  requestId: string;
+  principal: Principal;
+  /** `Type/id` of every stored resource the request read or wrote, for its audit record. */
+  touched: string[];
+}
+
+/** The principal of `npm start` with no registered clients: everything, for trying the service locally. */
+export const OPEN_LOCAL_PRINCIPAL: Principal = {
+  clientId: 'open-local-mode',
+  organization: undefined,
+  scopes: [{ type: '*', permissions: new Set(['c', 'r', 'u', 'd', 's']) }],
+};
+
+const NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/** 403 unless the principal's scopes grant the interaction on the type. */
+export function authorize(principal: Principal, type: string, permission: Permission): void {
+  if (allows(principal.scopes, type, permission)) return;
+  throw new FhirError(403, [
+    {
+      code: 'forbidden',
+      diagnostics: `The access token does not grant ${NAMES[permission]} on ${type} (scope system/${type}.${permission})`,
+    },
+  ]);
+}

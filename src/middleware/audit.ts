@@ -1,0 +1,49 @@
+import type { MiddlewareHandler } from 'hono';
+import { type RestInteraction, toAuditEvent } from '../audit/audit-event.ts';
+import type { AuditSink } from '../audit/audit-sink.ts';
+import type { AppEnv } from '../http/env.ts';
+
+/** The REST interaction and resource type a request under /fhir or /referrals is. */
+export function interactionOf(method: string, path: string): { interaction: RestInteraction; type?: string } {
+  if (path === '/referrals') return { interaction: 'create', type: 'ServiceRequest' };
+  const [type, id, history, version] = path
+    .replace(/^\/fhir\/?/, '')
+    .split('/')
+    .filter(Boolean);
+  if (type?.startsWith('$') || id?.startsWith('$')) return { interaction: 'operation', type };
+  if (method === 'POST') return type ? { interaction: 'create', type } : { interaction: 'transaction' };
+  if (method === 'PUT' || method === 'PATCH') return { interaction: 'update', type };
+  if (method === 'DELETE') return { interaction: 'delete', type };
+  if (!id) return { interaction: 'search-type', type };
+  if (history === '_history') return { interaction: version ? 'vread' : 'history-instance', type };
+  return { interaction: 'read', type };
+}
+
+/**
+ * One AuditEvent per authenticated request, whatever its outcome, handed to the sink after the
+ * response is ready. On Workers the write is kept alive with `waitUntil`; the response never
+ * waits for it.
+ */
+export function audit(sink: AuditSink, clock: () => Date): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const ctx = c.get('ctx');
+    if (!ctx) return;
+    const { interaction, type } = interactionOf(c.req.method, c.req.path);
+    sink.record(
+      toAuditEvent({
+        ctx,
+        interaction,
+        ...(type ? { resourceType: type } : {}),
+        status: c.res.status,
+        recorded: clock(),
+      }),
+    );
+    const flushing = sink.flush();
+    try {
+      c.executionCtx.waitUntil(flushing);
+    } catch {
+      // Not on Workers: the write carries on by itself.
+    }
+  };
+}

@@ -1,0 +1,56 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AuthMode } from '../auth/mode.ts';
+import { OPEN_LOCAL_PRINCIPAL } from '../auth/principal.ts';
+import { verifyAccessToken } from '../auth/tokens.ts';
+import { FhirError } from '../fhir/outcomes.ts';
+import type { AppEnv } from '../http/env.ts';
+import type { Logger } from '../logger.ts';
+
+const OPEN_PATHS = ['/fhir/metadata', '/fhir/.well-known/smart-configuration'];
+
+/**
+ * Puts the request context (who is asking) on every FHIR and plain-JSON request, from a bearer
+ * token the facade issued; 401 with `WWW-Authenticate` without a valid one. The reason a token
+ * was refused is logged, never sent.
+ */
+export function authenticate(mode: AuthMode, logger: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (OPEN_PATHS.includes(c.req.path)) return next();
+    const requestId = c.get('requestId');
+    if (mode.kind === 'open') {
+      c.set('ctx', { requestId, principal: OPEN_LOCAL_PRINCIPAL, touched: [] });
+      return next();
+    }
+    if (mode.kind === 'unconfigured') {
+      logger.error('auth.unconfigured', { requestId });
+      throw new FhirError(503, [
+        {
+          code: 'security',
+          diagnostics: 'No API clients are registered with this service, so it serves none',
+        },
+      ]);
+    }
+    const realm = `Bearer realm="${c.get('baseUrl')}/fhir"`;
+    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(c.req.header('authorization') ?? '')?.[1];
+    if (!token) {
+      throw new FhirError(401, [{ code: 'login', diagnostics: 'An access token is required' }], {
+        'WWW-Authenticate': realm,
+      });
+    }
+    const check = await verifyAccessToken(mode.service, token, c.get('baseUrl'));
+    if (!check.ok) {
+      logger.info('auth.token-refused', { requestId, reason: check.reason });
+      throw new FhirError(
+        401,
+        [
+          check.expired
+            ? { code: 'expired', diagnostics: 'The access token has expired' }
+            : { code: 'login', diagnostics: 'The access token is not valid' },
+        ],
+        { 'WWW-Authenticate': `${realm}, error="invalid_token"` },
+      );
+    }
+    c.set('ctx', { requestId, principal: check.principal, touched: [] });
+    return next();
+  };
+}

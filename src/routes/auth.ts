@@ -1,0 +1,85 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ASSERTION_ALGORITHMS } from '../auth/clients.ts';
+import type { AuthMode } from '../auth/mode.ts';
+import { issueAccessToken, type TokenErrorCode } from '../auth/tokens.ts';
+import type { AppEnv } from '../http/env.ts';
+import type { Logger } from '../logger.ts';
+
+/** What each token error tells the client: fixed wording, nothing an attacker can learn from. */
+const ERROR_DESCRIPTIONS: Record<TokenErrorCode, string> = {
+  invalid_request: 'The token request is malformed',
+  invalid_client: 'Client authentication failed',
+  unsupported_grant_type: 'Only the client_credentials grant is supported',
+  invalid_scope: 'The requested scope is invalid or exceeds what the client is registered for',
+};
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+/**
+ * SMART Backend Services: the discovery document (at the root and under the FHIR base, where
+ * SMART clients look) and the token endpoint. Nothing here is served in the open local mode.
+ */
+export function authRoutes(mode: AuthMode, logger: Logger): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  if (mode.kind === 'open') return app;
+
+  const configuration = (baseUrl: string) => ({
+    issuer: baseUrl,
+    token_endpoint: `${baseUrl}/oauth2/token`,
+    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
+    grant_types_supported: ['client_credentials'],
+    scopes_supported: [
+      'system/ServiceRequest.cruds',
+      'system/Task.cruds',
+      'system/CarePlan.cruds',
+      'system/Patient.rs',
+      'system/AuditEvent.rs',
+      'system/*.read',
+      'system/*.write',
+    ],
+    capabilities: ['client-confidential-asymmetric'],
+  });
+  for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
+    app.get(path, (c) => c.json(configuration(c.get('baseUrl'))));
+  }
+
+  app.post(
+    '/oauth2/token',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: (c) => c.json({ error: 'invalid_request', error_description: 'Too large' }, 413, NO_STORE),
+    }),
+    async (c) => {
+      const refuse = (error: TokenErrorCode, status: 400 | 401) =>
+        c.json({ error, error_description: ERROR_DESCRIPTIONS[error] }, status, NO_STORE);
+      const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+      if (mediaType !== 'application/x-www-form-urlencoded') return refuse('invalid_request', 400);
+      if (mode.kind === 'unconfigured') return refuse('invalid_client', 401);
+      const form = new URLSearchParams(await c.req.text());
+      const fields: Record<string, string | undefined> = {};
+      for (const name of ['grant_type', 'client_assertion_type', 'client_assertion', 'scope']) {
+        if (form.getAll(name).length > 1) return refuse('invalid_request', 400);
+        fields[name] = form.get(name) ?? undefined;
+      }
+      const baseUrl = c.get('baseUrl');
+      const result = await issueAccessToken(mode.service, fields, {
+        tokenUrl: `${baseUrl}/oauth2/token`,
+        issuer: baseUrl,
+      });
+      if (!result.ok) {
+        logger.info('auth.token-refused', {
+          requestId: c.get('requestId'),
+          clientId: result.clientId,
+          error: result.error,
+          reason: result.reason,
+        });
+        return refuse(result.error, result.status);
+      }
+      logger.info('auth.token-issued', { requestId: c.get('requestId'), clientId: result.clientId });
+      return c.json(result.body, 200, NO_STORE);
+    },
+  );
+  return app;
+}
