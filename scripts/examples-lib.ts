@@ -15,7 +15,15 @@ export interface ExampleRequest {
   rawBody?: string;
   /** Pads the JSON body with trailing whitespace to this many bytes (for the size limit). */
   padBodyTo?: number;
+  /**
+   * The test client (examples/auth/) that sends it where clients are registered; the GP system
+   * when not given.
+   */
+  client?: string;
 }
+
+/** The client that sends examples which do not name one. */
+export const DEFAULT_EXAMPLE_CLIENT = 'riverside-medical-gp-system';
 
 export interface ExampleResponse {
   status: number;
@@ -48,14 +56,15 @@ export function loadExamples(folder: string): Example[] {
     });
 }
 
-export function toRequestInit(request: ExampleRequest): RequestInit {
+export function toRequestInit(request: ExampleRequest, accessToken?: string): RequestInit {
   let body: string | undefined = request.rawBody;
   if (body === undefined && request.body !== undefined) {
     body = JSON.stringify(request.body);
     if (request.padBodyTo && body.length < request.padBodyTo)
       body += ' '.repeat(request.padBodyTo - body.length);
   }
-  return { method: request.method, headers: request.headers ?? {}, ...(body !== undefined ? { body } : {}) };
+  const headers = { ...request.headers, ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) };
+  return { method: request.method, headers, ...(body !== undefined ? { body } : {}) };
 }
 
 /** Where the answer differs from what the example expects; empty when it matches. */

@@ -3,9 +3,14 @@
  * MEDPLUM_* settings point at a real one. The embedded store keeps its data in DATA_DIR
  * (default `.data/` in the project); `npm start -- --memory` gives a throwaway one instead.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
+import { ClientRegistryError } from './auth/clients.ts';
+import { type AuthMode, createAuthMode } from './auth/mode.ts';
+import { generateSigningKeyJwk } from './auth/tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { createJsonLogger } from './logger.ts';
@@ -68,12 +73,22 @@ async function main(): Promise<void> {
       : `embedded Medplum (data in ${dir}${seedNote})`;
   }
 
+  const clock = () => new Date();
+  const auth = await authMode(config, inMemory, clock);
+  if (auth.kind === 'open' && !LOOPBACK.includes(config.host)) {
+    console.error(
+      `No API clients are registered (AUTH_CLIENTS_FILE), so the service would run open; it does that on loopback only, not on ${config.host}.`,
+    );
+    process.exit(1);
+  }
+
   const app = createApp({
     config,
     store,
-    clock: () => new Date(),
+    clock,
     newId: () => crypto.randomUUID(),
     logger,
+    auth,
   });
 
   const fetch = async (request: Request): Promise<Response> => {
@@ -87,6 +102,15 @@ async function main(): Promise<void> {
       [
         `Social prescribing FHIR facade listening on ${base}`,
         `FHIR store: ${storeLabel}`,
+        auth.kind === 'open'
+          ? [
+              '',
+              '!!! OPEN LOCAL MODE: no API clients are registered, so anyone who can reach this port',
+              '!!! can read and write everything. For trying the service on this machine only.',
+              '!!! Register clients with AUTH_CLIENTS_FILE (see README) before holding real data.',
+              '',
+            ].join('\n')
+          : `API clients: ${auth.kind === 'tokens' ? auth.service.clients.size : 0} registered; tokens from ${base}/oauth2/token`,
         'Try:',
         `  curl ${base}/metadata`,
         `  curl ${base}/fhir/Organization`,
@@ -101,6 +125,45 @@ async function main(): Promise<void> {
     });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
+
+/** Tokens when clients are registered (AUTH_CLIENTS or AUTH_CLIENTS_FILE), else the open local mode. */
+async function authMode(
+  config: ReturnType<typeof parseConfig>,
+  inMemory: boolean,
+  clock: () => Date,
+): Promise<AuthMode> {
+  const clients =
+    config.auth.clients ??
+    (config.auth.clientsFile ? readFileSync(config.auth.clientsFile, 'utf8') : undefined);
+  try {
+    return await createAuthMode({
+      clients,
+      signingKey: clients ? (config.auth.signingKey ?? (await signingKey(config, inMemory))) : undefined,
+      openWhenUnconfigured: true,
+      clock,
+    });
+  } catch (err) {
+    if (err instanceof ClientRegistryError || err instanceof Error) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** The facade's signing key: kept in the data directory (made on first start), or per process. */
+async function signingKey(config: ReturnType<typeof parseConfig>, inMemory: boolean): Promise<string> {
+  if (inMemory) return JSON.stringify(await generateSigningKeyJwk());
+  const dir = config.dataDir ?? DEFAULT_DATA_DIR;
+  const file = join(dir, 'signing-key.json');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, JSON.stringify(await generateSigningKeyJwk()), { mode: 0o600, flag: 'wx' });
+  }
+  return readFileSync(file, 'utf8');
 }
 
 /**

@@ -1,53 +1,86 @@
 /**
  * Cloudflare Workers entry: the same app as `npm start`, in front of a real Medplum reached with
- * client credentials (MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID, MEDPLUM_CLIENT_SECRET).
+ * client credentials (MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID, MEDPLUM_CLIENT_SECRET). API clients
+ * are registered in the AUTH_CLIENTS secret and tokens signed with AUTH_SIGNING_KEY; with no
+ * clients registered, FHIR routes are refused (fail closed). A `RATE_LIMITER` rate-limiting
+ * binding, when bound, limits each client.
  */
 import type { ExecutionContext, Hono } from 'hono';
 import { createApp } from './app.ts';
+import { ClientRegistryError } from './auth/clients.ts';
+import { createAuthMode } from './auth/mode.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { operationOutcome } from './fhir/outcomes.ts';
 import type { AppEnv } from './http/env.ts';
 import { createJsonLogger } from './logger.ts';
 import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
+import type { RateLimiter } from './middleware/rate-limit.ts';
 
 // Indexing runs in the isolate's start-up phase, not in the first request's CPU time.
 indexDefinitions();
 
 type WorkerEnv = Record<string, unknown>;
 
-let built: { env: WorkerEnv; app: Hono<AppEnv> } | undefined;
+let built: { env: WorkerEnv; app: Promise<Hono<AppEnv>> } | undefined;
 
 /** One app (and one Medplum client, with its token) per isolate and set of bindings. */
-function appFor(env: WorkerEnv): Hono<AppEnv> {
+function appFor(env: WorkerEnv): Promise<Hono<AppEnv>> {
   if (built?.env === env) return built.app;
+  const app = build(env);
+  built = { env, app };
+  // A failed build is not cached: the next request tries again (and reports again).
+  app.catch(() => {
+    if (built?.app === app) built = undefined;
+  });
+  return app;
+}
+
+async function build(env: WorkerEnv): Promise<Hono<AppEnv>> {
   const config = parseConfig(env, { requireMedplum: true });
   const medplum = config.medplum as NonNullable<typeof config.medplum>;
   const client = createMedplumClient({ ...medplum, timeoutMs: config.upstreamTimeoutMs });
-  const app = createApp({
+  const clock = () => new Date();
+  const auth = await createAuthMode({
+    clients: config.auth.clients,
+    signingKey: config.auth.signingKey,
+    openWhenUnconfigured: false,
+    clock,
+  });
+  const limiter = env.RATE_LIMITER as RateLimiter | undefined;
+  return createApp({
     config,
     store: createMedplumStore(client),
-    clock: () => new Date(),
+    clock,
     newId: () => crypto.randomUUID(),
     logger: createJsonLogger(config.logLevel),
+    auth,
+    ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),
   });
-  built = { env, app };
-  return app;
+}
+
+function notConfigured(problems: readonly string[]): Response {
+  console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems }));
+  const outcome = operationOutcome([{ code: 'exception', diagnostics: 'The service is not configured' }]);
+  return new Response(JSON.stringify(outcome), {
+    status: 500,
+    headers: { 'Content-Type': 'application/fhir+json; charset=utf-8' },
+  });
 }
 
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     let app: Hono<AppEnv>;
     try {
-      app = appFor(env);
+      app = await appFor(env);
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems: err.problems }));
-      const outcome = operationOutcome([{ code: 'exception', diagnostics: 'The service is not configured' }]);
-      return new Response(JSON.stringify(outcome), {
-        status: 500,
-        headers: { 'Content-Type': 'application/fhir+json; charset=utf-8' },
-      });
+      if (err instanceof ConfigError || err instanceof ClientRegistryError)
+        return notConfigured(err.problems);
+      // A malformed signing key: say which setting, never its value.
+      if (err instanceof Error && /AUTH_SIGNING_KEY|signing key/i.test(err.message)) {
+        return notConfigured(['AUTH_SIGNING_KEY: not a private EC P-256 JWK']);
+      }
+      throw err;
     }
     return app.fetch(request, env, ctx);
   },

@@ -38,6 +38,7 @@ export function createStoreAuditSink(
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const queue: AuditEvent[] = [];
   let written = 0;
+  let inFlight = 0;
   let running: Promise<void> | undefined;
 
   const requestIdOf = (event: AuditEvent) => event.entity?.[0]?.what?.identifier?.value;
@@ -62,9 +63,11 @@ export function createStoreAuditSink(
 
   async function drain(): Promise<void> {
     const batch = queue.splice(0);
+    inFlight = batch.length;
     const failed: AuditEvent[] = [];
     for (const event of batch) {
       if (!(await writeOne(event))) failed.push(event);
+      inFlight--;
     }
     if (failed.length) {
       queue.unshift(...failed);
@@ -97,6 +100,6 @@ export function createStoreAuditSink(
       })();
       return running;
     },
-    stats: () => ({ written, pending: queue.length }),
+    stats: () => ({ written, pending: queue.length + inFlight }),
   };
 }

@@ -34,7 +34,12 @@ export async function createAuthMode(settings: AuthSettings): Promise<AuthMode> 
   } catch {
     throw new Error('AUTH_SIGNING_KEY is not valid JSON');
   }
-  const signingKey = await importSigningKey(jwk as Parameters<typeof importSigningKey>[0]);
+  let signingKey: Awaited<ReturnType<typeof importSigningKey>>;
+  try {
+    signingKey = await importSigningKey(jwk as Parameters<typeof importSigningKey>[0]);
+  } catch {
+    throw new Error('AUTH_SIGNING_KEY is not a private EC P-256 JWK');
+  }
   return {
     kind: 'tokens',
     service: {

@@ -49,17 +49,24 @@ export function parseScopes(text: string): { scopes: Scope[]; invalid: string[] 
   return { scopes, invalid };
 }
 
+/**
+ * Types a wildcard scope never grants: the audit trail is read only by clients registered for
+ * it by name (an administrative scope).
+ */
+const NAMED_ONLY: ReadonlySet<string> = new Set(['AuditEvent']);
+
+const matches = (scope: Scope, type: string) =>
+  scope.type === type || (scope.type === '*' && !NAMED_ONLY.has(type));
+
 /** Whether the scopes grant `permission` on `type`. */
 export function allows(scopes: readonly Scope[], type: string, permission: Permission): boolean {
-  return scopes.some((s) => (s.type === '*' || s.type === type) && s.permissions.has(permission));
+  return scopes.some((s) => matches(s, type) && s.permissions.has(permission));
 }
 
 /** Whether everything `requested` asks for is granted by `granted` (a scope is never widened). */
 export function covers(granted: readonly Scope[], requested: Scope): boolean {
   for (const permission of requested.permissions) {
-    const ok = granted.some(
-      (g) => (g.type === '*' || g.type === requested.type) && g.permissions.has(permission),
-    );
+    const ok = granted.some((g) => matches(g, requested.type) && g.permissions.has(permission));
     if (!ok) return false;
   }
   return true;

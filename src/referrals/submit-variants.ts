@@ -74,7 +74,12 @@ export async function submitJsonReferral(
       })),
     );
   }
-  const bundle = referralJsonToBundle(parsed.data, deps.clock(), deps.newId);
+  // The sender is the client's organisation: its ODS code identifies the referrer's organisation
+  // when the form leaves it out (and the intake refuses one that names another organisation).
+  const json = parsed.data;
+  const organization = ctx.principal.organization;
+  if (organization && !json.referrer.organisation.odsCode) json.referrer.organisation.odsCode = organization;
+  const bundle = referralJsonToBundle(json, deps.clock(), deps.newId);
   return withExpressionRoots([...JSON_ENTRY_ROOTS], () => submitReferral(deps, bundle, ctx), toJsonPath);
 }
 

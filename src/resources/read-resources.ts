@@ -36,6 +36,7 @@ export async function readResource(
   authorize(ctx.principal, served, 'r');
   const resource = await store.read(served, id);
   if (!isVisible(ctx.principal, resource)) throw notFound();
+  ctx.touched.push(`${served}/${id}`);
   return toPublicResource(resource);
 }
 
@@ -52,6 +53,7 @@ export async function readResourceVersion(
   if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
   const version = await store.readVersion(served, id, versionId);
   if (!isVisible(ctx.principal, version)) throw notFound();
+  ctx.touched.push(`${served}/${id}`);
   return toPublicResource(version);
 }
 
@@ -67,6 +69,7 @@ export async function readResourceHistory(
   authorize(ctx.principal, served, 'r');
   if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
   const history = visibleEntries(ctx.principal, await store.history(served, id));
+  ctx.touched.push(`${served}/${id}`);
   return toFacadeBundle(history, { baseUrl, path: `${type}/${id}/_history`, query: new URLSearchParams() });
 }
 
@@ -83,6 +86,15 @@ export async function searchResources(
 ): Promise<Bundle> {
   const resourceType = servedType(type);
   authorize(ctx.principal, resourceType, 's');
+  // An iterated include walks on from resources the store includes and this service then
+  // withholds, so what it reaches could tell about them: not offered to a tenant.
+  if (ctx.principal.organization !== undefined) {
+    for (const key of params.keys()) {
+      if (/^_(rev)?include:iterate$/.test(key)) {
+        throw Failures.badRequest(`${key} is not supported`, [key]);
+      }
+    }
+  }
   const query = new URLSearchParams();
   for (const [key, value] of params) {
     assertSupportedParam(resourceType, key);
@@ -95,8 +107,14 @@ export async function searchResources(
     throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
   }
   if (offset > 0) query.set('_offset', String(offset));
-  const bundle = await store.search(resourceType, scopedQuery(ctx.principal, resourceType, query));
-  return toFacadeBundle(visibleEntries(ctx.principal, bundle), { baseUrl, path: resourceType, query });
+  const bundle = visibleEntries(
+    ctx.principal,
+    await store.search(resourceType, scopedQuery(ctx.principal, resourceType, query)),
+  );
+  for (const entry of bundle.entry ?? []) {
+    ctx.touched.push(`${entry.resource?.resourceType}/${entry.resource?.id}`);
+  }
+  return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
 }
 
 /** Result-shaping parameters the facade passes on (https://hl7.org/fhir/R4/search.html#all). */

@@ -1,4 +1,5 @@
 import { type AppDeps, createApp } from '../../src/app.ts';
+import type { AuditSink } from '../../src/audit/audit-sink.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/logger.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
@@ -25,11 +26,14 @@ export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
 /** The app on a fresh embedded Medplum, with a fixed clock and predictable (UUID-shaped) ids. */
 export function createTestApp(
   env: Record<string, string> = {},
-  overrides: Partial<Pick<AppDeps, 'store' | 'clock'>> = {},
+  overrides: Partial<Pick<AppDeps, 'store' | 'clock' | 'auth' | 'rateLimiter'>> & {
+    logger?: ReturnType<typeof captureLogger>;
+    auditFor?: (store: FhirStore) => AuditSink;
+  } = {},
 ): TestApp {
   const config = parseConfig({ LOG_LEVEL: 'silent', ...env });
   const store = overrides.store ?? createEmbeddedStore({ timeoutMs: 5_000 }).store;
-  const logger = captureLogger();
+  const logger = overrides.logger ?? captureLogger();
   let n = 0;
   const app = createApp({
     config,
@@ -37,6 +41,9 @@ export function createTestApp(
     clock: overrides.clock ?? (() => TEST_NOW),
     newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
     logger,
+    ...(overrides.auth ? { auth: overrides.auth } : {}),
+    ...(overrides.rateLimiter ? { rateLimiter: overrides.rateLimiter } : {}),
+    ...(overrides.auditFor ? { audit: overrides.auditFor(store) } : {}),
   });
   return { app, store, logs: logger.lines, config };
 }
