@@ -1,9 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { getResponse } from 'msw';
 import { defineConfig } from 'vitest/config';
+import { generateSigningKeyJwk } from './src/auth/tokens.ts';
 import { fakeMedplum, medplumHandlers } from './test/support/medplum-handlers.ts';
+
+// The Workers are secured as in production: the test clients of examples/auth are registered and
+// the facade signs tokens with a key made for this run.
+const auth = {
+  AUTH_CLIENTS: readFileSync('examples/auth/clients.json', 'utf8'),
+  AUTH_SIGNING_KEY: JSON.stringify(await generateSigningKeyJwk()),
+};
 
 // Inside workerd, outbound requests leave through this function (in Node), where the same msw
 // handlers the Node tests use play Medplum. Anything they do not answer fails loudly.
@@ -11,7 +20,16 @@ const workerdMedplum = fakeMedplum('https://medplum.test/', [
   {
     resourceType: 'Patient',
     id: 'p1',
-    meta: { versionId: '1', lastUpdated: '2026-11-01T10:00:00.000Z' },
+    meta: {
+      versionId: '1',
+      lastUpdated: '2026-11-01T10:00:00.000Z',
+      security: [
+        {
+          system: 'https://fhir.social-prescribing.example.org/CodeSystem/organisation-access',
+          code: 'B99901',
+        },
+      ],
+    },
     identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }],
   },
 ]);
@@ -60,6 +78,7 @@ export default defineConfig({
                 MEDPLUM_CLIENT_ID: 'test-client',
                 MEDPLUM_CLIENT_SECRET: 'test-secret',
                 LOG_LEVEL: 'silent',
+                ...auth,
               },
             },
           }),
@@ -81,6 +100,7 @@ export default defineConfig({
                 MEDPLUM_CLIENT_ID: 'workerd',
                 MEDPLUM_CLIENT_SECRET: 'workerd',
                 LOG_LEVEL: 'silent',
+                ...auth,
               },
             },
           }),

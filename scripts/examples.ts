@@ -8,7 +8,8 @@
  * test-only client keys in examples/auth/ (register examples/auth/clients.json to try it).
  */
 import { compare, DEFAULT_EXAMPLE_CLIENT, loadExamples, toRequestInit } from './examples-lib.ts';
-import { getAccessToken, testClientKey } from './smart-client.ts';
+import { getAccessToken } from './smart-client.ts';
+import { testClientKey } from './test-client-keys.ts';
 
 const urlFlag = process.argv.indexOf('--url');
 const base = (urlFlag > 0 ? process.argv[urlFlag + 1] : undefined) ?? 'http://127.0.0.1:8787';

@@ -1,7 +1,8 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { base64url, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { testClientKey, tokenForm } from '../../scripts/smart-client.ts';
+import { tokenForm } from '../../scripts/smart-client.ts';
+import { testClientKey } from '../../scripts/test-client-keys.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
 import { expectOutcome, TEST_NOW } from '../support/app.ts';
 import { all, counts, exampleBody } from '../support/referrals.ts';

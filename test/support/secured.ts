@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type ClientKey, clientAssertion, testClientKey, tokenForm } from '../../scripts/smart-client.ts';
+import { type ClientKey, clientAssertion, tokenForm } from '../../scripts/smart-client.ts';
+import { testClientKey } from '../../scripts/test-client-keys.ts';
 import type { AuditSink } from '../../src/audit/audit-sink.ts';
 import { createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { type AuthMode, createAuthMode } from '../../src/auth/mode.ts';

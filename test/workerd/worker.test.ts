@@ -1,5 +1,11 @@
 import { SELF } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tokenFor } from './token.ts';
+
+let authorization: string;
+beforeAll(async () => {
+  authorization = `Bearer ${await tokenFor('riverside-medical-gp-system', 'system/*.rs')}`;
+});
 
 describe('the Worker in workerd', () => {
   it('starts and serves the CapabilityStatement', async () => {
@@ -16,7 +22,7 @@ describe('the Worker in workerd', () => {
 
   it('exchanges client credentials with Medplum and reads through', async () => {
     const response = await SELF.fetch('https://facade.test/fhir/Patient/p1', {
-      headers: { 'x-request-id': 'workerd-read-1' },
+      headers: { 'x-request-id': 'workerd-read-1', authorization },
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('etag')).toBe('W/"1"');
@@ -26,12 +32,18 @@ describe('the Worker in workerd', () => {
   });
 
   it('answers errors as OperationOutcomes', async () => {
-    const missing = await SELF.fetch('https://facade.test/fhir/Patient/nope');
+    const missing = await SELF.fetch('https://facade.test/fhir/Patient/nope', { headers: { authorization } });
     expect(missing.status).toBe(404);
     const outcome = (await missing.json()) as { resourceType: string };
     expect(outcome.resourceType).toBe('OperationOutcome');
     const unknown = await SELF.fetch('https://facade.test/elsewhere');
     expect(unknown.status).toBe(404);
+  });
+
+  it('refuses FHIR requests without a token, signing and checking tokens with Web Crypto', async () => {
+    const response = await SELF.fetch('https://facade.test/fhir/Patient/p1');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
   });
 
   it('is healthy and ready against Medplum', async () => {
