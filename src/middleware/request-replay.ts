@@ -54,7 +54,9 @@ export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const clientId = c.req.header('x-request-id');
     if (!clientId || clientId !== c.get('requestId')) return next();
-    const key = `${c.req.method} ${new URL(c.req.url).pathname} ${clientId}`;
+    // Per API client: one client's request id never answers another's request.
+    const caller = c.get('ctx')?.principal.clientId ?? '';
+    const key = `${caller} ${c.req.method} ${new URL(c.req.url).pathname} ${clientId}`;
     const bodyHash = await sha256(c.get('rawBody') ?? '');
     while (inFlight.has(key)) await inFlight.get(key);
 
