@@ -75,7 +75,7 @@ const recording = {
   },
 };
 const app = createApp({
-  config: parseConfig({ LOG_LEVEL: 'silent' }),
+  config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '100000000' }),
   store: recording,
   clock: () => new Date(),
   newId: () => crypto.randomUUID(),

@@ -39,7 +39,7 @@ async function ingest(
   const { store } = createEmbeddedStore({ timeoutMs: 60_000, repo });
   await seedEmbeddedStore(store);
   const app = createApp({
-    config: parseConfig({ LOG_LEVEL: 'silent' }),
+    config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '100000000' }),
     store,
     clock: () => new Date(),
     newId: () => crypto.randomUUID(),
@@ -61,7 +61,11 @@ async function ingest(
     );
     await response.arrayBuffer();
     latencies.push(performance.now() - t0);
-    if (response.status !== 200) errors++;
+    if (response.status !== 200) {
+      errors++;
+      if (errors >= 10)
+        throw new Error(`${label}: ${errors} referrals refused (last: HTTP ${response.status})`);
+    }
   }
   return { label, latencies, seconds: (performance.now() - started) / 1000, errors };
 }
