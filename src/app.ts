@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
 import { referralRoutes } from './routes/referrals.ts';
 import { resourceReadRoutes } from './routes/resources.ts';
+import { taskRoutes } from './routes/tasks.ts';
 
 /** Everything the app needs from outside; tests pass their own. */
 export interface AppDeps {
@@ -54,7 +55,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const auth = deps.auth ?? { kind: 'open' };
-  const protectedPaths = ['/fhir/*', '/referrals'];
+  // `/x/*` matches `/x` itself too.
+  const protectedPaths = ['/fhir/*', '/referrals/*'];
 
   app.use(requestId({ headerName: 'X-Request-ID', generator: () => deps.newId() }));
   app.use(requestLog(deps.logger));
@@ -84,7 +86,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     newId: deps.newId,
   };
   const referrals = referralRoutes(intake);
-  const features: FhirFeature[] = [referrals.fhir, resourceReadRoutes(deps.store)];
+  const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
+  const features: FhirFeature[] = [referrals.fhir, tasks.fhir, resourceReadRoutes(deps.store)];
   app.route('/', healthRoutes(deps.store));
   app.route('/', metadataRoutes(features, deps.clock, auth));
 
@@ -103,6 +106,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   }
   for (const feature of features) app.route('/fhir', feature.routes);
   app.route('/', referrals.json);
+  app.route('/', tasks.json);
 
   app.notFound((c) => errorResponse(Failures.unknownRoute(), c, deps.logger));
   app.onError((err, c) => errorResponse(err, c, deps.logger));

@@ -33,6 +33,8 @@ export const OWN_SYSTEM = {
   organisationAccess: `${CANONICAL_BASE}/CodeSystem/organisation-access`,
   /** Identifies the API client (its client id) in AuditEvents. */
   client: `${CANONICAL_BASE}/Id/client`,
+  /** Kinds of Task.output this service writes (`national-code`: a code for the GP record). */
+  taskOutput: `${CANONICAL_BASE}/CodeSystem/task-output`,
 } as const;
 
 /** SNOMED CT 871731000000106 |Referral to social prescribing service| (DOMAIN.md §1.1, verified). */
@@ -40,6 +42,13 @@ export const REFERRAL_TO_SOCIAL_PRESCRIBING = {
   system: SYSTEM.snomed,
   code: '871731000000106',
   display: 'Referral to social prescribing service',
+} as const;
+
+/** SNOMED CT 871711000000103 |Social prescribing declined| (DOMAIN.md section 1.1, verified). */
+export const SOCIAL_PRESCRIBING_DECLINED = {
+  system: SYSTEM.snomed,
+  code: '871711000000103',
+  display: 'Social prescribing declined',
 } as const;
 
 /** Identifier systems by which a Practitioner is matched. */

@@ -1,4 +1,8 @@
-import type { Coding, ValueSet } from '@medplum/fhirtypes';
+import type { CodeSystem, Coding, ValueSet } from '@medplum/fhirtypes';
+import businessStatus from '../../terminology/CodeSystem-referral-business-status.json' with { type: 'json' };
+import activityCategories from '../../terminology/CodeSystem-social-prescribing-activity-category.json' with {
+  type: 'json',
+};
 import referralReasons from '../../terminology/ValueSet-social-prescribing-referral-reasons.json' with {
   type: 'json',
 };
@@ -17,4 +21,17 @@ const REFERRAL_REASON_CODES = enumerate(REFERRAL_REASONS);
 
 export function isReferralReason(coding: Coding): boolean {
   return REFERRAL_REASON_CODES.has(`${coding.system}|${coding.code}`);
+}
+
+export const REFERRAL_BUSINESS_STATUS = businessStatus as CodeSystem;
+export const ACTIVITY_CATEGORIES = activityCategories as CodeSystem;
+
+/** Whether the coding is a concept of the code system (same system, a defined code). */
+export function inCodeSystem(codeSystem: CodeSystem, coding: Coding): boolean {
+  return coding.system === codeSystem.url && (codeSystem.concept ?? []).some((c) => c.code === coding.code);
+}
+
+/** The concept's display in the code system, if it has that code. */
+export function displayOf(codeSystem: CodeSystem, code: string): string | undefined {
+  return codeSystem.concept?.find((c) => c.code === code)?.display;
 }

@@ -4,7 +4,12 @@ import { every } from 'hono/combine';
 import { Failures } from '../fhir/outcomes.ts';
 import type { AppEnv } from './env.ts';
 
-const JSON_MEDIA_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+const JSON_MEDIA_TYPES = [
+  'application/fhir+json',
+  'application/json',
+  'application/json+fhir',
+  'application/json-patch+json',
+];
 
 /**
  * For requests that carry a resource: 415 unless the body is FHIR JSON or JSON, 413 past the

@@ -94,6 +94,28 @@ export function odsCodeOf(resource: Resource | undefined): string | undefined {
 }
 
 /**
+ * The ODS code of the organisation a stored reference stands for: an Organization, or the
+ * organisation of a PractitionerRole (or the ODS identifier of a logical reference).
+ */
+export async function organisationOdsOf(
+  store: FhirStore,
+  ref: Reference | undefined,
+): Promise<string | undefined> {
+  if (!ref) return undefined;
+  if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '')) return ref.identifier.value;
+  const [type, id, ...rest] = ref.reference?.split('/') ?? [];
+  if (!id || rest.length) return undefined;
+  if (type === 'Organization') return odsCodeOf(await store.read('Organization', id).catch(() => undefined));
+  if (type === 'PractitionerRole') {
+    const role = await store.read('PractitionerRole', id).catch(() => undefined);
+    return role?.resourceType === 'PractitionerRole'
+      ? organisationOdsOf(store, role.organization)
+      : undefined;
+  }
+  return undefined;
+}
+
+/**
  * The ODS code of the organisation the referral comes from: the requester if it is an
  * Organization, or the organisation of the requesting PractitionerRole; from the Bundle, from a
  * logical reference, or from the stored resources it points at.
