@@ -20,6 +20,7 @@ import { requestLog } from './middleware/request-log.ts';
 import { createInMemoryReplayStore, type ReplayStore, requestReplay } from './middleware/request-replay.ts';
 import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import { authRoutes } from './routes/auth.ts';
+import { carePlanRoutes } from './routes/care-plans.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
@@ -85,9 +86,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clock: deps.clock,
     newId: deps.newId,
   };
-  const referrals = referralRoutes(intake);
+  const referrals = referralRoutes(intake, intake);
   const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
-  const features: FhirFeature[] = [referrals.fhir, tasks.fhir, resourceReadRoutes(deps.store)];
+  const carePlans = carePlanRoutes(intake);
+  const features: FhirFeature[] = [
+    referrals.fhir,
+    tasks.fhir,
+    carePlans.fhir,
+    resourceReadRoutes(deps.store),
+  ];
   app.route('/', healthRoutes(deps.store));
   app.route('/', metadataRoutes(features, deps.clock, auth));
 
@@ -107,6 +114,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   for (const feature of features) app.route('/fhir', feature.routes);
   app.route('/', referrals.json);
   app.route('/', tasks.json);
+  app.route('/', carePlans.json);
 
   app.notFound((c) => errorResponse(Failures.unknownRoute(), c, deps.logger));
   app.onError((err, c) => errorResponse(err, c, deps.logger));

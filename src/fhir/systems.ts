@@ -33,6 +33,8 @@ export const OWN_SYSTEM = {
   organisationAccess: `${CANONICAL_BASE}/CodeSystem/organisation-access`,
   /** Identifies the API client (its client id) in AuditEvents. */
   client: `${CANONICAL_BASE}/Id/client`,
+  /** CarePlan.category of the plans this service keeps. */
+  carePlanCategory: `${CANONICAL_BASE}/CodeSystem/care-plan-category`,
   /** Kinds of Task.output this service writes (`national-code`: a code for the GP record). */
   taskOutput: `${CANONICAL_BASE}/CodeSystem/task-output`,
 } as const;

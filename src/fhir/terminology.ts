@@ -1,4 +1,5 @@
 import type { CodeSystem, Coding, ValueSet } from '@medplum/fhirtypes';
+import careTeamRoles from '../../terminology/CodeSystem-care-team-role.json' with { type: 'json' };
 import businessStatus from '../../terminology/CodeSystem-referral-business-status.json' with { type: 'json' };
 import activityCategories from '../../terminology/CodeSystem-social-prescribing-activity-category.json' with {
   type: 'json',
@@ -25,6 +26,7 @@ export function isReferralReason(coding: Coding): boolean {
 
 export const REFERRAL_BUSINESS_STATUS = businessStatus as CodeSystem;
 export const ACTIVITY_CATEGORIES = activityCategories as CodeSystem;
+export const CARE_TEAM_ROLES = careTeamRoles as CodeSystem;
 
 /** Whether the coding is a concept of the code system (same system, a defined code). */
 export function inCodeSystem(codeSystem: CodeSystem, coding: Coding): boolean {

@@ -6,6 +6,7 @@ import type { AppEnv } from '../http/env.ts';
 /** The REST interaction and resource type a request under /fhir or /referrals is. */
 export function interactionOf(method: string, path: string): { interaction: RestInteraction; type?: string } {
   if (path === '/referrals') return { interaction: 'create', type: 'ServiceRequest' };
+  if (/^\/referrals\/[^/]+\/care-plan$/.test(path)) return { interaction: 'create', type: 'CarePlan' };
   if (path.startsWith('/referrals/')) return { interaction: 'operation', type: 'Task' };
   const [type, id, history, version] = path
     .replace(/^\/fhir\/?/, '')

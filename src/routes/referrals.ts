@@ -1,4 +1,12 @@
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
+import {
+  type CarePlanDeps,
+  type CarePlanResult,
+  carePlanInputFromBundle,
+  createCarePlan,
+  publicResult,
+} from '../care-plans/care-plans.ts';
 import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
@@ -9,10 +17,21 @@ import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-va
 import type { FhirFeature } from './feature.ts';
 
 /** Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON. */
-export function referralRoutes(deps: IntakeDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
+export function referralRoutes(
+  deps: IntakeDeps,
+  carePlans?: CarePlanDeps,
+): { fhir: FhirFeature; json: Hono<AppEnv> } {
   const fhir = new Hono<AppEnv>()
     .post('/', async (c) => {
-      const result = await submitReferral(deps, c.get('body'), c.get('ctx'));
+      const body = c.get('body');
+      // A transaction Bundle holding a care plan (and no referral) is the care plan's.
+      if (carePlans && isCarePlanBundle(body)) {
+        const written = publicResult(
+          await createCarePlan(carePlans, c.get('ctx'), carePlanInputFromBundle(body as Bundle)),
+        );
+        return sendFhir(c, carePlanTransactionResponse(body as Bundle, written));
+      }
+      const result = await submitReferral(deps, body, c.get('ctx'));
       return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
     })
     .post('/ServiceRequest', async (c) => {
@@ -65,4 +84,33 @@ export function referralRoutes(deps: IntakeDeps): { fhir: FhirFeature; json: Hon
     },
     json,
   };
+}
+
+function isCarePlanBundle(body: unknown): boolean {
+  const entries = (body as Bundle)?.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [];
+  const types = entries.map((e) => e.resource?.resourceType);
+  return types.includes('CarePlan') && !types.includes('ServiceRequest');
+}
+
+/** One entry per entry posted, in order: what each became. */
+function carePlanTransactionResponse(request: Bundle, written: CarePlanResult): Bundle {
+  const goals = [...written.goals];
+  const entry = (request.entry ?? []).map((e): BundleEntry => {
+    const resource: Resource | undefined =
+      e.resource?.resourceType === 'CarePlan'
+        ? written.carePlan
+        : e.resource?.resourceType === 'CareTeam'
+          ? written.careTeam
+          : goals.shift();
+    return {
+      ...(resource ? { resource } : {}),
+      response: {
+        status: '201 Created',
+        ...(resource
+          ? { location: versionedLocation(resource), etag: `W/"${resource.meta?.versionId}"` }
+          : {}),
+      },
+    };
+  });
+  return { resourceType: 'Bundle', type: 'transaction-response', entry };
 }

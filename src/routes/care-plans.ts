@@ -1,0 +1,70 @@
+import { Hono } from 'hono';
+import {
+  type CarePlanDeps,
+  createCarePlan,
+  createCarePlanFromJson,
+  publicResult,
+  updateCarePlan,
+} from '../care-plans/care-plans.ts';
+import { FhirError } from '../fhir/outcomes.ts';
+import { toPublicResource } from '../fhir/public-view.ts';
+import type { AppEnv } from '../http/env.ts';
+import { sendResource } from '../http/respond.ts';
+import { versionedLocation } from '../referrals/responses.ts';
+import type { FhirFeature } from './feature.ts';
+
+/** The referral's one care plan: created and updated as FHIR, or created from plain JSON. */
+export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
+  const fhir = new Hono<AppEnv>()
+    .post('/CarePlan', async (c) => {
+      const body = c.get('body') as { resourceType?: string };
+      if (body?.resourceType !== 'CarePlan') {
+        throw new FhirError(400, [
+          { code: 'structure', diagnostics: 'Expected a CarePlan', expression: ['resourceType'] },
+        ]);
+      }
+      const { carePlan } = publicResult(
+        await createCarePlan(deps, c.get('ctx'), { carePlan: body as never, at: 'CarePlan', goals: [] }),
+      );
+      return sendResource(c, carePlan, {
+        status: 201,
+        headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(carePlan)}` },
+      });
+    })
+    .put('/CarePlan/:id', async (c) => {
+      const plan = await updateCarePlan(
+        deps,
+        c.get('ctx'),
+        c.req.param('id'),
+        c.get('body'),
+        c.req.header('if-match'),
+      );
+      return sendResource(c, toPublicResource(plan));
+    });
+
+  const json = new Hono<AppEnv>().post('/referrals/:id/care-plan', async (c) => {
+    const result = publicResult(
+      await createCarePlanFromJson(deps, c.get('ctx'), c.req.param('id'), c.get('body')),
+    );
+    const fhirBase = `${c.get('baseUrl')}/fhir`;
+    const link = (r: { resourceType: string; id?: string; meta?: { versionId?: string } }) => ({
+      id: r.id,
+      versionId: r.meta?.versionId,
+      location: `${fhirBase}/${r.resourceType}/${r.id}`,
+    });
+    return c.json(
+      {
+        carePlan: link(result.carePlan),
+        goals: result.goals.map(link),
+        ...(result.careTeam ? { careTeam: link(result.careTeam) } : {}),
+      },
+      201,
+      { Location: `${fhirBase}/CarePlan/${result.carePlan.id}` },
+    );
+  });
+
+  return {
+    fhir: { routes: fhir, capabilities: [{ type: 'CarePlan', interactions: ['create', 'update'] }] },
+    json,
+  };
+}

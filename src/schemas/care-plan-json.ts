@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD');
+const isoDateTime = z.iso.datetime({ offset: true });
+
+/**
+ * `POST /referrals/{id}/care-plan`: a personalised care and support plan from a link worker's
+ * tool without FHIR. Mapped onto the same CarePlan, Goals and CareTeam as the FHIR form.
+ */
+export const CarePlanJsonSchema = z
+  .object({
+    status: z.enum(['draft', 'active']).default('active'),
+    title: z.string().trim().min(1).max(200).optional(),
+    /** What matters to the person, in their words. */
+    whatMattersToMe: z.string().trim().min(1).max(4000),
+    period: z.object({ start: isoDate, end: isoDate.optional() }).optional(),
+    author: z.object({ name: z.string().trim().min(1).max(200) }),
+    goals: z
+      .array(
+        z.object({
+          description: z.string().trim().min(1).max(1000),
+          dueDate: isoDate.optional(),
+          status: z
+            .enum(['proposed', 'planned', 'accepted', 'active', 'on-hold', 'completed'])
+            .default('active'),
+        }),
+      )
+      .max(50)
+      .default([]),
+    activities: z
+      .array(
+        z.object({
+          /** A code of the activity categories code system, e.g. `physical-activity`. */
+          category: z.string().trim().min(1).max(64),
+          description: z.string().trim().min(1).max(1000),
+          status: z
+            .enum(['not-started', 'scheduled', 'in-progress', 'on-hold', 'completed', 'cancelled', 'stopped'])
+            .default('not-started'),
+          provider: z
+            .object({
+              name: z.string().trim().min(1).max(200),
+              odsCode: z.string().trim().min(3).max(10).optional(),
+            })
+            .optional(),
+          location: z.string().trim().min(1).max(200).optional(),
+          /** When, in words ("Tuesdays 10:00") or as a start date-time. */
+          schedule: z.union([isoDateTime, z.string().trim().min(1).max(200)]).optional(),
+          /** Index into `goals` of the goal this activity serves. */
+          goal: z.number().int().min(0).optional(),
+        }),
+      )
+      .max(50)
+      .default([]),
+    careTeam: z
+      .array(z.object({ name: z.string().trim().min(1).max(200), role: z.string().trim().min(1).max(64) }))
+      .max(30)
+      .default([]),
+  })
+  .strict();
+
+export type CarePlanJson = z.infer<typeof CarePlanJsonSchema>;
