@@ -22,6 +22,8 @@ export interface ResourceCapability {
   /** Advertise the type's search parameters (those the store indexes). */
   searchable?: boolean;
   profiles?: readonly string[];
+  /** Operations on the type (`$name`), with their OperationDefinition's canonical URL. */
+  operations?: readonly { name: string; definition: string }[];
 }
 
 export interface CapabilityOptions {
@@ -95,6 +97,7 @@ function restResource(type: ResourceType, declared: ResourceCapability[]): Capab
   const interactions = [...new Set(declared.flatMap((d) => d.interactions))].sort();
   const profiles = [...new Set(declared.flatMap((d) => d.profiles ?? []))];
   const searchable = declared.some((d) => d.searchable);
+  const operation = declared.flatMap((d) => d.operations ?? []);
   const searchParam = searchable
     ? Object.values(getSearchParameters(type) ?? {})
         .filter((sp) => !STORE_INTERNAL_SEARCH_PARAMS.includes(sp.code))
@@ -108,5 +111,8 @@ function restResource(type: ResourceType, declared: ResourceCapability[]): Capab
     versioning: 'versioned',
     readHistory: interactions.includes('vread'),
     ...(searchParam.length ? { searchParam } : {}),
+    ...(operation.length
+      ? { operation: operation.map((o) => ({ name: o.name, definition: o.definition })) }
+      : {}),
   };
 }

@@ -8,11 +8,12 @@ export function interactionOf(method: string, path: string): { interaction: Rest
   if (path === '/referrals') return { interaction: 'create', type: 'ServiceRequest' };
   if (/^\/referrals\/[^/]+\/care-plan$/.test(path)) return { interaction: 'create', type: 'CarePlan' };
   if (path.startsWith('/referrals/')) return { interaction: 'operation', type: 'Task' };
-  const [type, id, history, version] = path
+  const segments = path
     .replace(/^\/fhir\/?/, '')
     .split('/')
     .filter(Boolean);
-  if (type?.startsWith('$') || id?.startsWith('$')) return { interaction: 'operation', type };
+  const [type, id, history, version] = segments;
+  if (segments.some((s) => s.startsWith('$'))) return { interaction: 'operation', type };
   if (method === 'POST') return type ? { interaction: 'create', type } : { interaction: 'transaction' };
   if (method === 'PUT' || method === 'PATCH') return { interaction: 'update', type };
   if (method === 'DELETE') return { interaction: 'delete', type };

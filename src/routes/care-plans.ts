@@ -6,10 +6,11 @@ import {
   publicResult,
   updateCarePlan,
 } from '../care-plans/care-plans.ts';
+import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendResource } from '../http/respond.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
 import { versionedLocation } from '../referrals/responses.ts';
 import type { FhirFeature } from './feature.ts';
 
@@ -31,6 +32,10 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
         headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(carePlan)}` },
       });
     })
+    .get('/Patient/:id/:operation{\\$social-prescribing-summary}', async (c) =>
+      sendFhir(c, await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id'))),
+    )
+    .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) => sendFhir(c, SUMMARY_DEFINITION))
     .put('/CarePlan/:id', async (c) => {
       const plan = await updateCarePlan(
         deps,
@@ -64,7 +69,17 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
   });
 
   return {
-    fhir: { routes: fhir, capabilities: [{ type: 'CarePlan', interactions: ['create', 'update'] }] },
+    fhir: {
+      routes: fhir,
+      capabilities: [
+        { type: 'CarePlan', interactions: ['create', 'update'] },
+        {
+          type: 'Patient',
+          interactions: [],
+          operations: [{ name: SUMMARY_OPERATION, definition: SUMMARY_DEFINITION.url as string }],
+        },
+      ],
+    },
     json,
   };
 }

@@ -311,6 +311,34 @@ describe('attacks on the API', () => {
     expect(JSON.stringify(bundle)).not.toContain(serviceRequestId);
   });
 
+  it('another organisation’s referral via the summary operation', async () => {
+    // The other practice referred the same person (above): its summary holds its own referral only.
+    const response = await s.as(otherToken, `/fhir/Patient/${patientId}/$social-prescribing-summary`);
+    expect(response.status).toBe(200);
+    const bundle = (await response.json()) as Bundle;
+    const requests = bundle.entry?.filter((e) => e.resource?.resourceType === 'ServiceRequest') ?? [];
+    expect(requests).toHaveLength(1);
+    // (Its own care plan made above points at the first referral; the referral itself stays out.)
+    expect(bundle.entry?.map((e) => e.resource?.id)).not.toContain(serviceRequestId);
+    const ownIds = new Set(bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
+    for (const entry of bundle.entry ?? []) {
+      if (entry.resource?.resourceType === 'Task') {
+        expect(ownIds.has((entry.resource as { focus: { reference: string } }).focus.reference)).toBe(true);
+      }
+    }
+    // A person the caller has never referred does not exist for it.
+    const stranger = (await (await s.as(gpToken, '/fhir/Patient?_count=100')).json()) as Bundle;
+    const theirsOnly = (await (await s.as(otherToken, '/fhir/Patient?_count=100')).json()) as Bundle;
+    const hidden = stranger.entry
+      ?.map((e) => e.resource?.id)
+      .find((id) => !theirsOnly.entry?.some((t) => t.resource?.id === id));
+    if (hidden) {
+      expect((await s.as(otherToken, `/fhir/Patient/${hidden}/$social-prescribing-summary`)).status).toBe(
+        404,
+      );
+    }
+  });
+
   it('another organisation’s referral via a tampered paging link', async () => {
     const first = (await (await s.as(otherToken, '/fhir/ServiceRequest?_count=1')).json()) as Bundle;
     for (const link of first.link ?? []) expect(link.url).not.toContain('_security');

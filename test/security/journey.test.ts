@@ -4,7 +4,7 @@ import { exampleBody } from '../support/referrals.ts';
 import { COMMUNITY, GP, SP, securedApp } from '../support/secured.ts';
 
 describe('a referral journey between two organisations, through real tokens', () => {
-  it('the GP refers, the service sees it, the GP follows it; one AuditEvent per request, no patient data in logs', async () => {
+  it('the GP refers, the service accepts and writes the plan, the GP follows it; one AuditEvent per request, no patient data in logs', async () => {
     const s = await securedApp({ LOG_LEVEL: 'debug' });
     let requests = 0;
     const as = (token: string, path: string, init?: Parameters<typeof s.as>[2]) => {
@@ -39,9 +39,32 @@ describe('a referral journey between two organisations, through real tokens', ()
     expect(inbox.entry?.some((e) => e.resource?.id === srId)).toBe(true);
     expect((await as(sp, `/fhir/ServiceRequest/${srId}`)).status).toBe(200);
 
+    // The service accepts the referral and writes the care plan with the person.
+    const accepted = await as(sp, `/referrals/${srId}/$accept`, {
+      body: { businessStatus: 'contacted' },
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(accepted.status).toBe(200);
+    const plan = await as(sp, `/referrals/${srId}/care-plan`, {
+      body: {
+        whatMattersToMe: 'Meeting people nearby',
+        author: { name: 'Sam' },
+        goals: [{ description: 'Join a lunch club' }],
+        activities: [{ category: 'social-connection', description: 'Lunch club', status: 'scheduled' }],
+        careTeam: [{ name: 'Sam', role: 'link-worker' }],
+      },
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(plan.status).toBe(201);
+
     // The GP sees where its referral stands, and only its own.
     const status = (await (await as(gp, `/fhir/Task?focus=ServiceRequest/${srId}`)).json()) as Bundle;
-    expect((status.entry?.[0]?.resource as Task | undefined)?.status).toBe('requested');
+    expect((status.entry?.[0]?.resource as Task | undefined)?.status).toBe('accepted');
+    const patientId = (status.entry?.[0]?.resource as Task | undefined)?.for?.reference?.split('/')[1];
+    const summary = (await (
+      await as(gp, `/fhir/Patient/${patientId}/$social-prescribing-summary`)
+    ).json()) as Bundle;
+    expect(summary.entry?.some((e) => e.resource?.resourceType === 'CarePlan')).toBe(true);
     const mine = (await (await as(gp, '/fhir/ServiceRequest')).json()) as Bundle;
     expect(mine.total).toBe(1);
     // The community centre may send, not read.

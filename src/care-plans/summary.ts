@@ -1,0 +1,98 @@
+import type {
+  Bundle,
+  BundleEntry,
+  OperationDefinition,
+  Patient,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import { authorize, type RequestContext } from '../auth/principal.ts';
+import { allows } from '../auth/scopes.ts';
+import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { FhirError } from '../fhir/outcomes.ts';
+import { toPublicResource } from '../fhir/public-view.ts';
+import { CANONICAL_BASE } from '../fhir/systems.ts';
+import type { FhirStore } from '../medplum/store.ts';
+
+export const SUMMARY_OPERATION = 'social-prescribing-summary';
+
+/** What the summary gathers for a person, and by which search parameter each type points at them. */
+const PARTS: [ResourceType, string][] = [
+  ['ServiceRequest', 'subject'],
+  ['Task', 'patient'],
+  ['CarePlan', 'subject'],
+  ['Goal', 'subject'],
+  ['CareTeam', 'subject'],
+  ['Consent', 'patient'],
+  ['QuestionnaireResponse', 'subject'],
+];
+
+const MAX_PER_PART = 100;
+
+/**
+ * `GET /fhir/Patient/{id}/$social-prescribing-summary`: everything a care-plan viewer needs about
+ * one person, in one Bundle: the Patient, their referrals and the Tasks tracking them, care
+ * plans, goals, care team, consents and outcome questionnaires. Only what the caller may see:
+ * each part goes through the same tenancy narrowing as a search, and parts the token's scopes do
+ * not grant reading are left out.
+ */
+export async function socialPrescribingSummary(
+  store: FhirStore,
+  ctx: RequestContext,
+  patientId: string,
+): Promise<Bundle> {
+  authorize(ctx.principal, 'Patient', 'r');
+  const patient = (await store.read('Patient', patientId).catch((err: unknown) => {
+    if ((err as { status?: number }).status === 404) return undefined;
+    throw err;
+  })) as Patient | undefined;
+  if (!patient || !isVisible(ctx.principal, patient)) {
+    throw new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
+  }
+  const resources: Resource[] = [patient];
+  const parts = PARTS.filter(([type]) => allows(ctx.principal.scopes, type, 'r'));
+  const found = await Promise.all(
+    parts.map(async ([type, param]) => {
+      const query = new URLSearchParams({ [param]: `Patient/${patientId}`, _count: String(MAX_PER_PART) });
+      const bundle = visibleEntries(
+        ctx.principal,
+        await store.search(type, scopedQuery(ctx.principal, type, query)),
+      );
+      return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    }),
+  );
+  for (const list of found) resources.push(...list);
+  ctx.touched.push(...resources.map((r) => `${r.resourceType}/${r.id}`));
+  const entry: BundleEntry[] = resources.map((r) => ({ resource: toPublicResource(r) }));
+  return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry };
+}
+
+/** The operation's definition, served at `/fhir/OperationDefinition/social-prescribing-summary`. */
+export const SUMMARY_DEFINITION: OperationDefinition = {
+  resourceType: 'OperationDefinition',
+  id: SUMMARY_OPERATION,
+  url: `${CANONICAL_BASE}/OperationDefinition/${SUMMARY_OPERATION}`,
+  version: '0.1.0',
+  name: 'SocialPrescribingSummary',
+  title: 'Social prescribing summary of a person',
+  status: 'active',
+  kind: 'operation',
+  affectsState: false,
+  code: SUMMARY_OPERATION,
+  resource: ['Patient'],
+  system: false,
+  type: false,
+  instance: true,
+  description:
+    'Everything a care-plan viewer needs about one person, in one Bundle: the Patient, their social prescribing referrals (ServiceRequest) with the Tasks tracking them, care plans, goals, care team, consents and outcome questionnaires (QuestionnaireResponse). Only resources the caller may see are included.',
+  parameter: [
+    {
+      name: 'return',
+      use: 'out',
+      min: 1,
+      max: '1',
+      type: 'Bundle',
+      documentation: 'A collection Bundle, the Patient first.',
+    },
+  ],
+};
