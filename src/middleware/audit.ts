@@ -7,6 +7,9 @@ import type { AppEnv } from '../http/env.ts';
 export function interactionOf(method: string, path: string): { interaction: RestInteraction; type?: string } {
   if (path === '/referrals') return { interaction: 'create', type: 'ServiceRequest' };
   if (/^\/referrals\/[^/]+\/care-plan$/.test(path)) return { interaction: 'create', type: 'CarePlan' };
+  if (/^\/referrals\/[^/]+\/outcomes$/.test(path)) {
+    return { interaction: 'create', type: 'QuestionnaireResponse' };
+  }
   if (path.startsWith('/referrals/')) return { interaction: 'operation', type: 'Task' };
   const segments = path
     .replace(/^\/fhir\/?/, '')

@@ -1,3 +1,4 @@
+import type { Questionnaire } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
 import {
   type CarePlanDeps,
@@ -6,6 +7,13 @@ import {
   publicResult,
   updateCarePlan,
 } from '../care-plans/care-plans.ts';
+import {
+  carePlanOutcomes,
+  OUTCOMES_DEFINITION,
+  QUESTIONNAIRES,
+  recordOutcome,
+  recordOutcomeFromJson,
+} from '../care-plans/outcomes.ts';
 import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
@@ -36,6 +44,20 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
       sendFhir(c, await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id'))),
     )
     .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) => sendFhir(c, SUMMARY_DEFINITION))
+    .get(`/OperationDefinition/${OUTCOMES_DEFINITION.id}`, (c) => sendFhir(c, OUTCOMES_DEFINITION))
+    .get(`/Questionnaire/:id{${QUESTIONNAIRES.map((q) => q.id).join('|')}}`, (c) =>
+      sendFhir(c, QUESTIONNAIRES.find((q) => q.id === c.req.param('id')) as Questionnaire),
+    )
+    .get('/CarePlan/:id/:operation{\\$outcomes}', async (c) =>
+      sendFhir(c, await carePlanOutcomes(deps.store, c.get('ctx'), c.req.param('id'))),
+    )
+    .post('/QuestionnaireResponse', async (c) => {
+      const response = toPublicResource(await recordOutcome(deps, c.get('ctx'), c.get('body')));
+      return sendResource(c, response, {
+        status: 201,
+        headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(response)}` },
+      });
+    })
     .put('/CarePlan/:id', async (c) => {
       const plan = await updateCarePlan(
         deps,
@@ -47,7 +69,17 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
       return sendResource(c, toPublicResource(plan));
     });
 
-  const json = new Hono<AppEnv>().post('/referrals/:id/care-plan', async (c) => {
+  const json = new Hono<AppEnv>();
+  json.post('/referrals/:id/outcomes', async (c) => {
+    const response = await recordOutcomeFromJson(deps, c.get('ctx'), c.req.param('id'), c.get('body'));
+    const location = `${c.get('baseUrl')}/fhir/QuestionnaireResponse/${response.id}`;
+    return c.json(
+      { questionnaireResponse: { id: response.id, versionId: response.meta?.versionId, location } },
+      201,
+      { Location: location },
+    );
+  });
+  json.post('/referrals/:id/care-plan', async (c) => {
     const result = publicResult(
       await createCarePlanFromJson(deps, c.get('ctx'), c.req.param('id'), c.get('body')),
     );
@@ -72,7 +104,13 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
     fhir: {
       routes: fhir,
       capabilities: [
-        { type: 'CarePlan', interactions: ['create', 'update'] },
+        {
+          type: 'CarePlan',
+          interactions: ['create', 'update'],
+          operations: [{ name: 'outcomes', definition: OUTCOMES_DEFINITION.url }],
+        },
+        { type: 'QuestionnaireResponse', interactions: ['create'] },
+        { type: 'Questionnaire', interactions: ['read'] },
         {
           type: 'Patient',
           interactions: [],

@@ -14,7 +14,10 @@ export interface Referred {
 export async function referred(): Promise<Referred> {
   const s = await securedApp();
   const gp = await s.token(GP, 'system/ServiceRequest.crs system/Task.u system/*.rs');
-  const sp = await s.token(SP, 'system/*.rs system/Task.rus system/CarePlan.cruds');
+  const sp = await s.token(
+    SP,
+    'system/*.rs system/Task.rus system/CarePlan.cruds system/QuestionnaireResponse.c',
+  );
   const sent = (await (
     await s.as(gp, '/fhir', { body: exampleBody('01-gp-transaction-bundle.200') })
   ).json()) as Bundle;
