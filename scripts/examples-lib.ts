@@ -30,6 +30,12 @@ export interface ExampleResponse {
   headers?: Record<string, string>;
   /** A subset of the expected body: every value given must be present; arrays match by position. */
   body?: unknown;
+  /**
+   * Values later examples use as `{{name}}` (in their path, headers and body): a path into the
+   * answer (`body.carePlan.id`, `body.entry[0].resource.meta.versionId`, `headers.etag`),
+   * optionally followed by ` ~ regex` whose first group is kept.
+   */
+  capture?: Record<string, string>;
 }
 
 export interface Example {
@@ -65,6 +71,46 @@ export function toRequestInit(request: ExampleRequest, accessToken?: string): Re
   }
   const headers = { ...request.headers, ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) };
   return { method: request.method, headers, ...(body !== undefined ? { body } : {}) };
+}
+
+/** A request (or expected answer) with every `{{name}}` replaced by a captured value. */
+export function substitute<T>(request: T, values: ReadonlyMap<string, string>): T {
+  if (values.size === 0) return request;
+  const text = JSON.stringify(request).replace(/\{\{([a-zA-Z]+)\}\}/g, (whole, name: string) => {
+    const value = values.get(name);
+    return value === undefined ? whole : JSON.stringify(value).slice(1, -1);
+  });
+  return JSON.parse(text) as T;
+}
+
+/** The example folders, in the order they are run: referral intake, then a whole journey. */
+export const EXAMPLE_FOLDERS = ['referrals', 'journey'] as const;
+
+/** Records the values an example's answer provides for later ones; names what it could not find. */
+export async function captureValues(
+  expected: ExampleResponse,
+  response: Response,
+  values: Map<string, string>,
+): Promise<string[]> {
+  if (!expected.capture) return [];
+  const problems: string[] = [];
+  const body = await response
+    .clone()
+    .json()
+    .catch(() => undefined);
+  const headers = Object.fromEntries(response.headers);
+  for (const [name, spec] of Object.entries(expected.capture)) {
+    const [path = '', pattern] = spec.split(' ~ ');
+    let value: unknown = { body, headers };
+    for (const step of path.split(/\.|\[(\d+)\]/).filter(Boolean)) {
+      value = (value as Record<string, unknown> | undefined)?.[step];
+    }
+    let text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    if (text !== undefined && pattern) text = new RegExp(pattern).exec(text)?.[1];
+    if (text === undefined) problems.push(`capture ${name}: nothing at ${spec}`);
+    else values.set(name, text);
+  }
+  return problems;
 }
 
 /** Where the answer differs from what the example expects; empty when it matches. */

@@ -7,7 +7,16 @@
  * example is sent with an access token obtained the SMART Backend Services way, with the
  * test-only client keys in examples/auth/ (register examples/auth/clients.json to try it).
  */
-import { compare, DEFAULT_EXAMPLE_CLIENT, loadExamples, toRequestInit } from './examples-lib.ts';
+import { readFileSync } from 'node:fs';
+import {
+  captureValues,
+  compare,
+  DEFAULT_EXAMPLE_CLIENT,
+  EXAMPLE_FOLDERS,
+  loadExamples,
+  substitute,
+  toRequestInit,
+} from './examples-lib.ts';
 import { getAccessToken } from './smart-client.ts';
 import { testClientKey } from './test-client-keys.ts';
 
@@ -17,6 +26,15 @@ const base = (urlFlag > 0 ? process.argv[urlFlag + 1] : undefined) ?? 'http://12
 const discovery = await fetch(new URL('/.well-known/smart-configuration', base)).catch(() => undefined);
 const secured = discovery?.ok === true;
 const tokens = new Map<string, string>();
+/** A test client asks for everything it is registered for (examples/auth/clients.json). */
+function registeredScopes(clientId: string): string {
+  const registry = JSON.parse(
+    readFileSync(new URL('../examples/auth/clients.json', import.meta.url), 'utf8'),
+  ) as {
+    clients: { clientId: string; scopes: string[] }[];
+  };
+  return registry.clients.find((c) => c.clientId === clientId)?.scopes.join(' ') ?? '';
+}
 async function tokenFor(clientId: string): Promise<string | undefined> {
   if (!secured) return undefined;
   let token = tokens.get(clientId);
@@ -25,7 +43,7 @@ async function tokenFor(clientId: string): Promise<string | undefined> {
       fetch,
       base.replace(/\/+$/, ''),
       testClientKey(clientId),
-      'system/ServiceRequest.c',
+      registeredScopes(clientId),
     );
     tokens.set(clientId, token);
   }
@@ -38,25 +56,40 @@ console.log(
 );
 
 let failures = 0;
-for (const example of loadExamples('referrals')) {
-  let line: string;
-  try {
-    const token = await tokenFor(example.request.client ?? DEFAULT_EXAMPLE_CLIENT);
-    const response = await fetch(new URL(example.request.path, base), toRequestInit(example.request, token));
-    const problems = await compare(example.response, response.clone());
-    const body = await response.text();
-    const summary = summarise(body);
-    line = `${problems.length ? '✗' : '✓'} ${example.name}: ${response.status}${summary ? ` ${summary}` : ''}`;
-    if (problems.length) {
+for (const folder of EXAMPLE_FOLDERS) {
+  console.log(`\n# examples/${folder}\n`);
+  const values = new Map<string, string>();
+  for (const original of loadExamples(folder)) {
+    const example = {
+      ...original,
+      request: substitute(original.request, values),
+      response: substitute(original.response, values),
+    };
+    let line: string;
+    try {
+      const token = await tokenFor(example.request.client ?? DEFAULT_EXAMPLE_CLIENT);
+      const response = await fetch(
+        new URL(example.request.path, base),
+        toRequestInit(example.request, token),
+      );
+      const problems = [
+        ...(await captureValues(example.response, response, values)),
+        ...(await compare(example.response, response.clone())),
+      ];
+      const body = await response.text();
+      const summary = summarise(body);
+      line = `${problems.length ? '✗' : '✓'} ${example.name}: ${response.status}${summary ? ` ${summary}` : ''}`;
+      if (problems.length) {
+        failures++;
+        line += `\n    expected: ${problems.join('; ')}`;
+      }
+    } catch (err) {
       failures++;
-      line += `\n    expected: ${problems.join('; ')}`;
+      line = `✗ ${example.name}: ${(err as Error).message} (is the service running at ${base}?)`;
     }
-  } catch (err) {
-    failures++;
-    line = `✗ ${example.name}: ${(err as Error).message} (is the service running at ${base}?)`;
+    console.log(line);
+    console.log(`    ${example.request.description}`);
   }
-  console.log(line);
-  console.log(`    ${example.request.description}`);
 }
 console.log(
   failures
@@ -70,7 +103,15 @@ function summarise(body: string): string {
   try {
     const json = JSON.parse(body);
     if (json.resourceType === 'Bundle') {
-      return `[${(json.entry ?? []).map((e: { response?: { status?: string; location?: string } }) => `${e.response?.location?.split('/_history')[0]} ${e.response?.status?.split(' ')[0]}`).join(', ')}]`;
+      type Entry = {
+        response?: { status?: string; location?: string };
+        resource?: { resourceType: string; id: string };
+      };
+      const describe = (e: Entry) =>
+        e.response
+          ? `${e.response.location?.split('/_history')[0]} ${e.response.status?.split(' ')[0]}`
+          : `${e.resource?.resourceType}/${e.resource?.id}`;
+      return `${json.type} [${(json.entry ?? []).map(describe).join(', ')}]`;
     }
     if (json.resourceType === 'OperationOutcome') {
       return json.issue

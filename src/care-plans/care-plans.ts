@@ -1,3 +1,4 @@
+import { applyPatch, type Operation } from '@medplum/core';
 import type {
   Bundle,
   BundleEntry,
@@ -269,6 +270,28 @@ export async function updateCarePlan(
   }
   ctx.touched.push(`CarePlan/${id}`);
   return written;
+}
+
+/** `PATCH /fhir/CarePlan/{id}` (JSON Patch) with `If-Match`: the patched plan, then the same update. */
+export async function patchCarePlan(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  id: string,
+  body: unknown,
+  ifMatch: string | undefined,
+): Promise<CarePlan> {
+  authorize(ctx.principal, 'CarePlan', 'u');
+  if (!Array.isArray(body))
+    throw new FhirError(400, [{ code: 'structure', diagnostics: 'Expected a JSON Patch array' }]);
+  const stored = (await deps.store.read('CarePlan', id).catch(() => undefined)) as CarePlan | undefined;
+  if (!stored || !isVisible(ctx.principal, stored)) throw notFound();
+  const patched = structuredClone(toPublicResource(stored));
+  if (applyPatch(patched, body as Operation[]).some(Boolean)) {
+    throw new FhirError(422, [
+      { code: 'processing', diagnostics: 'The patch does not apply to this care plan' },
+    ]);
+  }
+  return updateCarePlan(deps, ctx, id, patched, ifMatch);
 }
 
 const notFound = () => new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);

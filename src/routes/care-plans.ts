@@ -4,6 +4,7 @@ import {
   type CarePlanDeps,
   createCarePlan,
   createCarePlanFromJson,
+  patchCarePlan,
   publicResult,
   updateCarePlan,
 } from '../care-plans/care-plans.ts';
@@ -58,6 +59,16 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
         headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(response)}` },
       });
     })
+    .patch('/CarePlan/:id', async (c) => {
+      const plan = await patchCarePlan(
+        deps,
+        c.get('ctx'),
+        c.req.param('id'),
+        c.get('body'),
+        c.req.header('if-match'),
+      );
+      return sendResource(c, toPublicResource(plan));
+    })
     .put('/CarePlan/:id', async (c) => {
       const plan = await updateCarePlan(
         deps,
@@ -106,7 +117,7 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
       capabilities: [
         {
           type: 'CarePlan',
-          interactions: ['create', 'update'],
+          interactions: ['create', 'update', 'patch'],
           operations: [{ name: 'outcomes', definition: OUTCOMES_DEFINITION.url }],
         },
         { type: 'QuestionnaireResponse', interactions: ['create'] },
