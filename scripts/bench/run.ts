@@ -4,7 +4,8 @@
  *   2. checking a whole referral Bundle (base R4 + referral rules), median per Bundle
  *   3. referral intake over HTTP on loopback, through the facade and straight to the embedded
  *      Medplum (the same transaction Bundles), at a fixed concurrency and stated store size
- *   4. the Worker bundle's size
+ *   4. the summary operation's response time
+ *   5. the Worker bundle's size
  * Not part of `npm test`; nothing here is a pass/fail timing test.
  */
 import { execFileSync } from 'node:child_process';
@@ -140,6 +141,24 @@ console.log(`  facade POST /fhir:            ${fmt(facade)}`);
 console.log(`  direct to embedded Medplum:   ${fmt(direct)}`);
 console.log(
   `  ratio facade/direct: p50 ${(facade.p50 / direct.p50).toFixed(2)}x, throughput ${(direct.throughput / facade.throughput).toFixed(2)}x`,
+);
+
+// The summary operation, over the same loopback HTTP, for stored people (each has a referral
+// and its Task; the store holds every referral posted above).
+const patients = ((await store.search('Patient', { _count: '100' })).entry ?? []).map((e) => e.resource?.id);
+const summaryTimes: number[] = [];
+for (let i = 0; i < 300; i++) {
+  const t0 = performance.now();
+  const response = await fetch(
+    `${facadeUrl}/fhir/Patient/${patients[i % patients.length]}/$social-prescribing-summary`,
+  );
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`summary answered ${response.status}`);
+  summaryTimes.push(performance.now() - t0);
+}
+summaryTimes.sort((a, b) => a - b);
+console.log(
+  `$social-prescribing-summary (sequential, ${patients.length} people, store of ${STORE_SIZE + facade.requests + direct.requests} referrals): median ${(summaryTimes[150] as number).toFixed(2)} ms, p99 ${(summaryTimes[297] as number).toFixed(2)} ms`,
 );
 facadeServer.close();
 medplumServer.close();
