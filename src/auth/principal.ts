@@ -1,4 +1,6 @@
+import type { Organization, Reference } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcomes.ts';
+import { SYSTEM } from '../fhir/systems.ts';
 import { allows, type Permission, type Scope } from './scopes.ts';
 
 /** Who is asking: the authenticated client, the organisation it acts for, and what it was granted. */
@@ -38,4 +40,12 @@ export function authorize(principal: Principal, type: string, permission: Permis
       diagnostics: `The access token does not grant ${NAMES[permission]} on ${type} (scope system/${type}.${permission})`,
     },
   ]);
+}
+
+/** Who made a change, for its Provenance: the client's organisation (by ODS code), named by client. */
+export function agentOf(ctx: RequestContext): Reference<Organization> {
+  const organization = ctx.principal.organization;
+  return organization
+    ? { identifier: { system: SYSTEM.odsOrganization, value: organization }, display: ctx.principal.clientId }
+    : { display: ctx.principal.clientId };
 }

@@ -11,11 +11,11 @@ import type {
   ServiceRequest,
   Task,
 } from '@medplum/fhirtypes';
-import { authorize, type RequestContext } from '../auth/principal.ts';
+import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, withAccess } from '../auth/tenancy.ts';
-import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { Failures, FhirError, type Issue, invalidBody, requireIfMatch } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
-import { OWN_SYSTEM, SYSTEM } from '../fhir/systems.ts';
+import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { ACTIVITY_CATEGORIES, CARE_TEAM_ROLES, inCodeSystem } from '../fhir/terminology.ts';
 import { carePlanJsonToFhir } from '../mapping/care-plan-json-to-fhir.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
@@ -181,12 +181,7 @@ export async function updateCarePlan(
   ifMatch: string | undefined,
 ): Promise<CarePlan> {
   authorize(ctx.principal, 'CarePlan', 'u');
-  const version = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch?.trim() ?? '')?.[1];
-  if (!version) {
-    throw new FhirError(428, [
-      { code: 'required', diagnostics: 'Updates need If-Match with the version read (its ETag)' },
-    ]);
-  }
+  const version = requireIfMatch(ifMatch);
   const next = body as CarePlan;
   if (next?.resourceType !== 'CarePlan' || next.id !== id) {
     throw new FhirError(400, [
@@ -198,10 +193,10 @@ export async function updateCarePlan(
     ]);
   }
   const stored = (await deps.store.read('CarePlan', id).catch((err: unknown) => {
-    if ((err as { status?: number }).status === 404) throw notFound();
+    if ((err as { status?: number }).status === 404) throw Failures.notFound();
     throw err;
   })) as CarePlan;
-  if (!isVisible(ctx.principal, stored)) throw notFound();
+  if (!isVisible(ctx.principal, stored)) throw Failures.notFound();
   const srRef = stored.basedOn?.[0]?.reference as string;
   const { task } = await referralFor(deps.store, ctx, srRef, 'CarePlan.basedOn[0]');
   await requireReceiver(deps.store, ctx, task);
@@ -284,7 +279,7 @@ export async function patchCarePlan(
   if (!Array.isArray(body))
     throw new FhirError(400, [{ code: 'structure', diagnostics: 'Expected a JSON Patch array' }]);
   const stored = (await deps.store.read('CarePlan', id).catch(() => undefined)) as CarePlan | undefined;
-  if (!stored || !isVisible(ctx.principal, stored)) throw notFound();
+  if (!stored || !isVisible(ctx.principal, stored)) throw Failures.notFound();
   const patched = structuredClone(toPublicResource(stored));
   if (applyPatch(patched, body as Operation[]).some(Boolean)) {
     throw new FhirError(422, [
@@ -293,8 +288,6 @@ export async function patchCarePlan(
   }
   return updateCarePlan(deps, ctx, id, patched, ifMatch);
 }
-
-const notFound = () => new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
 
 function post(resource: Resource, fullUrl?: string): BundleEntry {
   return {
@@ -314,18 +307,6 @@ function accessOf(resource: Resource): string[] {
   return (resource.meta?.security ?? [])
     .filter((c) => c.system === OWN_SYSTEM.organisationAccess && c.code)
     .map((c) => c.code as string);
-}
-
-function agentOf(ctx: RequestContext): Reference<never> {
-  const organization = ctx.principal.organization;
-  return (
-    organization
-      ? {
-          identifier: { system: SYSTEM.odsOrganization, value: organization },
-          display: ctx.principal.clientId,
-        }
-      : { display: ctx.principal.clientId }
-  ) as Reference<never>;
 }
 
 function singleReferral(carePlan: CarePlan, at: string, issues: Issue[]): string | undefined {
@@ -523,20 +504,11 @@ export async function createCarePlanFromJson(
 ): Promise<CarePlanResult> {
   authorize(ctx.principal, 'CarePlan', 'c');
   const parsed = CarePlanJsonSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new FhirError(
-      400,
-      parsed.error.issues.map((issue) => ({
-        code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
-        diagnostics: issue.message,
-        expression: [issue.path.join('.') || '(body)'],
-      })),
-    );
-  }
+  if (!parsed.success) throw invalidBody(parsed.error);
   const serviceRequest = (await deps.store.read('ServiceRequest', serviceRequestId).catch(() => undefined)) as
     | ServiceRequest
     | undefined;
-  if (!serviceRequest || !isVisible(ctx.principal, serviceRequest)) throw notFound();
+  if (!serviceRequest || !isVisible(ctx.principal, serviceRequest)) throw Failures.notFound();
   const mapped = carePlanJsonToFhir(
     parsed.data,
     { serviceRequest: `ServiceRequest/${serviceRequestId}`, subject: serviceRequest.subject as Reference },

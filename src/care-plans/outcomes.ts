@@ -11,10 +11,10 @@ import type {
 import { z } from 'zod';
 import ons4 from '../../terminology/Questionnaire-ons4-personal-wellbeing.json' with { type: 'json' };
 import swemwbs from '../../terminology/Questionnaire-swemwbs.json' with { type: 'json' };
-import { authorize, type RequestContext } from '../auth/principal.ts';
+import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, visibleEntries, withAccess } from '../auth/tenancy.ts';
-import { FhirError, type Issue } from '../fhir/outcomes.ts';
-import { CANONICAL_BASE, OWN_SYSTEM, SYSTEM } from '../fhir/systems.ts';
+import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
+import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import { organisationOdsOf } from '../referrals/identities.ts';
@@ -212,18 +212,6 @@ async function requirePlanKeeper(store: FhirStore, ctx: RequestContext, plan: Ca
   }
 }
 
-function agentOf(ctx: RequestContext): Reference<never> {
-  const organization = ctx.principal.organization;
-  return (
-    organization
-      ? {
-          identifier: { system: SYSTEM.odsOrganization, value: organization },
-          display: ctx.principal.clientId,
-        }
-      : { display: ctx.principal.clientId }
-  ) as Reference<never>;
-}
-
 /**
  * `GET /fhir/CarePlan/{id}/$outcomes`: for each measure recorded against the plan, the baseline
  * (first recorded), the latest and the change, per item (ONS4) or as the total (SWEMWBS).
@@ -236,8 +224,7 @@ export async function carePlanOutcomes(
   authorize(ctx.principal, 'CarePlan', 'r');
   authorize(ctx.principal, 'QuestionnaireResponse', 's');
   const plan = await store.read('CarePlan', carePlanId).catch(() => undefined);
-  if (!plan || !isVisible(ctx.principal, plan))
-    throw new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
+  if (!plan || !isVisible(ctx.principal, plan)) throw Failures.notFound();
   const query = new URLSearchParams({ 'based-on': `CarePlan/${carePlanId}`, _count: '100' });
   const found = visibleEntries(
     ctx.principal,
@@ -306,21 +293,11 @@ export async function recordOutcomeFromJson(
 ): Promise<QuestionnaireResponse> {
   authorize(ctx.principal, 'QuestionnaireResponse', 'c');
   const parsed = OutcomeJson.safeParse(body);
-  if (!parsed.success) {
-    throw new FhirError(
-      400,
-      parsed.error.issues.map((issue) => ({
-        code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
-        diagnostics: issue.message,
-        expression: [issue.path.join('.') || '(body)'],
-      })),
-    );
-  }
+  if (!parsed.success) throw invalidBody(parsed.error);
   const referral = (await deps.store.read('ServiceRequest', serviceRequestId).catch(() => undefined)) as
     | ServiceRequest
     | undefined;
-  if (!referral || !isVisible(ctx.principal, referral))
-    throw new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
+  if (!referral || !isVisible(ctx.principal, referral)) throw Failures.notFound();
   const plans = await deps.store.search('CarePlan', {
     'based-on': `ServiceRequest/${serviceRequestId}`,
     _sort: '-_lastUpdated',

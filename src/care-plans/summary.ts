@@ -9,7 +9,7 @@ import type {
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { allows } from '../auth/scopes.ts';
 import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
-import { FhirError } from '../fhir/outcomes.ts';
+import { Failures } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { CANONICAL_BASE } from '../fhir/systems.ts';
 import type { FhirStore } from '../medplum/store.ts';
@@ -47,7 +47,7 @@ export async function socialPrescribingSummary(
     throw err;
   })) as Patient | undefined;
   if (!patient || !isVisible(ctx.principal, patient)) {
-    throw new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
+    throw Failures.notFound();
   }
   const resources: Resource[] = [patient];
   const parts = PARTS.filter(([type]) => allows(ctx.principal.scopes, type, 'r'));

@@ -58,7 +58,40 @@ export const Failures = {
       { Connection: 'close' },
     ),
   unknownRoute: () => fail(404, 'not-found', 'No such endpoint on this server'),
+  /** A resource that does not exist, or that the caller may not know exists: the same answer. */
+  notFound: () => fail(404, 'not-found', 'Not found'),
   unsupportedType: (type: string) => fail(404, 'not-supported', `Resource type ${type} is not served here`),
   notReady: () => fail(503, 'transient', 'The FHIR store is not reachable'),
   internal: () => fail(500, 'exception', 'Internal server error'),
 } as const;
+
+/** A body that failed its zod schema: 400, one issue per problem, at its JSON path. */
+export function invalidBody(error: {
+  issues: readonly { code: string; input?: unknown; message: string; path: readonly PropertyKey[] }[];
+}): FhirError {
+  return new FhirError(
+    400,
+    error.issues.map((issue) => ({
+      code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
+      diagnostics: issue.message,
+      expression: [issue.path.map(String).join('.') || '(body)'],
+    })),
+  );
+}
+
+/**
+ * The version an update is made against, from its `If-Match` (`W/"<versionId>"`): 428 without
+ * one, so that no change is made over another unseen.
+ */
+export function requireIfMatch(ifMatch: string | undefined): string {
+  const version = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch?.trim() ?? '')?.[1];
+  if (!version) {
+    throw new FhirError(428, [
+      {
+        code: 'required',
+        diagnostics: 'Updates need If-Match with the version read (its ETag), so that no change is lost',
+      },
+    ]);
+  }
+  return version;
+}

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { RequestContext } from '../auth/principal.ts';
-import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
 import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
 import { ReferralJsonSchema } from '../schemas/referral-json.ts';
 import { type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
@@ -64,16 +64,7 @@ export async function submitJsonReferral(
   ctx: RequestContext,
 ): Promise<IntakeResult> {
   const parsed = ReferralJsonSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new FhirError(
-      400,
-      parsed.error.issues.map((issue) => ({
-        code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
-        diagnostics: issue.message,
-        expression: [issue.path.join('.') || '(body)'],
-      })),
-    );
-  }
+  if (!parsed.success) throw invalidBody(parsed.error);
   // The sender is the client's organisation: its ODS code identifies the referrer's organisation
   // when the form leaves it out (and the intake refuses one that names another organisation).
   const json = parsed.data;

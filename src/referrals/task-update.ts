@@ -1,15 +1,8 @@
 import { applyPatch, type Operation } from '@medplum/core';
-import type {
-  Bundle,
-  CodeableConcept,
-  Organization,
-  Reference,
-  ServiceRequest,
-  Task,
-} from '@medplum/fhirtypes';
-import { authorize, type RequestContext } from '../auth/principal.ts';
+import type { Bundle, CodeableConcept, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible } from '../auth/tenancy.ts';
-import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { Failures, FhirError, type Issue, requireIfMatch } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import {
   OWN_SYSTEM,
@@ -142,7 +135,7 @@ export async function actOnReferral(
     _count: '1',
   });
   const stored = found.entry?.[0]?.resource as Task | undefined;
-  if (!stored || !isVisible(ctx.principal, stored)) throw notFound();
+  if (!stored || !isVisible(ctx.principal, stored)) throw Failures.notFound();
   const businessStatus =
     action === 'decline' && !input.businessStatus ? 'declined-by-person' : input.businessStatus;
   const next: Task = {
@@ -159,21 +152,6 @@ export async function actOnReferral(
   return transition(deps, ctx, stored, next);
 }
 
-const notFound = () => new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
-
-function requireIfMatch(ifMatch: string | undefined): string {
-  const version = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch?.trim() ?? '')?.[1];
-  if (!version) {
-    throw new FhirError(428, [
-      {
-        code: 'required',
-        diagnostics: 'Updates need If-Match with the version read (its ETag), so that no change is lost',
-      },
-    ]);
-  }
-  return version;
-}
-
 function checkVersion(stored: Task, version: string): void {
   if (stored.meta?.versionId !== version) {
     throw new FhirError(412, [
@@ -184,10 +162,10 @@ function checkVersion(stored: Task, version: string): void {
 
 async function readVisibleTask(store: FhirStore, ctx: RequestContext, id: string): Promise<Task> {
   const stored = (await store.read('Task', id).catch((err: unknown) => {
-    if ((err as { status?: number }).status === 404) throw notFound();
+    if ((err as { status?: number }).status === 404) throw Failures.notFound();
     throw err;
   })) as Task;
-  if (!isVisible(ctx.principal, stored)) throw notFound();
+  if (!isVisible(ctx.principal, stored)) throw Failures.notFound();
   return stored;
 }
 
@@ -367,13 +345,6 @@ async function roleOf(
   if ((await organisationOdsOf(store, task.owner)) === organization) return 'receiver';
   if ((await organisationOdsOf(store, task.requester)) === organization) return 'requester';
   return 'none';
-}
-
-function agentOf(ctx: RequestContext): Reference<Organization> {
-  const organization = ctx.principal.organization;
-  return organization
-    ? { identifier: { system: SYSTEM.odsOrganization, value: organization }, display: ctx.principal.clientId }
-    : { display: ctx.principal.clientId };
 }
 
 function businessStatusIssues(businessStatus: CodeableConcept | undefined): Issue[] {

@@ -3,7 +3,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
-import { Failures, FhirError } from '../fhir/outcomes.ts';
+import { Failures } from '../fhir/outcomes.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
 import type { FhirStore } from '../medplum/store.ts';
@@ -19,12 +19,6 @@ function servedType(type: string): ServedResourceType {
   return type;
 }
 
-/**
- * Another organisation's resource answers exactly as a missing one does: its existence is not
- * disclosed.
- */
-const notFound = () => new FhirError(404, [{ code: 'not-found', diagnostics: 'Not found' }]);
-
 /** Reads one resource by id. */
 export async function readResource(
   store: FhirStore,
@@ -35,7 +29,7 @@ export async function readResource(
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
   const resource = await store.read(served, id);
-  if (!isVisible(ctx.principal, resource)) throw notFound();
+  if (!isVisible(ctx.principal, resource)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
   return toPublicResource(resource);
 }
@@ -50,9 +44,9 @@ export async function readResourceVersion(
 ): Promise<Resource> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
-  if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
+  if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const version = await store.readVersion(served, id, versionId);
-  if (!isVisible(ctx.principal, version)) throw notFound();
+  if (!isVisible(ctx.principal, version)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
   return toPublicResource(version);
 }
@@ -67,7 +61,7 @@ export async function readResourceHistory(
 ): Promise<Bundle> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
-  if (!isVisible(ctx.principal, await store.read(served, id))) throw notFound();
+  if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const history = visibleEntries(ctx.principal, await store.history(served, id));
   ctx.touched.push(`${served}/${id}`);
   return toFacadeBundle(history, { baseUrl, path: `${type}/${id}/_history`, query: new URLSearchParams() });

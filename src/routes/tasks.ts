@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { FhirError } from '../fhir/outcomes.ts';
+import { FhirError, invalidBody } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendResource } from '../http/respond.ts';
@@ -62,16 +62,7 @@ export function taskRoutes(deps: TaskDeps): { fhir: FhirFeature; json: Hono<AppE
       ]);
     }
     const parsed = ActionBody.safeParse(c.get('body') ?? {});
-    if (!parsed.success) {
-      throw new FhirError(
-        400,
-        parsed.error.issues.map((issue) => ({
-          code: 'value',
-          diagnostics: issue.message,
-          expression: [issue.path.join('.') || '(body)'],
-        })),
-      );
-    }
+    if (!parsed.success) throw invalidBody(parsed.error);
     const { task, serviceRequest } = await actOnReferral(
       deps,
       c.get('ctx'),
