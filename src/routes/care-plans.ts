@@ -21,7 +21,7 @@ import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
 import { versionedLocation } from '../referrals/responses.ts';
-import type { FhirFeature } from './feature.ts';
+import { type FhirFeature, updateRoute } from './feature.ts';
 
 /** The referral's one care plan: created and updated as FHIR, or created from plain JSON. */
 export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
@@ -59,26 +59,14 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
         headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(response)}` },
       });
     })
-    .patch('/CarePlan/:id', async (c) => {
-      const plan = await patchCarePlan(
-        deps,
-        c.get('ctx'),
-        c.req.param('id'),
-        c.get('body'),
-        c.req.header('if-match'),
-      );
-      return sendResource(c, toPublicResource(plan));
-    })
-    .put('/CarePlan/:id', async (c) => {
-      const plan = await updateCarePlan(
-        deps,
-        c.get('ctx'),
-        c.req.param('id'),
-        c.get('body'),
-        c.req.header('if-match'),
-      );
-      return sendResource(c, toPublicResource(plan));
-    });
+    .patch(
+      '/CarePlan/:id',
+      updateRoute((ctx, id, body, ifMatch) => patchCarePlan(deps, ctx, id, body, ifMatch)),
+    )
+    .put(
+      '/CarePlan/:id',
+      updateRoute((ctx, id, body, ifMatch) => updateCarePlan(deps, ctx, id, body, ifMatch)),
+    );
 
   const json = new Hono<AppEnv>();
   json.post('/referrals/:id/outcomes', async (c) => {

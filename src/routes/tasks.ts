@@ -1,9 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { FhirError, invalidBody } from '../fhir/outcomes.ts';
-import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendResource } from '../http/respond.ts';
 import {
   ACTIONS,
   type Action,
@@ -12,7 +10,7 @@ import {
   type TaskDeps,
   updateTask,
 } from '../referrals/task-update.ts';
-import type { FhirFeature } from './feature.ts';
+import { type FhirFeature, updateRoute } from './feature.ts';
 
 const ActionBody = z
   .object({
@@ -28,26 +26,14 @@ const ActionBody = z
  */
 export function taskRoutes(deps: TaskDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
   const fhir = new Hono<AppEnv>()
-    .put('/Task/:id', async (c) => {
-      const { task } = await updateTask(
-        deps,
-        c.get('ctx'),
-        c.req.param('id'),
-        c.get('body'),
-        c.req.header('if-match'),
-      );
-      return sendResource(c, toPublicResource(task));
-    })
-    .patch('/Task/:id', async (c) => {
-      const { task } = await patchTask(
-        deps,
-        c.get('ctx'),
-        c.req.param('id'),
-        c.get('body'),
-        c.req.header('if-match'),
-      );
-      return sendResource(c, toPublicResource(task));
-    });
+    .put(
+      '/Task/:id',
+      updateRoute(async (ctx, id, body, ifMatch) => (await updateTask(deps, ctx, id, body, ifMatch)).task),
+    )
+    .patch(
+      '/Task/:id',
+      updateRoute(async (ctx, id, body, ifMatch) => (await patchTask(deps, ctx, id, body, ifMatch)).task),
+    );
 
   const json = new Hono<AppEnv>().post('/referrals/:id/:operation{\\$[a-z]+}', async (c) => {
     const action = c.req.param('operation').slice(1);
