@@ -77,7 +77,12 @@ export async function createCarePlan(
   }
   const srRef = singleReferral(carePlan, at, issues);
   if (issues.length && !srRef) throw new FhirError(422, issues);
-  const { serviceRequest, task } = await referralFor(deps.store, ctx, srRef as string, `${at}.basedOn[0]`);
+  const { serviceRequest, task } = await referralFor(
+    deps.store,
+    ctx,
+    srRef as string,
+    `${at}.supportingInfo`,
+  );
   await requireReceiver(deps.store, ctx, task);
   if (carePlan.subject?.reference !== serviceRequest.subject?.reference) {
     issues.push({
@@ -91,25 +96,20 @@ export async function createCarePlan(
       {
         code: 'business-rule',
         diagnostics: `The referral is ${task.status}: a care plan is written once the referral has been accepted`,
-        expression: [`${at}.basedOn[0]`],
+        expression: [`${at}.supportingInfo`],
       },
     ]);
   }
   if (issues.length) throw new FhirError(422, issues);
 
   return deps.locks.withLocks([`CarePlan|${srRef}`], async () => {
-    const open = await deps.store.search('CarePlan', {
-      'based-on': srRef as string,
-      status: OPEN_STATUSES.join(','),
-      _count: '1',
-    });
-    const existing = open.entry?.[0]?.resource;
+    const existing = await openPlanOf(deps.store, serviceRequest, srRef as string);
     if (existing) {
       throw new FhirError(409, [
         {
           code: 'duplicate',
           diagnostics: `The referral already has an open care plan (CarePlan/${existing.id}); update it, or complete or revoke it first`,
-          expression: [`${at}.basedOn[0]`],
+          expression: [`${at}.supportingInfo`],
         },
       ]);
     }
@@ -197,8 +197,8 @@ export async function updateCarePlan(
     throw err;
   })) as CarePlan;
   if (!isVisible(ctx.principal, stored)) throw Failures.notFound();
-  const srRef = stored.basedOn?.[0]?.reference as string;
-  const { task } = await referralFor(deps.store, ctx, srRef, 'CarePlan.basedOn[0]');
+  const srRef = referralOf(stored) as string;
+  const { task } = await referralFor(deps.store, ctx, srRef, 'CarePlan.supportingInfo');
   await requireReceiver(deps.store, ctx, task);
   if (stored.meta?.versionId !== version) {
     throw new FhirError(412, [
@@ -226,7 +226,7 @@ export async function updateCarePlan(
     ]);
   }
   const issues = checkPlanContent({ carePlan: next, at: 'CarePlan', goals: [] });
-  for (const key of ['basedOn', 'subject', 'intent'] as const) {
+  for (const key of ['subject', 'intent'] as const) {
     if (JSON.stringify(next[key]) !== JSON.stringify(stored[key])) {
       issues.push({
         code: 'business-rule',
@@ -234,6 +234,13 @@ export async function updateCarePlan(
         expression: [`CarePlan.${key}`],
       });
     }
+  }
+  if (referralOf(next) !== srRef) {
+    issues.push({
+      code: 'business-rule',
+      diagnostics: 'A care plan stays with its referral (the ServiceRequest in supportingInfo)',
+      expression: ['CarePlan.supportingInfo'],
+    });
   }
   if (issues.length) throw new FhirError(422, issues);
 
@@ -309,16 +316,41 @@ function accessOf(resource: Resource): string[] {
     .map((c) => c.code as string);
 }
 
+/**
+ * The referral a care plan belongs to: the one ServiceRequest among its `supportingInfo`. R4's
+ * `CarePlan.basedOn` may only point at another CarePlan, and Medplum checks reference targets,
+ * so the referral is carried where any resource may be named.
+ */
+export function referralOf(carePlan: CarePlan): string | undefined {
+  const referrals = (carePlan.supportingInfo ?? [])
+    .map((r) => r.reference ?? '')
+    .filter((r) => /^ServiceRequest\/[^/]+$/.test(r));
+  return referrals.length === 1 ? referrals[0] : undefined;
+}
+
+/** The referral's care plan that is still open (draft, active or on hold), if any. */
+async function openPlanOf(
+  store: FhirStore,
+  serviceRequest: ServiceRequest,
+  srRef: string,
+): Promise<CarePlan | undefined> {
+  const plans = await store.search('CarePlan', {
+    patient: serviceRequest.subject?.reference ?? '',
+    status: OPEN_STATUSES.join(','),
+    _count: '100',
+  });
+  return (plans.entry ?? []).map((e) => e.resource as CarePlan).find((plan) => referralOf(plan) === srRef);
+}
+
 function singleReferral(carePlan: CarePlan, at: string, issues: Issue[]): string | undefined {
-  const refs = (carePlan.basedOn ?? []).map((r) => r.reference ?? '');
-  const referral = refs.find((r) => /^ServiceRequest\/[^/]+$/.test(r));
-  if (!referral || refs.length !== 1) {
+  const referral = referralOf(carePlan);
+  if (!referral) {
     issues.push({
       code: 'required',
-      diagnostics: 'A care plan is based on exactly one referral (basedOn: ServiceRequest/{id})',
-      expression: [`${at}.basedOn`],
+      diagnostics:
+        'A care plan names exactly one referral among its supportingInfo (a reference to ServiceRequest/{id})',
+      expression: [`${at}.supportingInfo`],
     });
-    return undefined;
   }
   return referral;
 }
@@ -492,7 +524,7 @@ const JSON_ALIASES: [RegExp, string][] = [
   [/^CarePlan\.activity\[(\d+)\]\.detail\.code$/, 'activities[$1].category'],
   [/^CarePlan\.activity\[(\d+)\]\.detail\.status$/, 'activities[$1].status'],
   [/^careTeam\.participant\[(\d+)\]\.role$/, 'careTeam[$1].role'],
-  [/^CarePlan\.basedOn.*$/, '(referral)'],
+  [/^CarePlan\.supportingInfo.*$/, '(referral)'],
 ];
 
 /** `POST /referrals/{id}/care-plan`: the plain JSON care plan, checked, mapped, then the same creation. */

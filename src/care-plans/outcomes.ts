@@ -18,6 +18,7 @@ import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import { organisationOdsOf } from '../referrals/identities.ts';
+import { referralOf } from './care-plans.ts';
 
 /** The wellbeing measures the service records, as Questionnaires it serves. */
 export const QUESTIONNAIRES: readonly Questionnaire[] = [ons4 as Questionnaire, swemwbs as Questionnaire];
@@ -201,7 +202,7 @@ function answerIssues(measure: Measure, response: QuestionnaireResponse): Issue[
 async function requirePlanKeeper(store: FhirStore, ctx: RequestContext, plan: CarePlan): Promise<void> {
   const organization = ctx.principal.organization;
   if (organization === undefined) return;
-  const srRef = plan.basedOn?.[0]?.reference ?? '';
+  const srRef = referralOf(plan) ?? '';
   const tasks = await store.search('Task', { focus: srRef, _count: '1' });
   const owner =
     tasks.entry?.[0]?.resource?.resourceType === 'Task' ? tasks.entry[0].resource.owner : undefined;
@@ -299,11 +300,13 @@ export async function recordOutcomeFromJson(
     | undefined;
   if (!referral || !isVisible(ctx.principal, referral)) throw Failures.notFound();
   const plans = await deps.store.search('CarePlan', {
-    'based-on': `ServiceRequest/${serviceRequestId}`,
+    patient: referral.subject?.reference ?? '',
     _sort: '-_lastUpdated',
-    _count: '1',
+    _count: '100',
   });
-  const plan = plans.entry?.[0]?.resource;
+  const plan = (plans.entry ?? [])
+    .map((e) => e.resource as CarePlan)
+    .find((p) => referralOf(p) === `ServiceRequest/${serviceRequestId}`);
   if (!plan) {
     throw new FhirError(409, [
       { code: 'business-rule', diagnostics: 'The referral has no care plan to record the measure against' },

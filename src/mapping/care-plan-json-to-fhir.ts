@@ -10,7 +10,7 @@ export interface MappedCarePlan {
 }
 
 /**
- * The plain care plan as FHIR: a CarePlan (intent plan) based on the referral, "what matters to
+ * The plain care plan as FHIR: a CarePlan (intent plan) naming the referral, "what matters to
  * me" as its description, one Goal per goal, activities with their category coded, and a CareTeam.
  * JSON paths are kept as expressions by the caller; this only builds resources.
  */
@@ -65,7 +65,7 @@ export function carePlanJsonToFhir(
       { coding: [{ system: OWN_SYSTEM.carePlanCategory, code: 'personalised-care-and-support-plan' }] },
     ],
     subject: referral.subject as CarePlan['subject'],
-    basedOn: [{ reference: referral.serviceRequest }],
+    supportingInfo: [{ reference: referral.serviceRequest }],
     author: { display: json.author.name },
     ...(json.period ? { period: json.period } : {}),
     goal: goals.map((g) => ({ reference: g.fullUrl })),

@@ -58,7 +58,7 @@ describe('the referral’s care plan', () => {
       status: 'active',
       intent: 'plan',
       description: plan.whatMattersToMe,
-      basedOn: [{ reference: `ServiceRequest/${r.srId}` }],
+      supportingInfo: [{ reference: `ServiceRequest/${r.srId}` }],
       subject: { reference: `Patient/${r.patientId}` },
     });
     expect(carePlan.activity?.map((a) => a.detail?.code?.coding?.[0])).toEqual([
@@ -201,7 +201,7 @@ describe('the referral’s care plan', () => {
             status: 'active',
             intent: 'plan',
             subject,
-            basedOn: [{ reference: `ServiceRequest/${r.srId}` }],
+            supportingInfo: [{ reference: `ServiceRequest/${r.srId}` }],
             goal: [{ reference: 'urn:uuid:6a0b8e8e-0000-4000-8000-000000000001' }],
             activity: [
               {

@@ -68,7 +68,7 @@ describe('a referral’s whole journey, checked in the store at each step', () =
       201,
     );
     const stored = (await store.read('CarePlan', plan.carePlan.id)) as CarePlan;
-    expect(stored.basedOn?.[0]?.reference).toBe(`ServiceRequest/${r.srId}`);
+    expect(stored.supportingInfo?.[0]?.reference).toBe(`ServiceRequest/${r.srId}`);
     expect(labelled(stored)).toEqual(['B99901', 'SPX01']);
     const created = await all<Provenance>('Provenance', { target: `CarePlan/${stored.id}` });
     expect(created.map((p) => p.activity?.coding?.[0]?.code)).toEqual(['CREATE']);

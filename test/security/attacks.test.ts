@@ -278,17 +278,18 @@ describe('attacks on the API', () => {
       status: 'active',
       intent: 'plan',
       subject: { reference: `Patient/${patientId}` },
-      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+      activity: [{ reference: { reference: `ServiceRequest/${serviceRequestId}` } }],
       meta: { security: [{ system: OWN_SYSTEM.organisationAccess, code: 'B99902' }] },
     });
     const response = await s.as(
       otherToken,
-      '/fhir/CarePlan?_include=CarePlan:based-on&_include=CarePlan:subject',
+      '/fhir/CarePlan?_include=CarePlan:activity-reference&_include=CarePlan:subject',
     );
     const bundle = (await response.json()) as Bundle;
     expect(bundle.entry?.map((e) => e.resource?.resourceType)).toEqual(['CarePlan']);
     // Iterating on from what was withheld could reach what it points at: refused.
-    const iterated = '/fhir/CarePlan?_include=CarePlan:based-on&_include:iterate=ServiceRequest:requester';
+    const iterated =
+      '/fhir/CarePlan?_include=CarePlan:activity-reference&_include:iterate=ServiceRequest:requester';
     await expectOutcome(await s.as(otherToken, iterated), 400, 'invalid');
   });
 
