@@ -99,11 +99,86 @@ function sortKeys(value: unknown): unknown {
 
 const text = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
+type Concept = { code?: string; concept?: Concept[] };
+type Include = { system?: string; concept?: { code: string }[]; filter?: unknown[]; valueSet?: string[] };
+type Terminology = {
+  resourceType: string;
+  url?: string;
+  concept?: Concept[];
+  compose?: { include?: Include[]; exclude?: unknown[] };
+};
+
+/**
+ * Every value set a profile binds with strength `required`, expanded to `system|code` so the
+ * service can check codes at run time without a terminology server; those that cannot be expanded
+ * from what is at hand (filters, exclusions, unknown systems) are listed as not enforced.
+ */
+function requiredValueSets(sds: unknown[]): { valueSets: Record<string, string[]>; notEnforced: string[] } {
+  const byUrl = new Map<string, Terminology>();
+  const core = readJson('fhir/r4/valuesets.json') as Bundle;
+  for (const entry of core.entry ?? []) {
+    const resource = entry.resource as Terminology | undefined;
+    if (resource?.url) byUrl.set(resource.url, resource);
+  }
+  const own = join(ROOT, 'terminology');
+  for (const file of readdirSync(own).filter((f) => f.endsWith('.json'))) {
+    const resource = JSON.parse(readFileSync(join(own, file), 'utf8')) as Terminology;
+    if (resource.url) byUrl.set(resource.url, resource);
+  }
+  const flatten = (concepts: Concept[] = []): string[] =>
+    concepts.flatMap((c) => [...(c.code ? [c.code] : []), ...flatten(c.concept)]);
+  const expand = (url: string, seen = new Set<string>()): string[] | undefined => {
+    const vs = byUrl.get(url);
+    if (!vs || vs.resourceType !== 'ValueSet' || seen.has(url) || vs.compose?.exclude?.length)
+      return undefined;
+    seen.add(url);
+    const codes: string[] = [];
+    for (const include of vs.compose?.include ?? []) {
+      if (include.filter?.length) return undefined;
+      for (const nested of include.valueSet ?? []) {
+        const more = expand(nested, seen);
+        if (!more) return undefined;
+        codes.push(...more);
+      }
+      if (!include.system) continue;
+      if (include.concept?.length) {
+        codes.push(...include.concept.map((c) => `${include.system}|${c.code}`));
+        continue;
+      }
+      const system = byUrl.get(include.system);
+      if (system?.resourceType !== 'CodeSystem' || !system.concept?.length) return undefined;
+      codes.push(...flatten(system.concept).map((code) => `${include.system}|${code}`));
+    }
+    return codes.length ? codes.sort() : undefined;
+  };
+  const valueSets: Record<string, string[]> = {};
+  const notEnforced = new Set<string>();
+  for (const sd of sds as {
+    snapshot?: { element?: { binding?: { strength?: string; valueSet?: string } }[] };
+  }[]) {
+    for (const element of sd.snapshot?.element ?? []) {
+      if (element.binding?.strength !== 'required' || !element.binding.valueSet) continue;
+      const url = element.binding.valueSet.split('|')[0] as string;
+      const codes = expand(url);
+      if (codes) valueSets[url] = codes;
+      else notEnforced.add(url);
+    }
+  }
+  return { valueSets: sortKeys(valueSets) as Record<string, string[]>, notEnforced: [...notEnforced].sort() };
+}
+
+const REQUIRED_FILE = join(ROOT, 'src/fhir/definitions/required-value-sets.json');
+
 writeCorePackage();
 const scratch = mkdtempSync(join(tmpdir(), 'sp-profiles-'));
 try {
   const built = sushi(scratch);
+  const required = `${JSON.stringify(requiredValueSets([...built.values()]))}\n`;
   if (process.argv.includes('--check')) {
+    if (!existsSync(REQUIRED_FILE) || readFileSync(REQUIRED_FILE, 'utf8') !== required) {
+      console.error('src/fhir/definitions/required-value-sets.json is stale: run npm run build:profiles');
+      process.exit(1);
+    }
     const committed = existsSync(GENERATED) ? readdirSync(GENERATED).sort() : [];
     const stale = [
       ...[...built.keys()].filter(
@@ -120,7 +195,10 @@ try {
     rmSync(GENERATED, { recursive: true, force: true });
     mkdirSync(GENERATED, { recursive: true });
     for (const [file, sd] of built) writeFileSync(join(GENERATED, file), text(sd));
-    console.log(`wrote ${built.size} StructureDefinitions to profiles/generated/`);
+    writeFileSync(REQUIRED_FILE, required);
+    console.log(
+      `wrote ${built.size} StructureDefinitions to profiles/generated/, and their required value sets`,
+    );
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

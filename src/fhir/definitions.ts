@@ -2,6 +2,7 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@med
 import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import searchParameters from './definitions/search-parameters.json' with { type: 'json' };
 import structureDefinitions from './definitions/structure-definitions.json' with { type: 'json' };
+import { indexProfiles } from './profiles.ts';
 
 let indexed = false;
 
@@ -15,4 +16,5 @@ export function indexDefinitions(): void {
   indexStructureDefinitionBundle(structureDefinitions as unknown as Bundle<StructureDefinition>);
   indexSearchParameterBundle(searchParameters as unknown as Bundle<SearchParameter>);
   indexed = true;
+  indexProfiles();
 }

@@ -18,5 +18,6 @@ Description: "A referral to a social prescribing service (SNOMED CT 871731000000
 * reasonCode 1..* MS
 * reasonCode from $REASONS (extensible)
 * authoredOn 1..1 MS
-* supportingInfo 1..* MS
+* supportingInfo MS
 * supportingInfo ^short = "The person's consent (Consent), and any baseline questionnaire"
+* supportingInfo ^comment = "The Consent may instead be sent as an entry of the same transaction Bundle; the stored referral always references it."

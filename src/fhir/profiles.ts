@@ -1,0 +1,186 @@
+import {
+  evalFhirPath,
+  getAllDataTypes,
+  indexStructureDefinitionBundle,
+  OperationOutcomeError,
+  tryGetProfile,
+  validateTypedValue,
+} from '@medplum/core';
+import type { Coding, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import carePlan from '../../profiles/generated/StructureDefinition-social-prescribing-care-plan.json' with {
+  type: 'json',
+};
+import careTeam from '../../profiles/generated/StructureDefinition-social-prescribing-care-team.json' with {
+  type: 'json',
+};
+import consent from '../../profiles/generated/StructureDefinition-social-prescribing-consent.json' with {
+  type: 'json',
+};
+import goal from '../../profiles/generated/StructureDefinition-social-prescribing-goal.json' with {
+  type: 'json',
+};
+import organization from '../../profiles/generated/StructureDefinition-social-prescribing-organization.json' with {
+  type: 'json',
+};
+import patient from '../../profiles/generated/StructureDefinition-social-prescribing-patient.json' with {
+  type: 'json',
+};
+import referral from '../../profiles/generated/StructureDefinition-social-prescribing-referral.json' with {
+  type: 'json',
+};
+import task from '../../profiles/generated/StructureDefinition-social-prescribing-referral-task.json' with {
+  type: 'json',
+};
+import required from './definitions/required-value-sets.json' with { type: 'json' };
+import { isValidNhsNumber } from './nhs-number.ts';
+import type { Issue } from './outcomes.ts';
+import { SYSTEM } from './systems.ts';
+
+/** The profiles the service publishes and enforces, built from profiles/ by SUSHI. */
+export const PROFILES: readonly StructureDefinition[] = [
+  patient,
+  organization,
+  consent,
+  referral,
+  task,
+  carePlan,
+  goal,
+  careTeam,
+] as StructureDefinition[];
+
+/** The profile each type's resources are held to, by resource type. */
+export const PROFILE_OF: ReadonlyMap<string, StructureDefinition> = new Map(
+  PROFILES.map((sd) => [sd.type as string, sd]),
+);
+
+interface Binding {
+  path: string;
+  expression: string;
+  codes: ReadonlySet<string>;
+  valueSet: string;
+}
+
+const REQUIRED_CODES: Record<string, string[]> = required.valueSets;
+const bindings = new Map<string, Binding[]>();
+let indexed = false;
+
+/**
+ * Parses each profile once, at start-up, and registers its schema under the profile's name, so
+ * that checking a resource against it costs a walk of the resource, not a parse of the profile.
+ */
+export function indexProfiles(): void {
+  if (indexed) return;
+  indexStructureDefinitionBundle([...PROFILES]);
+  const types = getAllDataTypes();
+  for (const sd of PROFILES) {
+    const schema = tryGetProfile(sd.url);
+    if (schema) types[sd.name] = schema;
+    bindings.set(
+      sd.url,
+      (sd.snapshot?.element ?? []).flatMap((element) => {
+        const valueSet = element.binding?.valueSet?.split('|')[0];
+        const codes = valueSet ? REQUIRED_CODES[valueSet] : undefined;
+        if (element.binding?.strength !== 'required' || !codes || element.path.includes('[x]')) return [];
+        return [
+          {
+            path: element.path,
+            expression: element.path.split('.').slice(1).join('.'),
+            codes: new Set(codes),
+            valueSet: valueSet as string,
+          },
+        ];
+      }),
+    );
+  }
+  indexed = true;
+}
+
+/**
+ * Everything wrong with a resource against its profile (which includes base R4): structure,
+ * cardinality, fixed values, slices, invariants, reference targets, codes in required bindings,
+ * and for a Patient the NHS number's check digit. Warnings are returned too; they do not block.
+ * Expressions are re-rooted under `at` when given.
+ */
+export function checkAgainstProfile(
+  resource: Resource,
+  options: { profile?: StructureDefinition; at?: string; nhsNumber?: boolean } = {},
+): Issue[] {
+  indexProfiles();
+  const { at } = options;
+  const sd = options.profile ?? PROFILE_OF.get(resource.resourceType);
+  const raw: OperationOutcomeIssue[] = [];
+  try {
+    raw.push(...validateTypedValue({ type: sd?.name ?? resource.resourceType, value: resource }));
+  } catch (err) {
+    if (!(err instanceof OperationOutcomeError)) throw err;
+    raw.push(...(err.outcome.issue ?? []));
+  }
+  const issues: Issue[] = raw.map((issue) => ({
+    severity: issue.severity,
+    code: issue.code,
+    diagnostics: issue.details?.text ?? issue.diagnostics ?? 'Invalid',
+    ...(issue.expression ? { expression: issue.expression } : {}),
+  }));
+  if (sd) issues.push(...bindingIssues(resource, sd));
+  if (resource.resourceType === 'Patient' && options.nhsNumber !== false)
+    issues.push(...nhsNumberIssues(resource));
+  return issues.map((issue) => reroot(issue, resource.resourceType, at));
+}
+
+function bindingIssues(resource: Resource, sd: StructureDefinition): Issue[] {
+  const issues: Issue[] = [];
+  for (const binding of bindings.get(sd.url) ?? []) {
+    for (const value of evalFhirPath(binding.expression, resource)) {
+      if (!inValueSet(value, binding.codes)) {
+        issues.push({
+          severity: 'error',
+          code: 'code-invalid',
+          diagnostics: `The code is not in the required value set ${binding.valueSet}`,
+          expression: [binding.path],
+        });
+      }
+    }
+  }
+  return issues;
+}
+
+function inValueSet(value: unknown, codes: ReadonlySet<string>): boolean {
+  if (typeof value === 'string') {
+    for (const code of codes) if (code.endsWith(`|${value}`)) return true;
+    return false;
+  }
+  const codings: Coding[] =
+    value && typeof value === 'object'
+      ? 'coding' in value
+        ? ((value as { coding?: Coding[] }).coding ?? [])
+        : [value as Coding]
+      : [];
+  return codings.some((c) => codes.has(`${c.system}|${c.code}`));
+}
+
+function nhsNumberIssues(
+  resource: Resource & { identifier?: { system?: string; value?: string }[] },
+): Issue[] {
+  return (resource.identifier ?? []).flatMap((identifier, i) =>
+    identifier.system === SYSTEM.nhsNumber && identifier.value && !isValidNhsNumber(identifier.value)
+      ? [
+          {
+            severity: 'error' as const,
+            code: 'value' as const,
+            diagnostics: 'NHS number fails the Modulus 11 check',
+            expression: [`Patient.identifier[${i}].value`],
+          },
+        ]
+      : [],
+  );
+}
+
+function reroot(issue: Issue, resourceType: string, at: string | undefined): Issue {
+  if (!at || !issue.expression) return issue;
+  return {
+    ...issue,
+    expression: issue.expression.map((e) =>
+      e.startsWith(resourceType) ? at + e.slice(resourceType.length) : `${at}.${e}`,
+    ),
+  };
+}
