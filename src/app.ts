@@ -21,6 +21,7 @@ import { createInMemoryReplayStore, type ReplayStore, requestReplay } from './mi
 import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import { authRoutes } from './routes/auth.ts';
 import { carePlanRoutes } from './routes/care-plans.ts';
+import { contractRoutes } from './routes/contract.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
   const carePlans = carePlanRoutes(intake);
   const features: FhirFeature[] = [
+    contractRoutes(deps.clock),
     referrals.fhir,
     tasks.fhir,
     carePlans.fhir,

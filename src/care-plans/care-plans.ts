@@ -14,6 +14,7 @@ import type {
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, withAccess } from '../auth/tenancy.ts';
 import { Failures, FhirError, type Issue, invalidBody, requireIfMatch } from '../fhir/outcomes.ts';
+import { profileErrors } from '../fhir/profiles.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { ACTIVITY_CATEGORIES, CARE_TEAM_ROLES, inCodeSystem } from '../fhir/terminology.ts';
@@ -99,6 +100,11 @@ export async function createCarePlan(
         expression: [`${at}.supportingInfo`],
       },
     ]);
+  }
+  issues.push(...profileErrors(carePlan, issues, { at }));
+  for (const goal of input.goals) issues.push(...profileErrors(goal.resource, issues, { at: goal.at }));
+  if (input.careTeam) {
+    issues.push(...profileErrors(input.careTeam.resource, issues, { at: input.careTeam.at }));
   }
   if (issues.length) throw new FhirError(422, issues);
 
@@ -242,6 +248,7 @@ export async function updateCarePlan(
       expression: ['CarePlan.supportingInfo'],
     });
   }
+  issues.push(...profileErrors(next, issues, { at: 'CarePlan' }));
   if (issues.length) throw new FhirError(422, issues);
 
   const now = deps.clock().toISOString();

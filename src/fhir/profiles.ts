@@ -1,5 +1,4 @@
 import {
-  evalFhirPath,
   getAllDataTypes,
   indexStructureDefinitionBundle,
   OperationOutcomeError,
@@ -130,18 +129,30 @@ export function checkAgainstProfile(
 function bindingIssues(resource: Resource, sd: StructureDefinition): Issue[] {
   const issues: Issue[] = [];
   for (const binding of bindings.get(sd.url) ?? []) {
-    for (const value of evalFhirPath(binding.expression, resource)) {
+    for (const { value, path } of valuesAt(resource, resource.resourceType, binding.expression.split('.'))) {
       if (!inValueSet(value, binding.codes)) {
         issues.push({
           severity: 'error',
           code: 'code-invalid',
           diagnostics: `The code is not in the required value set ${binding.valueSet}`,
-          expression: [binding.path],
+          expression: [path],
         });
       }
     }
   }
   return issues;
+}
+
+/** The values at an element path, each with its FHIRPath including array indexes. */
+function valuesAt(node: unknown, path: string, segments: string[]): { value: unknown; path: string }[] {
+  if (node === undefined || node === null) return [];
+  const [head, ...rest] = segments;
+  if (head === undefined) return [{ value: node, path }];
+  const child = (node as Record<string, unknown>)[head];
+  if (Array.isArray(child)) {
+    return child.flatMap((item, i) => valuesAt(item, `${path}.${head}[${i}]`, rest));
+  }
+  return valuesAt(child, `${path}.${head}`, rest);
 }
 
 function inValueSet(value: unknown, codes: ReadonlySet<string>): boolean {
@@ -183,4 +194,32 @@ function reroot(issue: Issue, resourceType: string, at: string | undefined): Iss
       e.startsWith(resourceType) ? at + e.slice(resourceType.length) : `${at}.${e}`,
     ),
   };
+}
+
+/**
+ * The profile's errors about a resource that `reported` does not already name (the caller's own
+ * checks, worded for its users, take precedence for the same element). Warnings are dropped.
+ */
+export function profileErrors(
+  resource: Resource,
+  reported: readonly Issue[],
+  options: { at?: string; nhsNumber?: boolean } = {},
+): Issue[] {
+  if (!PROFILE_OF.has(resource.resourceType)) return [];
+  const covered = reported.flatMap((i) => i.expression ?? []);
+  const overlaps = (a: string, b: string) =>
+    a === b ||
+    a.startsWith(`${b}.`) ||
+    a.startsWith(`${b}[`) ||
+    b.startsWith(`${a}.`) ||
+    b.startsWith(`${a}[`);
+  const issues: Issue[] = [];
+  for (const issue of checkAgainstProfile(resource, options)) {
+    if (issue.severity !== 'error' && issue.severity !== 'fatal') continue;
+    const expression = issue.expression?.[0] ?? options.at ?? resource.resourceType;
+    if (covered.some((c) => overlaps(c, expression))) continue;
+    covered.push(expression);
+    issues.push(issue);
+  }
+  return issues;
 }

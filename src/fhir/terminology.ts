@@ -4,6 +4,14 @@ import businessStatus from '../../terminology/CodeSystem-referral-business-statu
 import activityCategories from '../../terminology/CodeSystem-social-prescribing-activity-category.json' with {
   type: 'json',
 };
+import careTeamRoleSet from '../../terminology/ValueSet-care-team-role.json' with { type: 'json' };
+import businessStatusSet from '../../terminology/ValueSet-referral-business-status.json' with {
+  type: 'json',
+};
+import taskStatusSet from '../../terminology/ValueSet-referral-task-status.json' with { type: 'json' };
+import activityCategorySet from '../../terminology/ValueSet-social-prescribing-activity-category.json' with {
+  type: 'json',
+};
 import referralReasons from '../../terminology/ValueSet-social-prescribing-referral-reasons.json' with {
   type: 'json',
 };
@@ -36,4 +44,41 @@ export function inCodeSystem(codeSystem: CodeSystem, coding: Coding): boolean {
 /** The concept's display in the code system, if it has that code. */
 export function displayOf(codeSystem: CodeSystem, code: string): string | undefined {
   return codeSystem.concept?.find((c) => c.code === code)?.display;
+}
+
+/** The value sets and code systems the service publishes (terminology/). */
+export const VALUE_SETS: readonly ValueSet[] = [
+  referralReasons,
+  taskStatusSet,
+  businessStatusSet,
+  activityCategorySet,
+  careTeamRoleSet,
+] as ValueSet[];
+export const CODE_SYSTEMS: readonly CodeSystem[] = [
+  REFERRAL_BUSINESS_STATUS,
+  ACTIVITY_CATEGORIES,
+  CARE_TEAM_ROLES,
+];
+
+export interface ExpandedConcept {
+  system: string;
+  code: string;
+  display?: string;
+}
+
+/** Every concept of one of the published value sets (all are small and enumerable). */
+export function expand(valueSet: ValueSet): ExpandedConcept[] {
+  const concepts: ExpandedConcept[] = [];
+  for (const include of valueSet.compose?.include ?? []) {
+    const system = include.system as string;
+    const listed = include.concept ?? CODE_SYSTEMS.find((cs) => cs.url === system)?.concept ?? [];
+    for (const concept of listed) {
+      concepts.push({
+        system,
+        code: concept.code as string,
+        ...(concept.display ? { display: concept.display } : {}),
+      });
+    }
+  }
+  return concepts;
 }

@@ -6,7 +6,9 @@ import { FhirError } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 import type { Logger } from '../logger.ts';
 
-const OPEN_PATHS = ['/fhir/metadata', '/fhir/.well-known/smart-configuration'];
+/** What anyone may read: the CapabilityStatement, SMART discovery, and the published contract. */
+const OPEN_PATHS =
+  /^\/fhir\/(metadata|\.well-known\/smart-configuration|(StructureDefinition|ValueSet|CodeSystem|OperationDefinition)\/[^/]+(\/\$expand)?)$/;
 
 /**
  * Puts the request context (who is asking) on every FHIR and plain-JSON request, from a bearer
@@ -15,7 +17,7 @@ const OPEN_PATHS = ['/fhir/metadata', '/fhir/.well-known/smart-configuration'];
  */
 export function authenticate(mode: AuthMode, logger: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (OPEN_PATHS.includes(c.req.path)) return next();
+    if (OPEN_PATHS.test(c.req.path)) return next();
     const requestId = c.get('requestId');
     if (mode.kind === 'open') {
       c.set('ctx', { requestId, principal: OPEN_LOCAL_PRINCIPAL, touched: [] });

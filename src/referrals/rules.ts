@@ -1,7 +1,7 @@
 import type { Consent, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import { isValidNhsNumber } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
-import { checkAgainstProfile, PROFILE_OF } from '../fhir/profiles.ts';
+import { profileErrors } from '../fhir/profiles.ts';
 import { REFERRAL_TO_SOCIAL_PRESCRIBING, SYSTEM } from '../fhir/systems.ts';
 import { isReferralReason } from '../fhir/terminology.ts';
 import { entryFor, type ReferralBundle } from './referral-bundle.ts';
@@ -218,27 +218,15 @@ export function forEachReference(
 
 /**
  * The referral's entries against their profiles: what the rules above did not already say about
- * the same element (the rules' wording is the more specific). Errors only; base-R4 errors were
- * reported when the Bundle was read, and the NHS number's check digit by the rules.
+ * the same element. Base-R4 errors were reported when the Bundle was read, and the NHS number's
+ * check digit by the rules.
  */
 function profileIssues(referral: ReferralBundle, ruleIssues: readonly Issue[]): Issue[] {
-  const covered = ruleIssues.flatMap((i) => i.expression ?? []);
-  const overlaps = (a: string, b: string) =>
-    a === b ||
-    a.startsWith(`${b}.`) ||
-    a.startsWith(`${b}[`) ||
-    b.startsWith(`${a}.`) ||
-    b.startsWith(`${a}[`);
   const issues: Issue[] = [];
   for (const entry of referral.entries) {
-    if (!PROFILE_OF.has(entry.resource.resourceType)) continue;
-    for (const issue of checkAgainstProfile(entry.resource, { at: entry.at, nhsNumber: false })) {
-      if (issue.severity !== 'error' && issue.severity !== 'fatal') continue;
-      const expression = issue.expression?.[0] ?? entry.at;
-      if (covered.some((c) => overlaps(c, expression))) continue;
-      covered.push(expression);
-      issues.push(issue);
-    }
+    issues.push(
+      ...profileErrors(entry.resource, [...ruleIssues, ...issues], { at: entry.at, nhsNumber: false }),
+    );
   }
   return issues;
 }

@@ -3,6 +3,7 @@ import type { Bundle, CodeableConcept, ServiceRequest, Task } from '@medplum/fhi
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible } from '../auth/tenancy.ts';
 import { Failures, FhirError, type Issue, requireIfMatch } from '../fhir/outcomes.ts';
+import { profileErrors } from '../fhir/profiles.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import {
   OWN_SYSTEM,
@@ -269,6 +270,9 @@ async function transition(
   };
   if (!next.businessStatus) delete task.businessStatus;
   if (!next.statusReason) delete task.statusReason;
+
+  const taskIssues = profileErrors(task, []);
+  if (taskIssues.length) throw new FhirError(422, taskIssues);
 
   const srRef = stored.focus?.reference ?? '';
   const [srType, srId] = srRef.split('/');
