@@ -115,7 +115,7 @@ export function checkAgainstProfile(
     raw.push(...(err.outcome.issue ?? []));
   }
   const issues: Issue[] = raw.map((issue) => ({
-    severity: issue.severity,
+    severity: isWrongTarget(issue) ? 'error' : issue.severity,
     code: issue.code,
     diagnostics: issue.details?.text ?? issue.diagnostics ?? 'Invalid',
     ...(issue.expression ? { expression: issue.expression } : {}),
@@ -124,6 +124,20 @@ export function checkAgainstProfile(
   if (resource.resourceType === 'Patient' && options.nhsNumber !== false)
     issues.push(...nhsNumberIssues(resource));
   return issues.map((issue) => reroot(issue, resource.resourceType, at));
+}
+
+/**
+ * Medplum reports a reference to the wrong type of resource as a warning; a profile's `only
+ * Reference(...)` is a rule, so it is an error here. References to Bundle entries (`urn:uuid:`)
+ * cannot be checked this way and stay warnings.
+ */
+function isWrongTarget(issue: OperationOutcomeIssue): boolean {
+  const text = issue.details?.text ?? '';
+  return (
+    issue.severity === 'warning' &&
+    text.startsWith('Invalid reference: got "') &&
+    !text.includes('"urn:uuid:')
+  );
 }
 
 function bindingIssues(resource: Resource, sd: StructureDefinition): Issue[] {
@@ -172,18 +186,31 @@ function inValueSet(value: unknown, codes: ReadonlySet<string>): boolean {
 function nhsNumberIssues(
   resource: Resource & { identifier?: { system?: string; value?: string }[] },
 ): Issue[] {
-  return (resource.identifier ?? []).flatMap((identifier, i) =>
-    identifier.system === SYSTEM.nhsNumber && identifier.value && !isValidNhsNumber(identifier.value)
-      ? [
+  return (resource.identifier ?? []).flatMap((identifier, i): Issue[] => {
+    const value = identifier.value;
+    if (identifier.system !== SYSTEM.nhsNumber || !value) return [];
+    const expression = [`Patient.identifier[${i}].value`];
+    if (!/^\d{10}$/.test(value)) {
+      return [
+        {
+          severity: 'error',
+          code: 'value',
+          diagnostics: 'An NHS number is ten digits, without spaces',
+          expression,
+        },
+      ];
+    }
+    return isValidNhsNumber(value)
+      ? []
+      : [
           {
-            severity: 'error' as const,
-            code: 'value' as const,
+            severity: 'error',
+            code: 'value',
             diagnostics: 'NHS number fails the Modulus 11 check',
-            expression: [`Patient.identifier[${i}].value`],
+            expression,
           },
-        ]
-      : [],
-  );
+        ];
+  });
 }
 
 function reroot(issue: Issue, resourceType: string, at: string | undefined): Issue {
