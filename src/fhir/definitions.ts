@@ -2,7 +2,6 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@med
 import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import searchParameters from './definitions/search-parameters.json' with { type: 'json' };
 import structureDefinitions from './definitions/structure-definitions.json' with { type: 'json' };
-import { indexProfiles } from './profiles.ts';
 
 let indexed = false;
 
@@ -16,5 +15,4 @@ export function indexDefinitions(): void {
   indexStructureDefinitionBundle(structureDefinitions as unknown as Bundle<StructureDefinition>);
   indexSearchParameterBundle(searchParameters as unknown as Bundle<SearchParameter>);
   indexed = true;
-  indexProfiles();
 }

@@ -1,51 +1,24 @@
 import {
   getAllDataTypes,
-  indexStructureDefinitionBundle,
+  loadDataType,
   OperationOutcomeError,
   tryGetProfile,
   validateTypedValue,
 } from '@medplum/core';
 import type { Coding, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
-import carePlan from '../../profiles/generated/StructureDefinition-social-prescribing-care-plan.json' with {
-  type: 'json',
-};
-import careTeam from '../../profiles/generated/StructureDefinition-social-prescribing-care-team.json' with {
-  type: 'json',
-};
-import consent from '../../profiles/generated/StructureDefinition-social-prescribing-consent.json' with {
-  type: 'json',
-};
-import goal from '../../profiles/generated/StructureDefinition-social-prescribing-goal.json' with {
-  type: 'json',
-};
-import organization from '../../profiles/generated/StructureDefinition-social-prescribing-organization.json' with {
-  type: 'json',
-};
-import patient from '../../profiles/generated/StructureDefinition-social-prescribing-patient.json' with {
-  type: 'json',
-};
-import referral from '../../profiles/generated/StructureDefinition-social-prescribing-referral.json' with {
-  type: 'json',
-};
-import task from '../../profiles/generated/StructureDefinition-social-prescribing-referral-task.json' with {
-  type: 'json',
-};
+import slimProfiles from './definitions/profiles.json' with { type: 'json' };
 import required from './definitions/required-value-sets.json' with { type: 'json' };
 import { isValidNhsNumber } from './nhs-number.ts';
 import type { Issue } from './outcomes.ts';
 import { SYSTEM } from './systems.ts';
 
-/** The profiles the service publishes and enforces, built from profiles/ by SUSHI. */
-export const PROFILES: readonly StructureDefinition[] = [
-  patient,
-  organization,
-  consent,
-  referral,
-  task,
-  carePlan,
-  goal,
-  careTeam,
-] as StructureDefinition[];
+/**
+ * The profiles the service enforces, built from profiles/ by SUSHI, as it indexes them (snapshots
+ * without prose; the full StructureDefinitions are served from profiles/generated/).
+ */
+export const PROFILES: readonly StructureDefinition[] = (slimProfiles.entry ?? []).map(
+  (e) => e.resource as unknown as StructureDefinition,
+);
 
 /** The profile each type's resources are held to, by resource type. */
 export const PROFILE_OF: ReadonlyMap<string, StructureDefinition> = new Map(
@@ -61,37 +34,37 @@ interface Binding {
 
 const REQUIRED_CODES: Record<string, string[]> = required.valueSets;
 const bindings = new Map<string, Binding[]>();
-let indexed = false;
 
 /**
- * Parses each profile once, at start-up, and registers its schema under the profile's name, so
- * that checking a resource against it costs a walk of the resource, not a parse of the profile.
+ * Parses a profile the first time it is needed, and registers its schema under the profile's name,
+ * so that checking a resource against it costs a walk of the resource, not a parse of the profile.
  */
+function indexProfile(sd: StructureDefinition): void {
+  if (bindings.has(sd.url)) return;
+  loadDataType(sd);
+  const schema = tryGetProfile(sd.url);
+  if (schema) getAllDataTypes()[sd.name] = schema;
+  bindings.set(
+    sd.url,
+    (sd.snapshot?.element ?? []).flatMap((element) => {
+      const valueSet = element.binding?.valueSet?.split('|')[0];
+      const codes = valueSet ? REQUIRED_CODES[valueSet] : undefined;
+      if (element.binding?.strength !== 'required' || !codes || element.path.includes('[x]')) return [];
+      return [
+        {
+          path: element.path,
+          expression: element.path.split('.').slice(1).join('.'),
+          codes: new Set(codes),
+          valueSet: valueSet as string,
+        },
+      ];
+    }),
+  );
+}
+
+/** Every profile at once (for measuring, and for callers that want no first-use cost). */
 export function indexProfiles(): void {
-  if (indexed) return;
-  indexStructureDefinitionBundle([...PROFILES]);
-  const types = getAllDataTypes();
-  for (const sd of PROFILES) {
-    const schema = tryGetProfile(sd.url);
-    if (schema) types[sd.name] = schema;
-    bindings.set(
-      sd.url,
-      (sd.snapshot?.element ?? []).flatMap((element) => {
-        const valueSet = element.binding?.valueSet?.split('|')[0];
-        const codes = valueSet ? REQUIRED_CODES[valueSet] : undefined;
-        if (element.binding?.strength !== 'required' || !codes || element.path.includes('[x]')) return [];
-        return [
-          {
-            path: element.path,
-            expression: element.path.split('.').slice(1).join('.'),
-            codes: new Set(codes),
-            valueSet: valueSet as string,
-          },
-        ];
-      }),
-    );
-  }
-  indexed = true;
+  for (const sd of PROFILES) indexProfile(sd);
 }
 
 /**
@@ -104,9 +77,9 @@ export function checkAgainstProfile(
   resource: Resource,
   options: { profile?: StructureDefinition; at?: string; nhsNumber?: boolean } = {},
 ): Issue[] {
-  indexProfiles();
   const { at } = options;
   const sd = options.profile ?? PROFILE_OF.get(resource.resourceType);
+  if (sd) indexProfile(sd);
   const raw: OperationOutcomeIssue[] = [];
   try {
     raw.push(...validateTypedValue({ type: sd?.name ?? resource.resourceType, value: resource }));

@@ -8,17 +8,21 @@ import type {
 } from '@medplum/fhirtypes';
 import { Failures, FhirError, type Issue, operationOutcome } from '../fhir/outcomes.ts';
 import { checkAgainstProfile, PROFILE_OF, PROFILES } from '../fhir/profiles.ts';
+import { publishedProfile } from '../fhir/published-profiles.ts';
 import { isReadableResourceType } from '../fhir/resource-types.ts';
 import { CODE_SYSTEMS, expand, VALUE_SETS } from '../fhir/terminology.ts';
 
 /** The published contract: profiles, value sets and code systems, by id. */
-export function readDefinition(
-  type: 'StructureDefinition' | 'ValueSet' | 'CodeSystem',
-  id: string,
-): Resource {
-  const all: readonly (StructureDefinition | ValueSet | CodeSystem)[] =
-    type === 'StructureDefinition' ? PROFILES : type === 'ValueSet' ? VALUE_SETS : CODE_SYSTEMS;
+export function readDefinition(type: 'ValueSet' | 'CodeSystem', id: string): Resource {
+  const all: readonly (ValueSet | CodeSystem)[] = type === 'ValueSet' ? VALUE_SETS : CODE_SYSTEMS;
   const found = all.find((r) => r.id === id);
+  if (!found) throw Failures.notFound();
+  return found;
+}
+
+/** A profile as published (full, with its differential and snapshot), by id. */
+export async function readProfile(id: string): Promise<StructureDefinition> {
+  const found = await publishedProfile(id);
   if (!found) throw Failures.notFound();
   return found;
 }

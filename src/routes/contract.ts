@@ -3,7 +3,13 @@ import { Hono } from 'hono';
 import { PROFILE_OF } from '../fhir/profiles.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
-import { expandValueSet, readDefinition, validateCode, validateResource } from '../resources/contract.ts';
+import {
+  expandValueSet,
+  readDefinition,
+  readProfile,
+  validateCode,
+  validateResource,
+} from '../resources/contract.ts';
 import type { FhirFeature } from './feature.ts';
 
 /** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */
@@ -29,9 +35,7 @@ function codeParams(query: URLSearchParams, body: unknown) {
  */
 export function contractRoutes(clock: () => Date): FhirFeature {
   const routes = new Hono<AppEnv>()
-    .get('/StructureDefinition/:id', (c) =>
-      sendResource(c, readDefinition('StructureDefinition', c.req.param('id'))),
-    )
+    .get('/StructureDefinition/:id', async (c) => sendResource(c, await readProfile(c.req.param('id'))))
     .get('/ValueSet/:operation{\\$expand}', (c) =>
       sendFhir(c, expandValueSet({ url: c.req.query('url') }, clock())),
     )
