@@ -46,6 +46,25 @@ describe('the Worker in workerd', () => {
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
   });
 
+  it('serves the profiles without a token and validates against them', async () => {
+    const profile = await SELF.fetch(
+      'https://facade.test/fhir/StructureDefinition/social-prescribing-referral',
+    );
+    expect(profile.status).toBe(200);
+    expect(((await profile.json()) as { differential: unknown }).differential).toBeDefined();
+    const outcome = await SELF.fetch('https://facade.test/fhir/Patient/$validate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', authorization },
+      body: JSON.stringify({
+        resourceType: 'Patient',
+        identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9990000019' }],
+      }),
+    });
+    expect(outcome.status).toBe(200);
+    const body = (await outcome.json()) as { issue: { expression?: string[] }[] };
+    expect(body.issue.flatMap((i) => i.expression ?? [])).toContain('Patient.identifier[0].value');
+  });
+
   it('is healthy and ready against Medplum', async () => {
     expect((await SELF.fetch('https://facade.test/health')).status).toBe(200);
     const ready = await SELF.fetch('https://facade.test/health/ready');
