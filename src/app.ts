@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -102,9 +102,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   // Everything below touches patient data: who is asking, how often, and an audit record of it.
   const authenticated = authenticate(auth, deps.logger);
-  const limited = rateLimit(
-    deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock),
-  );
+  // Limits are per registered client; the open local mode has none to tell apart.
+  const limited: MiddlewareHandler<AppEnv> =
+    auth.kind === 'open'
+      ? (_c, next) => next()
+      : rateLimit(deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock));
   const audited = audit(deps.audit ?? createStoreAuditSink(deps.store, deps.logger), deps.clock);
   const body = jsonBody(deps.config.maxBodyBytes);
   const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());

@@ -154,6 +154,14 @@ describe('the referral’s care plan', () => {
       'business-rule',
     );
     await expectOutcome(await put({ ...current, status: 'draft' }, etag), 409, 'business-rule');
+    const patch = (body: unknown) =>
+      r.s.as(r.sp, `/fhir/CarePlan/${carePlan.id}`, {
+        method: 'PATCH',
+        body,
+        headers: { 'content-type': 'application/json-patch+json', 'if-match': etag },
+      });
+    await expectOutcome(await patch({ op: 'replace' }), 400, 'structure');
+    await expectOutcome(await patch([{ op: 'remove', path: '/nothing/there' }]), 422, 'processing');
     const activity = {
       ...current.activity?.[0],
       detail: { ...current.activity?.[0]?.detail, status: 'in-progress' },

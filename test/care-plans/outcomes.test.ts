@@ -125,6 +125,14 @@ describe('wellbeing outcomes', () => {
     expect(await counts(r.s.store)).toEqual(before);
   });
 
+  it('answers 404 for the outcomes of a care plan that is not there', async () => {
+    await expectOutcome(
+      await r.s.as(r.gp, '/fhir/CarePlan/00000000-0000-4000-8000-ffffffffffff/$outcomes'),
+      404,
+      'not-found',
+    );
+  });
+
   it('is recorded by the service keeping the plan only', async () => {
     const gpWriter = await r.s.token('riverside-medical-gp-system', 'system/*.rs');
     await expectOutcome(

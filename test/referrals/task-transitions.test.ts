@@ -122,6 +122,23 @@ describe('the referral Task as a state machine', () => {
     await expectOutcome(await put(readOnly, { ...task, status: 'accepted' }, etag), 403, 'forbidden');
   });
 
+  it('refuses a PATCH that is not a JSON Patch array (400) or does not apply (422)', async () => {
+    const { etag } = await readTask();
+    const patch = (body: unknown) =>
+      s.as(sp, `/fhir/Task/${taskId}`, {
+        method: 'PATCH',
+        body,
+        headers: { 'content-type': 'application/json-patch+json', 'if-match': etag },
+      });
+    await expectOutcome(await patch({ op: 'replace' }), 400, 'structure');
+    await expectOutcome(
+      await patch([{ op: 'test', path: '/status', value: 'completed' }]),
+      422,
+      'processing',
+    );
+    expect((await readTask()).etag).toBe(etag);
+  });
+
   it('applies a JSON Patch with If-Match', async () => {
     const { etag } = await readTask();
     const response = await s.as(sp, `/fhir/Task/${taskId}`, {
