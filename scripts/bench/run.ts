@@ -113,7 +113,7 @@ const recording = {
   },
 };
 const app = createApp({
-  config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '100000000' }),
+  config: parseConfig({ LOG_LEVEL: 'silent' }),
   store: recording,
   clock: () => new Date(),
   newId: () => crypto.randomUUID(),

@@ -39,7 +39,7 @@ async function ingest(
   const { store } = createEmbeddedStore({ timeoutMs: 60_000, repo });
   await seedEmbeddedStore(store);
   const app = createApp({
-    config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '100000000' }),
+    config: parseConfig({ LOG_LEVEL: 'silent' }),
     store,
     clock: () => new Date(),
     newId: () => crypto.randomUUID(),

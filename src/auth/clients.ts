@@ -17,8 +17,6 @@ export interface RegisteredClient {
   /** ODS code of the organisation the client acts for. */
   organization: string;
   scopes: Scope[];
-  /** The registered scope strings, as given. */
-  scopeText: string[];
   keys: ClientKey[];
 }
 
@@ -106,7 +104,6 @@ export function parseClientRegistry(text: string): Map<string, RegisteredClient>
       clientId: registration.clientId,
       organization: registration.organization,
       scopes: registration.scopes.map((text) => parseScope(text) as Scope),
-      scopeText: registration.scopes,
       keys: registration.jwks.keys.map((jwk) => ({
         kid: jwk.kid,
         alg: jwk.alg ?? (jwk.kty === 'RSA' ? 'RS384' : 'ES384'),

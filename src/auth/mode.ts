@@ -1,4 +1,4 @@
-import { type ClientRegistryError, parseClientRegistry } from './clients.ts';
+import { parseClientRegistry } from './clients.ts';
 import { createInMemoryJtiLedger, importSigningKey, type JtiLedger, type TokenService } from './tokens.ts';
 
 /**
@@ -50,5 +50,3 @@ export async function createAuthMode(settings: AuthSettings): Promise<AuthMode> 
     },
   };
 }
-
-export type { ClientRegistryError };

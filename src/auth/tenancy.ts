@@ -31,7 +31,7 @@ export function isPersonalData(type: string): boolean {
   return PERSONAL_DATA_TYPES.has(type);
 }
 
-export function accessLabel(organization: string): Coding {
+function accessLabel(organization: string): Coding {
   return { system: OWN_SYSTEM.organisationAccess, code: organization };
 }
 

@@ -198,11 +198,27 @@ export async function updateCarePlan(
       },
     ]);
   }
-  const stored = (await deps.store.read('CarePlan', id).catch((err: unknown) => {
+  return applyPlanUpdate(deps, ctx, await readVisiblePlan(deps.store, ctx, id), next, version);
+}
+
+async function readVisiblePlan(store: FhirStore, ctx: RequestContext, id: string): Promise<CarePlan> {
+  const stored = (await store.read('CarePlan', id).catch((err: unknown) => {
     if ((err as { status?: number }).status === 404) throw Failures.notFound();
     throw err;
   })) as CarePlan;
   if (!isVisible(ctx.principal, stored)) throw Failures.notFound();
+  return stored;
+}
+
+/** Checks an update of a stored plan (by its keeper, at the version read) and writes it. */
+async function applyPlanUpdate(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  stored: CarePlan,
+  next: CarePlan,
+  version: string,
+): Promise<CarePlan> {
+  const id = stored.id as string;
   const srRef = referralOf(stored) as string;
   const { task } = await referralFor(deps.store, ctx, srRef, 'CarePlan.supportingInfo');
   await requireReceiver(deps.store, ctx, task);
@@ -290,17 +306,17 @@ export async function patchCarePlan(
   ifMatch: string | undefined,
 ): Promise<CarePlan> {
   authorize(ctx.principal, 'CarePlan', 'u');
+  const version = requireIfMatch(ifMatch);
   if (!Array.isArray(body))
     throw new FhirError(400, [{ code: 'structure', diagnostics: 'Expected a JSON Patch array' }]);
-  const stored = (await deps.store.read('CarePlan', id).catch(() => undefined)) as CarePlan | undefined;
-  if (!stored || !isVisible(ctx.principal, stored)) throw Failures.notFound();
+  const stored = await readVisiblePlan(deps.store, ctx, id);
   const patched = structuredClone(toPublicResource(stored));
   if (applyPatch(patched, body as Operation[]).some(Boolean)) {
     throw new FhirError(422, [
       { code: 'processing', diagnostics: 'The patch does not apply to this care plan' },
     ]);
   }
-  return updateCarePlan(deps, ctx, id, patched, ifMatch);
+  return applyPlanUpdate(deps, ctx, stored, patched, version);
 }
 
 function post(resource: Resource, fullUrl?: string): BundleEntry {
@@ -362,7 +378,7 @@ function singleReferral(carePlan: CarePlan, at: string, issues: Issue[]): string
   return referral;
 }
 
-async function referralFor(
+export async function referralFor(
   store: FhirStore,
   ctx: RequestContext,
   srRef: string,
@@ -391,14 +407,17 @@ async function referralFor(
   return { serviceRequest, task };
 }
 
-/** Care plans are written by the service the referral was sent to. */
-async function requireReceiver(store: FhirStore, ctx: RequestContext, task: Task): Promise<void> {
+/** Care plans (and their outcomes) are written by the service the referral was sent to. */
+export async function requireReceiver(
+  store: FhirStore,
+  ctx: RequestContext,
+  task: Task,
+  diagnostics = 'Only the service the referral was sent to writes its care plan',
+): Promise<void> {
   const organization = ctx.principal.organization;
   if (organization === undefined) return;
   if ((await organisationOdsOf(store, task.owner)) !== organization) {
-    throw new FhirError(403, [
-      { code: 'forbidden', diagnostics: 'Only the service the referral was sent to writes its care plan' },
-    ]);
+    throw new FhirError(403, [{ code: 'forbidden', diagnostics }]);
   }
 }
 
@@ -483,6 +502,13 @@ export function carePlanInputFromBundle(bundle: Bundle): CarePlanInput {
   for (const [i, entry] of entries.entries()) {
     const at = `Bundle.entry[${i}].resource`;
     const type = entry.resource?.resourceType;
+    if (entry.request?.method !== 'POST') {
+      issues.push({
+        code: 'structure',
+        diagnostics: 'Entries are created (POST)',
+        expression: [`Bundle.entry[${i}].request`],
+      });
+    }
     if (i === planIndex) continue;
     if (type === 'Goal')
       goals.push({
@@ -501,13 +527,6 @@ export function carePlanInputFromBundle(bundle: Bundle): CarePlanInput {
         code: 'structure',
         diagnostics: 'A care plan Bundle holds one CarePlan, its Goals and at most one CareTeam',
         expression: [at],
-      });
-    }
-    if (entry.request?.method !== 'POST') {
-      issues.push({
-        code: 'structure',
-        diagnostics: 'Entries are created (POST)',
-        expression: [`Bundle.entry[${i}].request`],
       });
     }
   }

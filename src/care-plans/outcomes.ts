@@ -17,8 +17,7 @@ import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.t
 import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import type { FhirStore } from '../medplum/store.ts';
-import { organisationOdsOf } from '../referrals/identities.ts';
-import { referralOf } from './care-plans.ts';
+import { referralFor, referralOf, requireReceiver } from './care-plans.ts';
 
 /** The wellbeing measures the service records, as Questionnaires it serves. */
 export const QUESTIONNAIRES: readonly Questionnaire[] = [ons4 as Questionnaire, swemwbs as Questionnaire];
@@ -200,17 +199,9 @@ function answerIssues(measure: Measure, response: QuestionnaireResponse): Issue[
 }
 
 async function requirePlanKeeper(store: FhirStore, ctx: RequestContext, plan: CarePlan): Promise<void> {
-  const organization = ctx.principal.organization;
-  if (organization === undefined) return;
-  const srRef = referralOf(plan) ?? '';
-  const tasks = await store.search('Task', { focus: srRef, _count: '1' });
-  const owner =
-    tasks.entry?.[0]?.resource?.resourceType === 'Task' ? tasks.entry[0].resource.owner : undefined;
-  if ((await organisationOdsOf(store, owner)) !== organization) {
-    throw new FhirError(403, [
-      { code: 'forbidden', diagnostics: 'Only the service keeping the care plan records its outcomes' },
-    ]);
-  }
+  if (ctx.principal.organization === undefined) return;
+  const { task } = await referralFor(store, ctx, referralOf(plan) ?? '', 'QuestionnaireResponse.basedOn[0]');
+  await requireReceiver(store, ctx, task, 'Only the service keeping the care plan records its outcomes');
 }
 
 /**

@@ -185,6 +185,36 @@ describe('the referral’s care plan', () => {
     );
   });
 
+  it('refuses a care plan Bundle holding anything else, or entries not created by POST', async () => {
+    await accept();
+    const before = await counts(r.s.store);
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+        {
+          resource: {
+            resourceType: 'CarePlan',
+            status: 'active',
+            intent: 'plan',
+            subject: { reference: `Patient/${r.patientId}` },
+          },
+          request: { method: 'PUT', url: 'CarePlan/x' },
+        },
+      ],
+    };
+    const outcome = await expectOutcome(await r.s.as(r.sp, '/fhir', { body: bundle }), 400, 'structure');
+    expect(outcome.issue.flatMap((i: { expression?: string[] }) => i.expression ?? [])).toEqual([
+      'Bundle.entry[0].resource',
+      'Bundle.entry[1].request',
+    ]);
+    expect(await counts(r.s.store)).toEqual(before);
+  });
+
   it('accepts the FHIR form: a transaction Bundle of the CarePlan with its Goals and CareTeam', async () => {
     await accept();
     const subject = { reference: `Patient/${r.patientId}` };

@@ -327,17 +327,22 @@ describe('attacks on the API', () => {
         expect(ownIds.has((entry.resource as { focus: { reference: string } }).focus.reference)).toBe(true);
       }
     }
-    // A person the caller has never referred does not exist for it.
-    const stranger = (await (await s.as(gpToken, '/fhir/Patient?_count=100')).json()) as Bundle;
-    const theirsOnly = (await (await s.as(otherToken, '/fhir/Patient?_count=100')).json()) as Bundle;
-    const hidden = stranger.entry
-      ?.map((e) => e.resource?.id)
-      .find((id) => !theirsOnly.entry?.some((t) => t.resource?.id === id));
-    if (hidden) {
-      expect((await s.as(otherToken, `/fhir/Patient/${hidden}/$social-prescribing-summary`)).status).toBe(
-        404,
-      );
-    }
+    // A person the caller has never referred does not exist for it: the first practice refers
+    // someone new, and the other practice's summary of that person is a 404.
+    const sent = (await (
+      await s.as(gpToken, '/fhir', { body: exampleBody('02-several-reasons-with-wellbeing-baseline.200') })
+    ).json()) as Bundle;
+    const stranger = sent.entry
+      ?.map((e) => e.response?.location ?? '')
+      .find((l) => l.startsWith('Patient/'))
+      ?.split('/')[1];
+    expect(stranger).toBeDefined();
+    expect((await s.as(gpToken, `/fhir/Patient/${stranger}/$social-prescribing-summary`)).status).toBe(200);
+    await expectOutcome(
+      await s.as(otherToken, `/fhir/Patient/${stranger}/$social-prescribing-summary`),
+      404,
+      'not-found',
+    );
   });
 
   it('another organisation’s referral via a tampered paging link', async () => {

@@ -72,6 +72,24 @@ describe('fail closed, open only on loopback', () => {
     );
   });
 
+  it('the Worker with a client registry that does not parse names the problems in its log, not the keys', async () => {
+    const env = { ...MEDPLUM, AUTH_CLIENTS: '{"clients":[{"clientId":"a"}]}', AUTH_SIGNING_KEY: 'x' };
+    const response = await worker.fetch(new Request('https://facade.test/metadata'), env, ctx);
+    expect(response.status).toBe(500);
+    expect((await response.json()).resourceType).toBe('OperationOutcome');
+  });
+
+  it('npm start refuses arguments it does not know', () => {
+    const run = spawnSync(process.execPath, ['src/node.ts', '--memroy'], {
+      cwd: PROJECT,
+      env: { ...process.env, PORT: '8791' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/Unknown argument\(s\): --memroy/);
+  });
+
   it('npm start with no clients refuses to listen beyond loopback', () => {
     const run = spawnSync(process.execPath, ['src/node.ts', '--memory'], {
       cwd: PROJECT,

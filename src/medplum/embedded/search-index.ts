@@ -79,11 +79,6 @@ export class SearchIndex {
     if (range) range.write(id, next);
   }
 
-  clear(): void {
-    this.keyed.clear();
-    this.ranges.clear();
-  }
-
   private candidatesFor(type: string, filter: Filter): Set<string> | undefined {
     if (filter.operator !== Operator.EQUALS && filter.code !== '_lastUpdated') return undefined;
     const param = searchParam(type, filter.code);
