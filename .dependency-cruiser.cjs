@@ -1,13 +1,13 @@
 /**
  * The layering, enforced: routes → use cases → mapping/FHIR → the Medplum port, never back up.
  *   HTTP layer:  src/routes, src/http, src/middleware
- *   use cases:   src/resources, src/referrals, src/care-plans, src/auth, src/audit
+ *   use cases:   src/resources, src/referrals, src/care-plans, src/workflow (what they share), src/auth, src/audit
  *   domain/FHIR: src/fhir, src/mapping, src/schemas
  *   port:        src/medplum (the only code that talks to Medplum)
  * Entry points (src/app.ts, src/node.ts, src/worker.ts) wire the layers and may import any.
  */
 const HTTP = '^src/(routes|http|middleware)/';
-const USE_CASES = '^src/(resources|referrals|care-plans|auth|audit)/';
+const USE_CASES = '^src/(resources|referrals|care-plans|workflow|auth|audit)/';
 const DOMAIN = '^src/(fhir|mapping|schemas)/';
 const PORT = '^src/medplum/';
 const ENTRIES = '^src/(app|node|worker)\\.ts$';

@@ -34,7 +34,7 @@ const NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update',
 /** 403 unless the principal's scopes grant the interaction on the type. */
 export function authorize(principal: Principal, type: string, permission: Permission): void {
   if (allows(principal.scopes, type, permission)) return;
-  throw new FhirError(403, [
+  throw new FhirError('forbidden', [
     {
       code: 'forbidden',
       diagnostics: `The access token does not grant ${NAMES[permission]} on ${type} (scope system/${type}.${permission})`,

@@ -13,11 +13,14 @@ import ons4 from '../../terminology/Questionnaire-ons4-personal-wellbeing.json' 
 import swemwbs from '../../terminology/Questionnaire-swemwbs.json' with { type: 'json' };
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, visibleEntries, withAccess } from '../auth/tenancy.ts';
+import { byInstant } from '../fhir/dates.ts';
 import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
 import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
-import type { FhirStore } from '../medplum/store.ts';
-import { referralFor, referralOf, requireReceiver } from './care-plans.ts';
+import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import { requireReceiver } from '../workflow/referral-record.ts';
+import { referralOf } from './care-plan-rules.ts';
+import { referralNamed } from './plan-referral.ts';
 
 /** The wellbeing measures the service records, as Questionnaires it serves. */
 export const QUESTIONNAIRES: readonly Questionnaire[] = [ons4 as Questionnaire, swemwbs as Questionnaire];
@@ -64,7 +67,7 @@ export async function recordOutcome(
   authorize(ctx.principal, 'QuestionnaireResponse', 'c');
   const response = body as QuestionnaireResponse;
   if (response?.resourceType !== 'QuestionnaireResponse') {
-    throw new FhirError(400, [
+    throw new FhirError('malformed', [
       { code: 'structure', diagnostics: 'Expected a QuestionnaireResponse', expression: ['resourceType'] },
     ]);
   }
@@ -93,13 +96,15 @@ export async function recordOutcome(
     });
   }
   if (measure) issues.push(...answerIssues(measure, response));
-  if (issues.length) throw new FhirError(422, issues);
+  if (issues.length) throw new FhirError('invalid', issues);
 
-  const plan = (await deps.store
-    .read('CarePlan', (planRef as string).split('/')[1] as string)
-    .catch(() => undefined)) as CarePlan | undefined;
+  const plan = await readIfExists<CarePlan>(
+    deps.store,
+    'CarePlan',
+    (planRef as string).split('/')[1] as string,
+  );
   if (!plan || !isVisible(ctx.principal, plan)) {
-    throw new FhirError(422, [
+    throw new FhirError('invalid', [
       {
         code: 'not-found',
         diagnostics: 'basedOn does not name a care plan stored here',
@@ -109,7 +114,7 @@ export async function recordOutcome(
   }
   await requirePlanKeeper(deps.store, ctx, plan);
   if (response.subject && response.subject.reference !== plan.subject.reference) {
-    throw new FhirError(422, [
+    throw new FhirError('invalid', [
       {
         code: 'invariant',
         diagnostics: 'The measure is about the care plan’s person',
@@ -148,7 +153,7 @@ export async function recordOutcome(
   });
   const stored = written.entry?.[0]?.resource as QuestionnaireResponse | undefined;
   if (!stored?.id) {
-    throw new FhirError(502, [
+    throw new FhirError('incomplete-write', [
       { code: 'exception', diagnostics: 'The FHIR store did not store the measure' },
     ]);
   }
@@ -200,7 +205,12 @@ function answerIssues(measure: Measure, response: QuestionnaireResponse): Issue[
 
 async function requirePlanKeeper(store: FhirStore, ctx: RequestContext, plan: CarePlan): Promise<void> {
   if (ctx.principal.organization === undefined) return;
-  const { task } = await referralFor(store, ctx, referralOf(plan) ?? '', 'QuestionnaireResponse.basedOn[0]');
+  const { task } = await referralNamed(
+    store,
+    ctx,
+    referralOf(plan) ?? '',
+    'QuestionnaireResponse.basedOn[0]',
+  );
   await requireReceiver(store, ctx, task, 'Only the service keeping the care plan records its outcomes');
 }
 
@@ -215,7 +225,7 @@ export async function carePlanOutcomes(
 ): Promise<Parameters> {
   authorize(ctx.principal, 'CarePlan', 'r');
   authorize(ctx.principal, 'QuestionnaireResponse', 's');
-  const plan = await store.read('CarePlan', carePlanId).catch(() => undefined);
+  const plan = await readIfExists<CarePlan>(store, 'CarePlan', carePlanId);
   if (!plan || !isVisible(ctx.principal, plan)) throw Failures.notFound();
   const query = new URLSearchParams({ 'based-on': `CarePlan/${carePlanId}`, _count: '100' });
   const found = visibleEntries(
@@ -224,7 +234,7 @@ export async function carePlanOutcomes(
   );
   const responses = (found.entry ?? [])
     .map((e) => e.resource as QuestionnaireResponse)
-    .sort((a, b) => (a.authored ?? '').localeCompare(b.authored ?? ''));
+    .sort((a, b) => byInstant(a.authored, b.authored));
   ctx.touched.push(`CarePlan/${carePlanId}`, ...responses.map((r) => `QuestionnaireResponse/${r.id}`));
   const parameter: ParametersParameter[] = [];
   for (const [url, measure] of MEASURES) {
@@ -286,9 +296,7 @@ export async function recordOutcomeFromJson(
   authorize(ctx.principal, 'QuestionnaireResponse', 'c');
   const parsed = OutcomeJson.safeParse(body);
   if (!parsed.success) throw invalidBody(parsed.error);
-  const referral = (await deps.store.read('ServiceRequest', serviceRequestId).catch(() => undefined)) as
-    | ServiceRequest
-    | undefined;
+  const referral = await readIfExists<ServiceRequest>(deps.store, 'ServiceRequest', serviceRequestId);
   if (!referral || !isVisible(ctx.principal, referral)) throw Failures.notFound();
   const plans = await deps.store.search('CarePlan', {
     patient: referral.subject?.reference ?? '',
@@ -299,7 +307,7 @@ export async function recordOutcomeFromJson(
     .map((e) => e.resource as CarePlan)
     .find((p) => referralOf(p) === `ServiceRequest/${serviceRequestId}`);
   if (!plan) {
-    throw new FhirError(409, [
+    throw new FhirError('conflict', [
       { code: 'business-rule', diagnostics: 'The referral has no care plan to record the measure against' },
     ]);
   }

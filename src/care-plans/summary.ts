@@ -12,7 +12,7 @@ import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { CANONICAL_BASE } from '../fhir/systems.ts';
-import type { FhirStore } from '../medplum/store.ts';
+import { type FhirStore, readIfExists } from '../medplum/store.ts';
 
 export const SUMMARY_OPERATION = 'social-prescribing-summary';
 
@@ -42,10 +42,7 @@ export async function socialPrescribingSummary(
   patientId: string,
 ): Promise<Bundle> {
   authorize(ctx.principal, 'Patient', 'r');
-  const patient = (await store.read('Patient', patientId).catch((err: unknown) => {
-    if ((err as { status?: number }).status === 404) return undefined;
-    throw err;
-  })) as Patient | undefined;
+  const patient = await readIfExists<Patient>(store, 'Patient', patientId);
   if (!patient || !isVisible(ctx.principal, patient)) {
     throw Failures.notFound();
   }

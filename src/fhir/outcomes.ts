@@ -22,55 +22,128 @@ export function operationOutcome(issues: readonly Issue[]): OperationOutcome {
 }
 
 /**
- * An expected failure with its HTTP status. Messages are written by this service and never
- * carry request content, so they are safe to send and to log.
+ * What went wrong, named by meaning rather than by HTTP status: use cases raise these, and only
+ * the HTTP layer (`src/http/errors.ts`) decides which status each one is.
+ */
+export type OutcomeKind =
+  /** The request is not well formed: unparseable, wrong shape, not base R4. */
+  | 'malformed'
+  /** Well formed, but it breaks a profile or a rule of the service. */
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  /** Missing, or not the caller's to know about: the same answer. */
+  | 'not-found'
+  /** The request conflicts with the current state (an illegal move, a duplicate). */
+  | 'conflict'
+  /** The version the change was made against is no longer current. */
+  | 'precondition-failed'
+  /** The change must name the version it was made against. */
+  | 'precondition-required'
+  | 'throttled'
+  | 'too-large'
+  | 'unsupported-media-type'
+  | 'not-acceptable'
+  /** The store answered, but did not apply the whole write. */
+  | 'incomplete-write'
+  /** The service cannot serve this at all as configured (fails closed). */
+  | 'not-configured'
+  /** What the service depends on is not reachable now; a retry may succeed. */
+  | 'unavailable'
+  | 'internal';
+
+/**
+ * An expected failure: its kind and the issues that explain it. Messages are written by this
+ * service and never carry request content, so they are safe to send and to log.
  */
 export class FhirError extends Error {
-  readonly status: number;
+  readonly kind: OutcomeKind;
   readonly outcome: OperationOutcome;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, issues: readonly Issue[], headers: Record<string, string> = {}) {
+  constructor(kind: OutcomeKind, issues: readonly Issue[], headers: Record<string, string> = {}) {
     super(issues.map((i) => i.diagnostics).join('; '));
     this.name = 'FhirError';
-    this.status = status;
+    this.kind = kind;
     this.outcome = operationOutcome(issues);
     this.headers = headers;
   }
+
+  /** The same failure with its issues rewritten (for example, FHIRPaths as JSON paths). */
+  withIssues(rewrite: (issue: Issue) => Issue): FhirError {
+    const issues = (this.outcome.issue ?? []).map((issue) =>
+      rewrite({
+        severity: issue.severity,
+        code: issue.code,
+        diagnostics: issue.diagnostics ?? '',
+        ...(issue.expression ? { expression: issue.expression } : {}),
+      }),
+    );
+    return new FhirError(this.kind, issues, { ...this.headers });
+  }
 }
 
-const fail = (status: number, code: Issue['code'], diagnostics: string, expression?: string[]): FhirError =>
-  new FhirError(status, [{ code, diagnostics, ...(expression ? { expression } : {}) }]);
+const fail = (
+  kind: OutcomeKind,
+  code: Issue['code'],
+  diagnostics: string,
+  expression?: string[],
+): FhirError => new FhirError(kind, [{ code, diagnostics, ...(expression ? { expression } : {}) }]);
 
-/** The vocabulary of failures the HTTP surface produces. */
+/** The failures with fixed wording that the service raises in many places. */
 export const Failures = {
-  invalidJson: () => fail(400, 'structure', 'The request body is not valid JSON'),
-  badRequest: (diagnostics: string, expression?: string[]) => fail(400, 'invalid', diagnostics, expression),
+  invalidJson: () => fail('malformed', 'structure', 'The request body is not valid JSON'),
+  badRequest: (diagnostics: string, expression?: string[]) =>
+    fail('malformed', 'invalid', diagnostics, expression),
   unsupportedMediaType: () =>
-    fail(415, 'not-supported', 'Content-Type must be application/fhir+json or application/json'),
+    fail(
+      'unsupported-media-type',
+      'not-supported',
+      'Content-Type must be application/fhir+json or application/json',
+    ),
   notAcceptable: () =>
-    fail(406, 'not-supported', 'This server produces application/fhir+json or application/json only'),
+    fail(
+      'not-acceptable',
+      'not-supported',
+      'This server produces application/fhir+json or application/json only',
+    ),
   // The rest of the body is never read, so the connection cannot carry another request.
   payloadTooLarge: (limitBytes: number) =>
     new FhirError(
-      413,
+      'too-large',
       [{ code: 'too-long', diagnostics: `The request body is larger than the limit of ${limitBytes} bytes` }],
       { Connection: 'close' },
     ),
-  unknownRoute: () => fail(404, 'not-found', 'No such endpoint on this server'),
+  unknownRoute: () => fail('not-found', 'not-found', 'No such endpoint on this server'),
   /** A resource that does not exist, or that the caller may not know exists: the same answer. */
-  notFound: () => fail(404, 'not-found', 'Not found'),
-  unsupportedType: (type: string) => fail(404, 'not-supported', `Resource type ${type} is not served here`),
-  notReady: () => fail(503, 'transient', 'The FHIR store is not reachable'),
-  internal: () => fail(500, 'exception', 'Internal server error'),
+  notFound: () => fail('not-found', 'not-found', 'Not found'),
+  unsupportedType: (type: string) =>
+    fail('not-found', 'not-supported', `Resource type ${type} is not served here`),
+  forbidden: (diagnostics: string, expression?: string[]) =>
+    fail('forbidden', 'forbidden', diagnostics, expression),
+  /** A change made against a version that is no longer current. */
+  stale: (what: string) =>
+    fail(
+      'precondition-failed',
+      'conflict',
+      `The ${what} has changed since that version was read; read it again`,
+    ),
+  /** The store answered but did not apply all of the write. */
+  incompleteWrite: (what: string) =>
+    fail('incomplete-write', 'exception', `The FHIR store did not store the whole ${what}`),
+  notReady: () =>
+    new FhirError('unavailable', [{ code: 'transient', diagnostics: 'The FHIR store is not reachable' }], {
+      'Retry-After': '5',
+    }),
+  internal: () => fail('internal', 'exception', 'Internal server error'),
 } as const;
 
-/** A body that failed its zod schema: 400, one issue per problem, at its JSON path. */
+/** A body that failed its zod schema: malformed, one issue per problem, at its JSON path. */
 export function invalidBody(error: {
   issues: readonly { code: string; input?: unknown; message: string; path: readonly PropertyKey[] }[];
 }): FhirError {
   return new FhirError(
-    400,
+    'malformed',
     error.issues.map((issue) => ({
       code: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : 'value',
       diagnostics: issue.message,
@@ -80,13 +153,13 @@ export function invalidBody(error: {
 }
 
 /**
- * The version an update is made against, from its `If-Match` (`W/"<versionId>"`): 428 without
- * one, so that no change is made over another unseen.
+ * The version an update is made against, from its `If-Match` (`W/"<versionId>"`); required, so
+ * that no change is made over another unseen.
  */
 export function requireIfMatch(ifMatch: string | undefined): string {
   const version = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch?.trim() ?? '')?.[1];
   if (!version) {
-    throw new FhirError(428, [
+    throw new FhirError('precondition-required', [
       {
         code: 'required',
         diagnostics: 'Updates need If-Match with the version read (its ETag), so that no change is lost',
@@ -94,4 +167,22 @@ export function requireIfMatch(ifMatch: string | undefined): string {
     ]);
   }
   return version;
+}
+
+/**
+ * Runs `fn`, and rewrites the expressions of any FhirError it raises: a use case that checks a
+ * mapped resource reports problems where the caller put them (a JSON path, the entry it sent).
+ */
+export async function withExpressionsAs<T>(
+  alias: (expression: string) => string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof FhirError)) throw err;
+    throw err.withIssues((issue) =>
+      issue.expression ? { ...issue, expression: issue.expression.map(alias) } : issue,
+    );
+  }
 }

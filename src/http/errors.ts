@@ -1,11 +1,50 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { Failures, FhirError, type Issue } from '../fhir/outcomes.ts';
+import { Failures, FhirError, type Issue, type OutcomeKind } from '../fhir/outcomes.ts';
 import type { Logger } from '../logger.ts';
-import { StoreError, UpstreamError } from '../medplum/errors.ts';
+import { StoreError, type StoreRefusal, UpstreamError, type UpstreamFailure } from '../medplum/errors.ts';
 import type { AppEnv } from './env.ts';
 import { sendFhir } from './respond.ts';
+
+/** The one place an outcome becomes an HTTP status. */
+export const STATUS_OF: Readonly<Record<OutcomeKind, number>> = {
+  malformed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  'not-acceptable': 406,
+  conflict: 409,
+  'precondition-failed': 412,
+  'too-large': 413,
+  'unsupported-media-type': 415,
+  invalid: 422,
+  'precondition-required': 428,
+  throttled: 429,
+  internal: 500,
+  'incomplete-write': 502,
+  'not-configured': 503,
+  unavailable: 503,
+};
+
+const UPSTREAM_STATUS: Readonly<Record<UpstreamFailure, number>> = {
+  unavailable: 503,
+  throttled: 503,
+  timeout: 504,
+  'bad-gateway': 502,
+  auth: 502,
+};
+
+const REFUSAL_STATUS: Readonly<Record<StoreRefusal, number>> = {
+  'not-found': 404,
+  gone: 410,
+  conflict: 409,
+  'precondition-failed': 412,
+  invalid: 422,
+};
+
+/** Seconds a caller should wait before retrying an outage that may pass. */
+const RETRY_AFTER_SECONDS = '5';
 
 const UPSTREAM_MESSAGES: Record<UpstreamError['failure'], Issue> = {
   unavailable: { code: 'transient', diagnostics: 'The FHIR store is unavailable; try again later' },
@@ -15,18 +54,36 @@ const UPSTREAM_MESSAGES: Record<UpstreamError['failure'], Issue> = {
   auth: { code: 'exception', diagnostics: 'The FHIR store refused this service’s credentials' },
 };
 
-/** Turns anything thrown while serving a request into the FhirError that describes it. */
-export function toFhirError(err: unknown): FhirError {
-  if (err instanceof FhirError) return err;
-  if (err instanceof UpstreamError) {
-    return new FhirError(
-      err.status,
-      [UPSTREAM_MESSAGES[err.failure]],
-      err.status === 503 ? { 'Retry-After': '5' } : {},
-    );
+/** An error as it is answered: status, OperationOutcome and headers. */
+export interface ErrorAnswer {
+  status: number;
+  outcome: OperationOutcome;
+  headers: Record<string, string>;
+}
+
+/** Turns anything thrown while serving a request into the answer that describes it. */
+export function toErrorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof FhirError) {
+    return { status: STATUS_OF[err.kind], outcome: err.outcome, headers: { ...err.headers } };
   }
-  if (err instanceof StoreError) return new FhirError(err.status, publicIssues(err.outcome));
-  return Failures.internal();
+  if (err instanceof UpstreamError) {
+    const status = UPSTREAM_STATUS[err.failure];
+    return {
+      status,
+      outcome: new FhirError('internal', [UPSTREAM_MESSAGES[err.failure]]).outcome,
+      // An outage or a slow store may pass; a store that rejects the facade's credentials will not.
+      headers: err.failure === 'auth' ? {} : { 'Retry-After': RETRY_AFTER_SECONDS },
+    };
+  }
+  if (err instanceof StoreError) {
+    return {
+      status: REFUSAL_STATUS[err.refusal],
+      outcome: new FhirError('invalid', publicIssues(err.outcome)).outcome,
+      headers: {},
+    };
+  }
+  const internal = Failures.internal();
+  return { status: STATUS_OF[internal.kind], outcome: internal.outcome, headers: {} };
 }
 
 /** Keeps the store's issue codes and expressions; drops anything else it attached. */
@@ -44,7 +101,7 @@ function publicIssues(outcome: OperationOutcome): Issue[] {
 
 /** The one place an error becomes a response: an OperationOutcome, logged without content. */
 export function errorResponse(err: unknown, c: Context<AppEnv>, logger: Logger): Response {
-  const error = toFhirError(err);
+  const error = toErrorAnswer(err);
   if (error.status >= 500) {
     logger.error('request.failed', {
       requestId: c.get('requestId'),

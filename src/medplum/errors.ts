@@ -1,15 +1,7 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 
-/** Why Medplum could not serve a request; each maps to one gateway status. */
+/** Why Medplum could not serve a request: the store's fault, never the caller's. */
 export type UpstreamFailure = 'unavailable' | 'timeout' | 'bad-gateway' | 'auth' | 'throttled';
-
-const STATUS: Record<UpstreamFailure, number> = {
-  unavailable: 503,
-  throttled: 503,
-  timeout: 504,
-  'bad-gateway': 502,
-  auth: 502,
-};
 
 /**
  * Medplum failed, not the caller. Thrown only from `src/medplum/`, so 5xx, timeouts, network and
@@ -17,7 +9,6 @@ const STATUS: Record<UpstreamFailure, number> = {
  */
 export class UpstreamError extends Error {
   readonly failure: UpstreamFailure;
-  readonly status: number;
   /** Upstream HTTP status when there was one; kept for logs, never sent to callers. */
   readonly upstreamStatus: number | undefined;
 
@@ -25,20 +16,38 @@ export class UpstreamError extends Error {
     super(`Upstream FHIR store failure: ${failure}${upstreamStatus ? ` (${upstreamStatus})` : ''}`);
     this.name = 'UpstreamError';
     this.failure = failure;
-    this.status = STATUS[failure];
     this.upstreamStatus = upstreamStatus;
   }
 }
 
+/** How the store refused a request that was the caller's to get right. */
+export type StoreRefusal = 'not-found' | 'gone' | 'conflict' | 'precondition-failed' | 'invalid';
+
 /** A store failure the caller caused or can act on (not found, version conflict, invalid). */
 export class StoreError extends Error {
-  readonly status: number;
+  readonly refusal: StoreRefusal;
+  /** Upstream HTTP status; kept for logs, never sent to callers. */
+  readonly upstreamStatus: number;
   readonly outcome: OperationOutcome;
 
-  constructor(status: number, outcome: OperationOutcome) {
-    super(`FHIR store answered ${status}`);
+  constructor(upstreamStatus: number, outcome: OperationOutcome) {
+    super(`FHIR store answered ${upstreamStatus}`);
     this.name = 'StoreError';
-    this.status = status;
+    this.upstreamStatus = upstreamStatus;
+    this.refusal = refusalOf(upstreamStatus);
     this.outcome = outcome;
   }
+}
+
+function refusalOf(status: number): StoreRefusal {
+  if (status === 404) return 'not-found';
+  if (status === 410) return 'gone';
+  if (status === 409) return 'conflict';
+  if (status === 412) return 'precondition-failed';
+  return 'invalid';
+}
+
+/** Whether the store said the resource is not there (never stored, or deleted). */
+export function isMissing(err: unknown): boolean {
+  return err instanceof StoreError && (err.refusal === 'not-found' || err.refusal === 'gone');
 }

@@ -1,6 +1,6 @@
 import { getStatus, isOperationOutcome, MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
-import { StoreError, UpstreamError } from './errors.ts';
+import { isMissing, StoreError, UpstreamError } from './errors.ts';
 import { createUpstreamFetch, type FetchLike } from './fetch.ts';
 
 export type SearchQuery = URLSearchParams | Record<string, string>;
@@ -76,6 +76,23 @@ export function createMedplumStore(client: MedplumClient): FhirStore {
       await call(() => client.search('Organization', { _count: '1', _elements: 'id' }));
     },
   };
+}
+
+/**
+ * The resource, or undefined when the store says it is not there. Every other failure (the
+ * store down or slow above all) is thrown as it is: an outage is never taken for an absence.
+ */
+export async function readIfExists<T extends Resource>(
+  store: FhirStore,
+  type: T['resourceType'],
+  id: string,
+): Promise<T | undefined> {
+  try {
+    return await store.read<T>(type, id);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
 }
 
 async function call<T>(fn: () => Promise<T>): Promise<T> {

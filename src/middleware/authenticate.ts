@@ -25,7 +25,7 @@ export function authenticate(mode: AuthMode, logger: Logger): MiddlewareHandler<
     }
     if (mode.kind === 'unconfigured') {
       logger.error('auth.unconfigured', { requestId });
-      throw new FhirError(503, [
+      throw new FhirError('not-configured', [
         {
           code: 'security',
           diagnostics: 'No API clients are registered with this service, so it serves none',
@@ -35,15 +35,19 @@ export function authenticate(mode: AuthMode, logger: Logger): MiddlewareHandler<
     const realm = `Bearer realm="${c.get('baseUrl')}/fhir"`;
     const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(c.req.header('authorization') ?? '')?.[1];
     if (!token) {
-      throw new FhirError(401, [{ code: 'login', diagnostics: 'An access token is required' }], {
-        'WWW-Authenticate': realm,
-      });
+      throw new FhirError(
+        'unauthenticated',
+        [{ code: 'login', diagnostics: 'An access token is required' }],
+        {
+          'WWW-Authenticate': realm,
+        },
+      );
     }
     const check = await verifyAccessToken(mode.service, token, c.get('baseUrl'));
     if (!check.ok) {
       logger.info('auth.token-refused', { requestId, reason: check.reason });
       throw new FhirError(
-        401,
+        'unauthenticated',
         [
           check.expired
             ? { code: 'expired', diagnostics: 'The access token has expired' }

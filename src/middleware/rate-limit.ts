@@ -37,7 +37,7 @@ export function rateLimit(limiter: RateLimiter, retryAfterSeconds = 60): Middlew
       const { success } = await limiter.limit({ key: ctx.principal.clientId });
       if (!success) {
         throw new FhirError(
-          429,
+          'throttled',
           [{ code: 'throttled', diagnostics: 'Too many requests from this client; slow down' }],
           { 'Retry-After': String(retryAfterSeconds) },
         );

@@ -63,7 +63,7 @@ export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
     const recorded = await store.get(key);
     if (recorded) {
       if (recorded.bodyHash !== bodyHash) {
-        throw new FhirError(409, [
+        throw new FhirError('conflict', [
           { code: 'duplicate', diagnostics: 'This X-Request-ID was already used for a different request' },
         ]);
       }

@@ -61,8 +61,9 @@ export async function submitReferral(
 async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Promise<IntakeResult> {
   const read = readReferralBundle(body);
   const ruleIssues = read.referral ? checkReferralRules(read.referral, deps.clock()) : [];
-  if (read.issues.length > 0 || !read.referral) throw new FhirError(400, [...read.issues, ...ruleIssues]);
-  if (ruleIssues.length > 0) throw new FhirError(422, ruleIssues);
+  if (read.issues.length > 0 || !read.referral)
+    throw new FhirError('malformed', [...read.issues, ...ruleIssues]);
+  if (ruleIssues.length > 0) throw new FhirError('invalid', ruleIssues);
   const referral = read.referral;
 
   const fingerprint = await fingerprintReferral(referral);
@@ -72,7 +73,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const referrer = await referrerOdsCode(deps.store, referral, resolution);
   const { organization } = ctx.principal;
   if (organization !== undefined && referrer !== organization) {
-    throw new FhirError(403, [
+    throw new FhirError('forbidden', [
       {
         code: 'forbidden',
         diagnostics: referrer
@@ -93,7 +94,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
           (t) => t.system === OWN_SYSTEM.referralFingerprint && t.code === fingerprint,
         )
       ) {
-        throw new FhirError(409, [
+        throw new FhirError('conflict', [
           {
             code: 'duplicate',
             diagnostics: 'A different referral with this identifier has already been accepted',
@@ -103,7 +104,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       }
       return replay(deps.store, existing);
     }
-    if (resolution.issues.length > 0) throw new FhirError(422, resolution.issues);
+    if (resolution.issues.length > 0) throw new FhirError('invalid', resolution.issues);
     // An entry that was new may have been stored by a concurrent intake holding the lock before us,
     // and the Patient may have gained a version: look both up again now that we hold their keys.
     const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
@@ -182,7 +183,7 @@ async function writeAllOrNothing(
   const failed = (response.entry ?? []).some((e: BundleEntry) => !e.response?.status?.startsWith('2'));
   if (failed || (response.entry?.length ?? 0) !== transaction.entry?.length) {
     await undoBatch(store, types, batchId);
-    throw new FhirError(502, [
+    throw new FhirError('incomplete-write', [
       { code: 'exception', diagnostics: 'The FHIR store did not store the whole referral; nothing was kept' },
     ]);
   }

@@ -1,4 +1,5 @@
 import type { Consent, Identifier, Patient, Reference } from '@medplum/fhirtypes';
+import { isInFuture } from '../fhir/dates.ts';
 import { isValidNhsNumber } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
@@ -83,7 +84,7 @@ function checkReasons(referral: ReferralBundle): Issue[] {
 function checkAuthoredOn(authoredOn: string | undefined, at: string, now: Date): Issue[] {
   if (!authoredOn)
     return [rule('authoredOn (when the referral was made) is required', `${at}.authoredOn`, 'required')];
-  if (Date.parse(authoredOn) > now.getTime() + FUTURE_TOLERANCE_MS) {
+  if (isInFuture(authoredOn, now, FUTURE_TOLERANCE_MS)) {
     return [rule('authoredOn is in the future', `${at}.authoredOn`, 'value')];
   }
   return [];

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { RequestContext } from '../auth/principal.ts';
-import { FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
+import { FhirError, invalidBody, withExpressionsAs } from '../fhir/outcomes.ts';
 import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
 import { ReferralJsonSchema } from '../schemas/referral-json.ts';
 import { type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
@@ -21,7 +21,7 @@ export async function submitServiceRequest(
 ): Promise<IntakeResult> {
   const sr = body as ServiceRequest;
   if (sr?.resourceType !== 'ServiceRequest') {
-    throw new FhirError(400, [
+    throw new FhirError('malformed', [
       { code: 'structure', diagnostics: 'Expected a ServiceRequest', expression: ['resourceType'] },
     ]);
   }
@@ -89,25 +89,12 @@ function toJsonPath(expression: string): string {
 }
 
 /** Re-roots `Bundle.entry[i].resource` expressions onto what the caller actually sent. */
-async function withExpressionRoots<T>(
+function withExpressionRoots<T>(
   roots: readonly string[],
   fn: () => Promise<T>,
   alias: (expression: string) => string = (e) => e,
 ): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof FhirError)) throw err;
-    const issues = err.outcome.issue?.map(
-      (issue): Issue => ({
-        severity: issue.severity,
-        code: issue.code,
-        diagnostics: issue.diagnostics ?? '',
-        ...(issue.expression ? { expression: issue.expression.map((e) => alias(reroot(e, roots))) } : {}),
-      }),
-    );
-    throw new FhirError(err.status, issues ?? [], { ...err.headers });
-  }
+  return withExpressionsAs((e) => alias(reroot(e, roots)), fn);
 }
 
 function reroot(expression: string, roots: readonly string[]): string {

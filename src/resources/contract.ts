@@ -31,7 +31,7 @@ function valueSetByUrl(url: string | undefined): ValueSet {
   if (!url) throw Failures.badRequest('The value set is named by url', ['url']);
   const found = VALUE_SETS.find((vs) => vs.url === url.split('|')[0]);
   if (!found) {
-    throw new FhirError(404, [
+    throw new FhirError('not-found', [
       {
         code: 'not-found',
         diagnostics: 'This server publishes no value set with that url',
@@ -103,7 +103,7 @@ export function validateResource(type: string, body: unknown, profileUrl?: strin
   }
   const sd = profile ? PROFILES.find((p) => p.url === profile.split('|')[0]) : PROFILE_OF.get(type);
   if (profile && sd?.type !== type) {
-    throw new FhirError(400, [
+    throw new FhirError('malformed', [
       {
         code: 'not-supported',
         diagnostics: `This server has no ${type} profile ${profile}`,

@@ -1,13 +1,7 @@
 import type { Questionnaire } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
-import {
-  type CarePlanDeps,
-  createCarePlan,
-  createCarePlanFromJson,
-  patchCarePlan,
-  publicResult,
-  updateCarePlan,
-} from '../care-plans/care-plans.ts';
+import { createCarePlanFromJson } from '../care-plans/care-plan-json.ts';
+import { type CarePlanDeps, createCarePlan, publicResult } from '../care-plans/create-care-plan.ts';
 import {
   carePlanOutcomes,
   OUTCOMES_DEFINITION,
@@ -16,6 +10,7 @@ import {
   recordOutcomeFromJson,
 } from '../care-plans/outcomes.ts';
 import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
+import { patchCarePlan, updateCarePlan } from '../care-plans/update-care-plan.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
@@ -29,7 +24,7 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
     .post('/CarePlan', async (c) => {
       const body = c.get('body') as { resourceType?: string };
       if (body?.resourceType !== 'CarePlan') {
-        throw new FhirError(400, [
+        throw new FhirError('malformed', [
           { code: 'structure', diagnostics: 'Expected a CarePlan', expression: ['resourceType'] },
         ]);
       }

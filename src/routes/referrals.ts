@@ -1,12 +1,12 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
+import { carePlanInputFromBundle } from '../care-plans/care-plan-bundle.ts';
 import {
   type CarePlanDeps,
   type CarePlanResult,
-  carePlanInputFromBundle,
   createCarePlan,
   publicResult,
-} from '../care-plans/care-plans.ts';
+} from '../care-plans/create-care-plan.ts';
 import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';

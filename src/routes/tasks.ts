@@ -2,14 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { FhirError, invalidBody } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
-import {
-  ACTIONS,
-  type Action,
-  actOnReferral,
-  patchTask,
-  type TaskDeps,
-  updateTask,
-} from '../referrals/task-update.ts';
+import { ACTIONS, type Action, actOnReferral } from '../referrals/referral-actions.ts';
+import type { TaskDeps } from '../referrals/task-transition.ts';
+import { patchTask, updateTask } from '../referrals/update-task.ts';
 import { type FhirFeature, updateRoute } from './feature.ts';
 
 const ActionBody = z
@@ -38,7 +33,7 @@ export function taskRoutes(deps: TaskDeps): { fhir: FhirFeature; json: Hono<AppE
   const json = new Hono<AppEnv>().post('/referrals/:id/:operation{\\$[a-z]+}', async (c) => {
     const action = c.req.param('operation').slice(1);
     if (!Object.hasOwn(ACTIONS, action)) {
-      throw new FhirError(404, [
+      throw new FhirError('not-found', [
         {
           code: 'not-supported',
           diagnostics: `Unknown operation; the referral operations are ${Object.keys(ACTIONS)
