@@ -14,6 +14,15 @@ const auth = {
   AUTH_SIGNING_KEY: JSON.stringify(await generateSigningKeyJwk()),
 };
 
+// The embedded-Medplum Worker registers the same clients, with the community centre's connector
+// (RCC01) also allowed to read and search: what keeps it from the GP's referrals there is
+// tenancy, not a missing scope.
+const registry = JSON.parse(auth.AUTH_CLIENTS) as { clients: { clientId: string; scopes: string[] }[] };
+for (const client of registry.clients) {
+  if (client.clientId === 'riverside-community-connector') client.scopes.push('system/*.rs');
+}
+const embeddedAuth = { ...auth, AUTH_CLIENTS: JSON.stringify(registry) };
+
 // Inside workerd, outbound requests leave through this function (in Node), where the same msw
 // handlers the Node tests use play Medplum. Anything they do not answer fails loudly.
 const workerdMedplum = fakeMedplum('https://medplum.test/', [
@@ -100,7 +109,7 @@ export default defineConfig({
                 MEDPLUM_CLIENT_ID: 'workerd',
                 MEDPLUM_CLIENT_SECRET: 'workerd',
                 LOG_LEVEL: 'silent',
-                ...auth,
+                ...embeddedAuth,
               },
             },
           }),

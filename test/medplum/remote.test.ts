@@ -1,10 +1,16 @@
-import type { Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, Patient } from '@medplum/fhirtypes';
 import { delay, HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
+import { tokenForm } from '../../scripts/smart-client.ts';
+import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
+import { createAuthMode } from '../../src/auth/mode.ts';
+import { generateSigningKeyJwk } from '../../src/auth/tokens.ts';
+import { OWN_SYSTEM, SYSTEM } from '../../src/fhir/systems.ts';
 import { createMedplumClient, createMedplumStore } from '../../src/medplum/store.ts';
-import { call, createTestApp, expectOutcome } from '../support/app.ts';
+import { call, captureLogger, createTestApp, expectOutcome, TEST_NOW } from '../support/app.ts';
 import { fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
+import { assertionFor, CLIENTS_JSON, GP, TOKEN_URL } from '../support/secured.ts';
 
 const patient: Patient = {
   resourceType: 'Patient',
@@ -18,8 +24,8 @@ const patient: Patient = {
   identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }],
 };
 
-function remoteApp(settings: { secret?: string; timeoutMs?: number } = {}) {
-  const store = createMedplumStore(
+function remoteStore(settings: { secret?: string; timeoutMs?: number } = {}) {
+  return createMedplumStore(
     createMedplumClient({
       baseUrl: 'https://medplum.test/',
       clientId: 'test-client',
@@ -27,7 +33,44 @@ function remoteApp(settings: { secret?: string; timeoutMs?: number } = {}) {
       timeoutMs: settings.timeoutMs ?? 2_000,
     }),
   );
-  return createTestApp({}, { store }).app;
+}
+
+function remoteApp(settings: { secret?: string; timeoutMs?: number } = {}) {
+  return createTestApp({}, { store: remoteStore(settings) }).app;
+}
+
+/** The app on the remote Medplum with the test clients registered, its audit sink, and a GP token. */
+async function securedRemoteApp() {
+  const clock = () => TEST_NOW;
+  const auth = await createAuthMode({
+    clients: CLIENTS_JSON,
+    signingKey: JSON.stringify(await generateSigningKeyJwk()),
+    openWhenUnconfigured: false,
+    clock,
+  });
+  const logger = captureLogger();
+  let audit: AuditSink | undefined;
+  const { app } = createTestApp(
+    {},
+    {
+      store: remoteStore(),
+      clock,
+      auth,
+      logger,
+      // The sink the app makes by default, held here so the test can wait for its writes.
+      auditFor: (store) => {
+        audit = createStoreAuditSink(store, logger);
+        return audit;
+      },
+    },
+  );
+  const issued = await app.request(TOKEN_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: tokenForm(await assertionFor(GP), 'system/*.rs'),
+  });
+  const { access_token } = (await issued.json()) as { access_token: string };
+  return { app, audit: audit as AuditSink, logs: logger.lines, authorization: `Bearer ${access_token}` };
 }
 
 describe('remote Medplum through MedplumClient', () => {
@@ -113,5 +156,63 @@ describe('remote Medplum through MedplumClient', () => {
     server.use(...medplumHandlers(fakeMedplum()));
     const outcome = await expectOutcome(await call(remoteApp({ secret: 'wrong' }), '/fhir/Patient/p1'), 502);
     expect(JSON.stringify(outcome)).not.toContain('wrong');
+  });
+
+  it('writes each request’s AuditEvent to Medplum after the response: request id, client, no patient data', async () => {
+    const labelled: Patient = {
+      ...patient,
+      meta: {
+        ...patient.meta,
+        security: [{ system: OWN_SYSTEM.organisationAccess, code: 'B99901' }],
+      },
+      name: [{ family: 'Okafor', given: ['Grace'] }],
+      birthDate: '1948-03-02',
+    };
+    const fake = fakeMedplum('https://medplum.test/', [labelled]);
+    server.use(...medplumHandlers(fake));
+    const { app, audit, logs, authorization } = await securedRemoteApp();
+
+    const read = await call(app, '/fhir/Patient/p1', {
+      headers: { authorization, 'x-request-id': 'remote-audit-read' },
+    });
+    expect(read.status).toBe(200);
+    const search = await call(app, '/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009', {
+      headers: { authorization, 'x-request-id': 'remote-audit-search' },
+    });
+    expect(search.status).toBe(200);
+    // The responses did not wait for the writes; wait for them now.
+    await audit.flush();
+    expect(audit.stats()).toEqual({ written: 2, pending: 0 });
+    expect(logs.filter((l) => l.includes('audit.'))).toEqual([]);
+
+    // Earlier tests' apps may still be retrying their own audit writes into this fake: pick ours
+    // by request id.
+    const requestIdOf = (e: AuditEvent) => e.entity?.[0]?.what?.identifier?.value ?? '';
+    const events = fake.resources
+      .filter((r): r is AuditEvent => r.resourceType === 'AuditEvent')
+      .filter((e) => requestIdOf(e).startsWith('remote-audit-'));
+    expect(events.map((e) => e.entity?.[0]?.what?.identifier)).toEqual([
+      { system: OWN_SYSTEM.requestId, value: 'remote-audit-read' },
+      { system: OWN_SYSTEM.requestId, value: 'remote-audit-search' },
+    ]);
+    const [readEvent, searchEvent] = events as [AuditEvent, AuditEvent];
+    // Stored as Medplum stores a create: its own id, version 1.
+    expect(readEvent.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(readEvent.meta?.versionId).toBe('1');
+    for (const event of events) {
+      expect(event.agent.map((a) => a.who?.identifier)).toEqual([
+        { system: OWN_SYSTEM.client, value: GP },
+        { system: SYSTEM.odsOrganization, value: 'B99901' },
+      ]);
+      expect(event.outcome).toBe('0');
+    }
+    expect(readEvent.subtype?.[0]?.code).toBe('read');
+    expect(readEvent.entity?.map((e) => e.what?.reference).filter(Boolean)).toEqual(['Patient/p1']);
+    expect(searchEvent.subtype?.[0]?.code).toBe('search-type');
+    expect(searchEvent.entity?.[1]?.type?.code).toBe('Patient');
+    const text = JSON.stringify(events);
+    for (const patientData of ['9000000009', 'Okafor', 'Grace', '1948-03-02', 'identifier=']) {
+      expect(text).not.toContain(patientData);
+    }
   });
 });

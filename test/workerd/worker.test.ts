@@ -1,4 +1,5 @@
 import { SELF } from 'cloudflare:test';
+import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tokenFor } from './token.ts';
 
@@ -63,6 +64,32 @@ describe('the Worker in workerd', () => {
     expect(outcome.status).toBe(200);
     const body = (await outcome.json()) as { issue: { expression?: string[] }[] };
     expect(body.issue.flatMap((i) => i.expression ?? [])).toContain('Patient.identifier[0].value');
+  });
+
+  it('writes each request’s AuditEvent to Medplum after the response', async () => {
+    const requestId = `workerd-audit-${crypto.randomUUID().slice(0, 8)}`;
+    const read = await SELF.fetch('https://facade.test/fhir/Patient/p1', {
+      headers: { 'x-request-id': requestId, authorization },
+    });
+    expect(read.status).toBe(200);
+    const auditor = `Bearer ${await tokenFor('information-governance-audit', 'system/AuditEvent.rs')}`;
+    const requestIdOf = (e: AuditEvent) => e.entity?.[0]?.what?.identifier?.value;
+    let recorded: AuditEvent[] = [];
+    // Written after the response (kept alive by waitUntil): asked again until it is there.
+    for (let attempt = 0; attempt < 50 && recorded.length === 0; attempt++) {
+      if (attempt) await new Promise((resolve) => setTimeout(resolve, 50));
+      const found = (await (
+        await SELF.fetch('https://facade.test/fhir/AuditEvent', { headers: { authorization: auditor } })
+      ).json()) as Bundle<AuditEvent>;
+      recorded = (found.entry ?? [])
+        .map((e) => e.resource as AuditEvent)
+        .filter((e) => requestIdOf(e) === requestId);
+    }
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]?.meta?.versionId).toBe('1');
+    expect(recorded[0]?.agent[0]?.who?.identifier?.value).toBe('riverside-medical-gp-system');
+    expect(recorded[0]?.entity?.map((e) => e.what?.reference).filter(Boolean)).toEqual(['Patient/p1']);
+    expect(JSON.stringify(recorded)).not.toContain('9000000009');
   });
 
   it('is healthy and ready against Medplum', async () => {
