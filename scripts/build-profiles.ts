@@ -130,8 +130,7 @@ function requiredValueSets(sds: unknown[]): { valueSets: Record<string, string[]
     concepts.flatMap((c) => [...(c.code ? [c.code] : []), ...flatten(c.concept)]);
   const expand = (url: string, seen = new Set<string>()): string[] | undefined => {
     const vs = byUrl.get(url);
-    if (!vs || vs.resourceType !== 'ValueSet' || seen.has(url) || vs.compose?.exclude?.length)
-      return undefined;
+    if (vs?.resourceType !== 'ValueSet' || seen.has(url) || vs.compose?.exclude?.length) return undefined;
     seen.add(url);
     const codes: string[] = [];
     for (const include of vs.compose?.include ?? []) {

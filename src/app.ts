@@ -78,7 +78,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }),
     );
   }
-  app.route('/', authRoutes(auth, deps.logger));
+  const rateLimiter =
+    deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock);
+  app.route('/', authRoutes(auth, deps.logger, rateLimiter));
   app.use(negotiateFormat());
 
   const intake = {
@@ -104,9 +106,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const authenticated = authenticate(auth, deps.logger);
   // Limits are per registered client; the open local mode has none to tell apart.
   const limited: MiddlewareHandler<AppEnv> =
-    auth.kind === 'open'
-      ? (_c, next) => next()
-      : rateLimit(deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock));
+    auth.kind === 'open' ? (_c, next) => next() : rateLimit(rateLimiter);
   const audited = audit(deps.audit ?? createStoreAuditSink(deps.store, deps.logger), deps.clock);
   const body = jsonBody(deps.config.maxBodyBytes);
   const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());

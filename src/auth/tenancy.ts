@@ -1,4 +1,4 @@
-import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Coding, Patient, Resource } from '@medplum/fhirtypes';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { Principal } from './principal.ts';
 import { allows } from './scopes.ts';
@@ -81,4 +81,40 @@ export function visibleEntries(principal: Principal, bundle: Bundle): Bundle {
     return isVisible(principal, resource);
   });
   return { ...bundle, entry };
+}
+
+/**
+ * Whether the answer to a write may show the caller this stored resource: only where it may read
+ * that type and that resource, and never a person already on record (a write proves only that the
+ * caller knows an identifier, not that it may see what others recorded about the person).
+ */
+export function mayShowInAnswer(
+  principal: Principal,
+  resource: Resource,
+  createdByThisWrite: boolean,
+): boolean {
+  if (!allows(principal.scopes, resource.resourceType, 'r') || !isVisible(principal, resource)) return false;
+  return createdByThisWrite || resource.resourceType !== 'Patient';
+}
+
+/**
+ * What a referral does to a person already on record, by what its sender may know:
+ * - `known`: the sender could already see the record; it gains missing demographics, and the
+ *   answer names any that differ.
+ * - `granted`: the referral shows the sender knows the person (the NHS number matched, and the
+ *   birth date and a family name agree with the record, as a PDS trace requires); its
+ *   organisation may see the record from now on and the record gains missing demographics.
+ * - `linked`: the referral is stored against the person, but the record gains neither the
+ *   sender's label nor its demographics, and the answer says nothing about how the two differ.
+ * The receiving service is given sight of the record in every case: it must reach the person.
+ */
+export type PatientAccess = 'known' | 'granted' | 'linked';
+
+export function referralAccessToPatient(principal: Principal, stored: Patient, sent: Patient): PatientAccess {
+  if (principal.organization === undefined || isVisible(principal, stored)) return 'known';
+  if (!stored.birthDate || stored.birthDate !== sent.birthDate) return 'linked';
+  const families = (patient: Patient) =>
+    new Set((patient.name ?? []).map((n) => n.family?.trim().toLowerCase()).filter(Boolean));
+  const recorded = families(stored);
+  return [...families(sent)].some((family) => recorded.has(family)) ? 'granted' : 'linked';
 }

@@ -92,20 +92,28 @@ export async function generateSigningKeyJwk(): Promise<JWK> {
   return { ...jwk, kid: crypto.randomUUID(), alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' };
 }
 
-/** An in-process ledger, bounded: entries are dropped when they expire. */
-export function createInMemoryJtiLedger(clock: () => Date, maxEntries = 100_000): JtiLedger {
-  const seen = new Map<string, number>();
+/**
+ * An in-process ledger, bounded per client: entries are dropped when they expire, and a client
+ * with `maxPerClient` assertions still live is refused until some expire. One client's flood
+ * (a bug, or a stolen key) can lock only that client out, never the others.
+ */
+export function createInMemoryJtiLedger(clock: () => Date, maxPerClient = 10_000): JtiLedger {
+  const byClient = new Map<string, Map<string, number>>();
   return {
     claim(clientId, jti, expiresAt) {
       const now = clock().getTime();
-      if (seen.size >= maxEntries) {
-        for (const [key, until] of seen) if (until <= now) seen.delete(key);
+      let seen = byClient.get(clientId);
+      if (!seen) {
+        seen = new Map();
+        byClient.set(clientId, seen);
       }
-      const key = `${clientId}\u0000${jti}`;
-      const until = seen.get(key);
+      const until = seen.get(jti);
       if (until !== undefined && until > now) return false;
-      if (seen.size >= maxEntries) return false;
-      seen.set(key, expiresAt);
+      if (seen.size >= maxPerClient) {
+        for (const [key, expiry] of seen) if (expiry <= now) seen.delete(key);
+        if (seen.size >= maxPerClient) return false;
+      }
+      seen.set(jti, expiresAt);
       return true;
     },
   };

@@ -7,6 +7,9 @@ const FORMAT_ALIASES: Record<string, MediaType> = {
   'application/fhir+json': 'application/fhir+json',
   'application/json+fhir': 'application/fhir+json',
   'application/json': 'application/json',
+  // A `+` typed into a query string arrives as a space; clients very often send it unencoded.
+  'application/fhir json': 'application/fhir+json',
+  'application/json fhir': 'application/fhir+json',
 };
 
 /**

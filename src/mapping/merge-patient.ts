@@ -1,3 +1,4 @@
+import { deepEquals } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
 
 /** Demographic elements a referral may fill in on a stored Patient when they are missing there. */
@@ -32,7 +33,7 @@ export function mergePatient(stored: Patient, incoming: Patient): PatientMerge {
     if (stored[key] === undefined) {
       (updated as unknown as Record<string, unknown>)[key] = value;
       changed = true;
-    } else if (JSON.stringify(stored[key]) !== JSON.stringify(value)) {
+    } else if (!deepEquals(stored[key], value)) {
       differing.push(key);
     }
   }

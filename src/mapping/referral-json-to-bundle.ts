@@ -6,6 +6,14 @@ import type { ReferralJson } from '../schemas/referral-json.ts';
 export const JSON_ENTRY_ROOTS = ['patient', 'referrer.organisation', 'consent', ''] as const;
 
 /**
+ * The identifier system of a plain-JSON referral sent without its own: one per referring
+ * organisation, so that two organisations' `WEB-1` are two referrals.
+ */
+export function jsonReferralSystem(odsCode: string | undefined): string {
+  return odsCode ? `${OWN_SYSTEM.jsonReferral}/${encodeURIComponent(odsCode)}` : OWN_SYSTEM.jsonReferral;
+}
+
+/**
  * Maps the plain JSON referral onto the same transaction Bundle a GP system would send:
  * Patient, the referrer's Organization, Consent and ServiceRequest.
  */
@@ -66,7 +74,9 @@ export function referralJsonToBundle(json: ReferralJson, now: Date, newId: () =>
   };
   const serviceRequest: ServiceRequest = {
     resourceType: 'ServiceRequest',
-    identifier: [{ system: json.senderSystem ?? OWN_SYSTEM.jsonReferral, value: json.referralId }],
+    identifier: [
+      { system: json.senderSystem ?? jsonReferralSystem(organisation.odsCode), value: json.referralId },
+    ],
     status: 'active',
     intent: 'order',
     ...(json.priority ? { priority: json.priority } : {}),

@@ -19,26 +19,45 @@ export interface ReplayStore {
   put(key: string, response: RecordedResponse): Promise<void>;
 }
 
-export function createInMemoryReplayStore(
-  options: { maxEntries?: number; ttlMs?: number } = {},
-): ReplayStore {
-  const maxEntries = options.maxEntries ?? 10_000;
+/** What one recorded response weighs in memory, roughly: its text at two bytes a character. */
+function sizeOf(response: RecordedResponse): number {
+  const headers = response.headers.reduce((n, [name, value]) => n + name.length + value.length, 0);
+  return 2 * (response.body.length + headers + response.bodyHash.length) + 64;
+}
+
+/**
+ * Responses kept in process for `ttlMs`, bounded by their total size (not their number: one
+ * response may be a megabyte, and a Worker isolate has 128 MB), oldest dropped first. A response
+ * larger than an eighth of the bound is not kept; a repeat of it is served afresh.
+ */
+export function createInMemoryReplayStore(options: { maxBytes?: number; ttlMs?: number } = {}): ReplayStore {
+  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
   const ttlMs = options.ttlMs ?? 24 * 60 * 60_000;
-  const entries = new Map<string, { at: number; response: RecordedResponse }>();
+  const entries = new Map<string, { at: number; size: number; response: RecordedResponse }>();
+  let total = 0;
+  const drop = (key: string) => {
+    const hit = entries.get(key);
+    if (!hit) return;
+    total -= hit.size;
+    entries.delete(key);
+  };
   return {
     async get(key) {
       const hit = entries.get(key);
       if (!hit) return undefined;
       if (Date.now() - hit.at > ttlMs) {
-        entries.delete(key);
+        drop(key);
         return undefined;
       }
       return hit.response;
     },
     async put(key, response) {
-      entries.delete(key);
-      entries.set(key, { at: Date.now(), response });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+      drop(key);
+      const size = sizeOf(response);
+      if (size > maxBytes / 8) return;
+      entries.set(key, { at: Date.now(), size, response });
+      total += size;
+      while (total > maxBytes) drop(entries.keys().next().value as string);
     },
   };
 }
@@ -57,22 +76,22 @@ export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
     // Per API client: one client's request id never answers another's request.
     const caller = c.get('ctx')?.principal.clientId ?? '';
     const key = `${caller} ${c.req.method} ${new URL(c.req.url).pathname} ${clientId}`;
-    const bodyHash = await sha256(c.get('rawBody') ?? '');
     while (inFlight.has(key)) await inFlight.get(key);
-
-    const recorded = await store.get(key);
-    if (recorded) {
-      if (recorded.bodyHash !== bodyHash) {
-        throw new FhirError('conflict', [
-          { code: 'duplicate', diagnostics: 'This X-Request-ID was already used for a different request' },
-        ]);
-      }
-      return new Response(recorded.body, { status: recorded.status, headers: recorded.headers });
-    }
-
+    // Marked in the same tick as the check above, before anything is awaited: a concurrent
+    // request with this id waits here whatever the store's latency.
     let done!: () => void;
     inFlight.set(key, new Promise<void>((resolve) => (done = resolve)));
     try {
+      const bodyHash = await sha256(c.get('rawBody') ?? '');
+      const recorded = await store.get(key);
+      if (recorded) {
+        if (recorded.bodyHash !== bodyHash) {
+          throw new FhirError('conflict', [
+            { code: 'duplicate', diagnostics: 'This X-Request-ID was already used for a different request' },
+          ]);
+        }
+        return new Response(recorded.body, { status: recorded.status, headers: recorded.headers });
+      }
       await next();
       if (c.res.status < 500) {
         const copy = c.res.clone();

@@ -1,7 +1,8 @@
 import type { Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
-import type { FhirStore } from '../medplum/store.ts';
+import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import { odsCodeOf } from '../workflow/organisations.ts';
 import { entryFor, type ReferralBundle, type ReferralEntry } from './referral-bundle.ts';
 
 /** Identifier systems by which an entry of each type is matched to a stored resource. */
@@ -87,34 +88,6 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
   };
 }
 
-/** The ODS code an Organization carries, under either spelling of the system. */
-export function odsCodeOf(resource: Resource | undefined): string | undefined {
-  if (resource?.resourceType !== 'Organization') return undefined;
-  return resource.identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? '') && i.value)?.value;
-}
-
-/**
- * The ODS code of the organisation a stored reference stands for: an Organization, or the
- * organisation of a PractitionerRole (or the ODS identifier of a logical reference).
- */
-export async function organisationOdsOf(
-  store: FhirStore,
-  ref: Reference | undefined,
-): Promise<string | undefined> {
-  if (!ref) return undefined;
-  if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '')) return ref.identifier.value;
-  const [type, id, ...rest] = ref.reference?.split('/') ?? [];
-  if (!id || rest.length) return undefined;
-  if (type === 'Organization') return odsCodeOf(await store.read('Organization', id).catch(() => undefined));
-  if (type === 'PractitionerRole') {
-    const role = await store.read('PractitionerRole', id).catch(() => undefined);
-    return role?.resourceType === 'PractitionerRole'
-      ? organisationOdsOf(store, role.organization)
-      : undefined;
-  }
-  return undefined;
-}
-
 /**
  * The ODS code of the organisation the referral comes from: the requester if it is an
  * Organization, or the organisation of the requesting PractitionerRole; from the Bundle, from a
@@ -132,7 +105,7 @@ export async function referrerOdsCode(
     if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '')) return ref.identifier.value;
     const [type, id, ...rest] = ref.reference?.split('/') ?? [];
     if (type !== 'Organization' || !id || rest.length) return undefined;
-    return odsCodeOf(await store.read('Organization', id).catch(() => undefined));
+    return odsCodeOf(await readIfExists(store, 'Organization', id));
   };
   const requester = referral.serviceRequest.resource.requester;
   const local = entryFor(referral, requester?.reference);
@@ -183,12 +156,7 @@ async function resolveExternal(
   if (ref.reference) {
     const [type, id, ...rest] = ref.reference.split('/');
     if (!type || !id || rest.length > 0 || !types.includes(type as ResourceType)) return undefined;
-    try {
-      return await store.read(type as ResourceType, id);
-    } catch (err) {
-      if ((err as { status?: number }).status === 404) return undefined;
-      throw err;
-    }
+    return readIfExists(store, type as ResourceType, id);
   }
   if (ref.identifier?.system && ref.identifier.value) {
     const candidates = ref.type ? [ref.type as ResourceType] : types;
@@ -230,9 +198,7 @@ async function checkReceivingService(
   if (performer.resourceType === 'HealthcareService') {
     const provider = performer.providedBy?.reference;
     if (performer.active === false || !provider?.startsWith('Organization/')) return unknown();
-    const organization = await store
-      .read('Organization', provider.slice('Organization/'.length))
-      .catch(() => undefined);
+    const organization = await readIfExists(store, 'Organization', provider.slice('Organization/'.length));
     return organization
       ? { reference: { reference: provider }, odsCode: odsCodeOf(organization) }
       : unknown();

@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
+import { isVisible, mayShowInAnswer, referralAccessToPatient, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { FhirStore } from '../medplum/store.ts';
@@ -27,6 +28,8 @@ export interface IntakeDeps {
 export interface StoredEntry {
   resource: Resource;
   created: boolean;
+  /** Whether the answer may show the stored resource to the caller (tenancy's rule). */
+  shown: boolean;
   notes: Issue[];
 }
 
@@ -51,6 +54,8 @@ export async function submitReferral(
 ): Promise<IntakeResult> {
   authorize(ctx.principal, 'ServiceRequest', 'c');
   const result = await intake(deps, body, ctx);
+  for (const entry of result.entries)
+    entry.shown = mayShowInAnswer(ctx.principal, entry.resource, entry.created);
   ctx.touched.push(
     ...result.entries.map((e) => `${e.resource.resourceType}/${e.resource.id}`),
     `Task/${result.task.id}`,
@@ -85,9 +90,9 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   }
   // Who may see what is written: the referrer and the receiving service.
   const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
-  const lockKeys = [referralKey(referral), ...identityKeys(referral, resolution.matched)];
+  const lockKeys = [referralKey(referral, referrer), ...identityKeys(referral, resolution.matched)];
   return deps.locks.withLocks(lockKeys, async () => {
-    const existing = await findAccepted(deps.store, referral);
+    const existing = await findAccepted(deps.store, referral, ctx);
     if (existing) {
       if (
         !existing.meta?.tag?.some(
@@ -117,6 +122,8 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       batchId,
       requestId: ctx.requestId,
       access,
+      receiver: resolution.receivingOdsCode,
+      patientAccess: (stored, sent) => referralAccessToPatient(ctx.principal, stored, sent),
       now: deps.clock(),
       newId: deps.newId,
     });
@@ -125,8 +132,9 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
     const entries = plan.outcomes.map((outcome: EntryOutcome, i): StoredEntry => {
       const index = referral.entries[i]?.index as number;
       const notes = plan.notes.get(index) ?? [];
-      if (outcome.kind === 'matched') return { resource: outcome.stored, created: false, notes };
-      return { resource: written(outcome.slot), created: outcome.kind === 'create', notes };
+      if (outcome.kind === 'matched')
+        return { resource: outcome.stored, created: false, shown: false, notes };
+      return { resource: written(outcome.slot), created: outcome.kind === 'create', shown: false, notes };
     });
     const serviceRequest = entries[referral.entries.indexOf(referral.serviceRequest)]
       ?.resource as ServiceRequest;
@@ -134,9 +142,10 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   });
 }
 
-function referralKey(referral: ReferralBundle): string {
+/** A sender's referral identifier is its own: two organisations may use the same one. */
+function referralKey(referral: ReferralBundle, referrer: string | undefined): string {
   const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
-  return `ServiceRequest|${id?.system}|${id?.value}`;
+  return `ServiceRequest|${referrer ?? ''}|${id?.system}|${id?.value}`;
 }
 
 /** Keys for the Patient (always: it may be updated) and for every entry that will be created. */
@@ -153,13 +162,21 @@ function identityKeys(referral: ReferralBundle, matched: ReadonlyMap<number, Res
   return keys;
 }
 
-async function findAccepted(store: FhirStore, referral: ReferralBundle): Promise<ServiceRequest | undefined> {
+/**
+ * The referral already accepted under this identifier from the caller's organisation; another
+ * organisation's referral with the same identifier is neither found nor revealed.
+ */
+async function findAccepted(
+  store: FhirStore,
+  referral: ReferralBundle,
+  ctx: RequestContext,
+): Promise<ServiceRequest | undefined> {
   const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
-  const bundle = await store.search('ServiceRequest', {
-    identifier: `${id?.system}|${id?.value}`,
-    _count: '1',
-  });
-  return bundle.entry?.[0]?.resource as ServiceRequest | undefined;
+  const query = new URLSearchParams({ identifier: `${id?.system}|${id?.value}`, _count: '1' });
+  const bundle = await store.search('ServiceRequest', scopedQuery(ctx.principal, 'ServiceRequest', query));
+  return (bundle.entry ?? [])
+    .map((e) => e.resource as ServiceRequest)
+    .find((sr) => isVisible(ctx.principal, sr));
 }
 
 /**
@@ -224,6 +241,6 @@ async function replay(store: FhirStore, serviceRequest: ServiceRequest): Promise
     kind: 'existing',
     serviceRequest,
     task: task as Task,
-    entries: senderTargets.map((resource) => ({ resource, created: false, notes: [] })),
+    entries: senderTargets.map((resource) => ({ resource, created: false, shown: false, notes: [] })),
   };
 }

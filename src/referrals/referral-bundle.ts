@@ -1,4 +1,5 @@
 import type { Bundle, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import { withNormalisedNhsNumbers } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { validateBaseR4 } from '../fhir/validate.ts';
 
@@ -101,7 +102,7 @@ export function readReferralBundle(body: unknown): ReadResult {
       });
     }
     issues.push(...validateBaseR4(resource, at));
-    entries.push({ index, fullUrl: entry.fullUrl, resource, at });
+    entries.push({ index, fullUrl: entry.fullUrl, resource: withNormalisedNhsNumbers(resource), at });
   });
 
   const serviceRequests = entries.filter((e) => e.resource.resourceType === 'ServiceRequest');

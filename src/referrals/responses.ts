@@ -21,6 +21,13 @@ export const versionedLocation = (r: Resource): string =>
 export function toTransactionResponse(result: IntakeResult, prefer: ReturnPreference): Bundle {
   const entry = result.entries.map((stored): BundleEntry => {
     const notes = [...stored.notes];
+    if (prefer === 'representation' && !stored.shown) {
+      notes.push({
+        severity: 'information',
+        code: 'suppressed',
+        diagnostics: `The stored ${stored.resource.resourceType} is not shown in this answer; read it, where the token allows, at its location`,
+      });
+    }
     if (stored.resource === result.serviceRequest || stored.resource.id === result.serviceRequest.id) {
       notes.push({
         severity: 'information',
@@ -38,7 +45,7 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
         : undefined;
     return {
       fullUrl: undefined,
-      ...(prefer === 'representation' ? { resource: toPublicResource(stored.resource) } : {}),
+      ...(prefer === 'representation' && stored.shown ? { resource: toPublicResource(stored.resource) } : {}),
       response: {
         status: status(stored, result),
         location: versionedLocation(stored.resource),

@@ -8,7 +8,7 @@ import type {
   ServiceRequest,
   Task,
 } from '@medplum/fhirtypes';
-import { hasAccess, withAccess } from '../auth/tenancy.ts';
+import { hasAccess, type PatientAccess, withAccess } from '../auth/tenancy.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { mergePatient } from '../mapping/merge-patient.ts';
@@ -26,6 +26,10 @@ export interface WritePlanInput {
   requestId: string;
   /** ODS codes of the organisations that may see what is written (referrer, receiving service). */
   access: readonly string[];
+  /** The receiving service's ODS code, when it has one: it always gains sight of the person. */
+  receiver: string | undefined;
+  /** What this referral may do to a person already on record (tenancy's rule). */
+  patientAccess: (stored: Patient, sent: Patient) => PatientAccess;
   now: Date;
   newId: () => string;
 }
@@ -82,8 +86,14 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     const resource = withLocalReferences(entry.resource, rewrite, logical);
     const stored = resolution.matched.get(entry.index);
     if (stored?.resourceType === 'Patient') {
-      const merge = mergePatient(stored as Patient, resource as Patient);
-      if (merge.differing.length) {
+      const access = input.patientAccess(stored as Patient, resource as Patient);
+      const labels =
+        access === 'linked' ? [input.receiver].filter((o): o is string => Boolean(o)) : input.access;
+      const merge =
+        access === 'linked'
+          ? { updated: undefined, differing: [] }
+          : mergePatient(stored as Patient, resource as Patient);
+      if (access === 'known' && merge.differing.length) {
         notes.set(entry.index, [
           {
             severity: 'warning',
@@ -93,9 +103,9 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
           },
         ]);
       }
-      if (merge.updated || !hasAccess(stored, input.access)) {
+      if (merge.updated || !hasAccess(stored, labels)) {
         puts.push({
-          resource: withAccess(merge.updated ?? (stored as Patient), input.access),
+          resource: withAccess(merge.updated ?? (stored as Patient), labels),
           request: { method: 'PUT', url: `Patient/${stored.id}`, ifMatch: `W/"${stored.meta?.versionId}"` },
         });
         pending.push({ kind: 'update', list: 'puts', at: puts.length - 1, stored });

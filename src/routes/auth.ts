@@ -1,10 +1,11 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ASSERTION_ALGORITHMS } from '../auth/clients.ts';
 import type { AuthMode } from '../auth/mode.ts';
 import { issueAccessToken, type TokenErrorCode } from '../auth/tokens.ts';
 import type { AppEnv } from '../http/env.ts';
 import type { Logger } from '../logger.ts';
+import type { RateLimiter } from '../middleware/rate-limit.ts';
 
 /** What each token error tells the client: fixed wording, nothing an attacker can learn from. */
 const ERROR_DESCRIPTIONS: Record<TokenErrorCode, string> = {
@@ -20,7 +21,7 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
  * SMART Backend Services: the discovery document (at the root and under the FHIR base, where
  * SMART clients look) and the token endpoint. Nothing here is served in the open local mode.
  */
-export function authRoutes(mode: AuthMode, logger: Logger): Hono<AppEnv> {
+export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   if (mode.kind === 'open') return app;
 
@@ -54,6 +55,14 @@ export function authRoutes(mode: AuthMode, logger: Logger): Hono<AppEnv> {
     async (c) => {
       const refuse = (error: TokenErrorCode, status: 400 | 401) =>
         c.json({ error, error_description: ERROR_DESCRIPTIONS[error] }, status, NO_STORE);
+      // Limited by where requests come from, before any work: who they claim to be is not yet known.
+      if (limiter && !(await limiter.limit({ key: `token-endpoint ${callerAddress(c)}` })).success) {
+        return c.json(
+          { error: 'invalid_request', error_description: 'Too many token requests; slow down' },
+          429,
+          { ...NO_STORE, 'Retry-After': '60' },
+        );
+      }
       const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
       if (mediaType !== 'application/x-www-form-urlencoded') return refuse('invalid_request', 400);
       if (mode.kind === 'unconfigured') return refuse('invalid_client', 401);
@@ -82,4 +91,13 @@ export function authRoutes(mode: AuthMode, logger: Logger): Hono<AppEnv> {
     },
   );
   return app;
+}
+
+/**
+ * The address a request came from: the socket's on Node (a header there could be forged), the
+ * one Cloudflare sets on Workers.
+ */
+function callerAddress(c: Context<AppEnv>): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? c.req.header('cf-connecting-ip') ?? 'unknown';
 }

@@ -12,11 +12,10 @@ import {
 import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
 import { patchCarePlan, updateCarePlan } from '../care-plans/update-care-plan.ts';
 import { FhirError } from '../fhir/outcomes.ts';
-import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendFhir, sendResource } from '../http/respond.ts';
+import { sendFhir } from '../http/respond.ts';
 import { versionedLocation } from '../referrals/responses.ts';
-import { type FhirFeature, updateRoute } from './feature.ts';
+import { type FhirFeature, sendWritten, updateRoute } from './feature.ts';
 
 /** The referral's one care plan: created and updated as FHIR, or created from plain JSON. */
 export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
@@ -28,10 +27,12 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
           { code: 'structure', diagnostics: 'Expected a CarePlan', expression: ['resourceType'] },
         ]);
       }
-      const { carePlan } = publicResult(
-        await createCarePlan(deps, c.get('ctx'), { carePlan: body as never, at: 'CarePlan', goals: [] }),
-      );
-      return sendResource(c, carePlan, {
+      const { carePlan } = await createCarePlan(deps, c.get('ctx'), {
+        carePlan: body as never,
+        at: 'CarePlan',
+        goals: [],
+      });
+      return sendWritten(c, carePlan, {
         status: 201,
         headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(carePlan)}` },
       });
@@ -48,8 +49,8 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
       sendFhir(c, await carePlanOutcomes(deps.store, c.get('ctx'), c.req.param('id'))),
     )
     .post('/QuestionnaireResponse', async (c) => {
-      const response = toPublicResource(await recordOutcome(deps, c.get('ctx'), c.get('body')));
-      return sendResource(c, response, {
+      const response = await recordOutcome(deps, c.get('ctx'), c.get('body'));
+      return sendWritten(c, response, {
         status: 201,
         headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(response)}` },
       });

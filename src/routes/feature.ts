@@ -1,10 +1,13 @@
-import type { Resource } from '@medplum/fhirtypes';
-import type { Handler, Hono } from 'hono';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Context, Handler, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { RequestContext } from '../auth/principal.ts';
+import { mayShowInAnswer } from '../auth/tenancy.ts';
 import type { ResourceCapability } from '../fhir/capability-statement.ts';
+import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendResource } from '../http/respond.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
 
 /** A group of FHIR routes and the capabilities they add to the CapabilityStatement. */
 export interface FhirFeature {
@@ -28,6 +31,40 @@ export function updateRoute(
       c.get('body'),
       c.req.header('if-match'),
     );
-    return sendResource(c, toPublicResource(resource));
+    return sendWritten(c, resource);
   };
+}
+
+/**
+ * The answer to a write: the resource, with its ETag and Last-Modified, where the caller may read
+ * it; otherwise an OperationOutcome saying it was stored, with the same status and headers, so a
+ * write never shows more than a read would.
+ */
+export function sendWritten(
+  c: Context<AppEnv>,
+  /** As stored, access labels included: they decide whether it is shown. */
+  resource: Resource,
+  options: { status?: ContentfulStatusCode; headers?: Record<string, string> } = {},
+): Response {
+  if (mayShowInAnswer(c.get('ctx').principal, resource, true)) {
+    return sendResource(c, toPublicResource(resource), options);
+  }
+  return sendFhir(c, storedButNotShown(resource), {
+    status: options.status ?? 200,
+    headers: {
+      ...options.headers,
+      ...(resource.meta?.versionId ? { ETag: `W/"${resource.meta.versionId}"` } : {}),
+    },
+  });
+}
+
+/** What an answer says in place of a stored resource the caller may not read. */
+export function storedButNotShown(resource: Resource): OperationOutcome {
+  return operationOutcome([
+    {
+      severity: 'information',
+      code: 'suppressed',
+      diagnostics: `Stored as ${resource.resourceType}/${resource.id}; the access token does not grant reading it, so it is not shown`,
+    },
+  ]);
 }

@@ -1,20 +1,16 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
+import { mayShowInAnswer } from '../auth/tenancy.ts';
 import { carePlanInputFromBundle } from '../care-plans/care-plan-bundle.ts';
-import {
-  type CarePlanDeps,
-  type CarePlanResult,
-  createCarePlan,
-  publicResult,
-} from '../care-plans/create-care-plan.ts';
+import { type CarePlanDeps, type CarePlanResult, createCarePlan } from '../care-plans/create-care-plan.ts';
 import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendFhir, sendResource } from '../http/respond.ts';
+import { sendFhir } from '../http/respond.ts';
 import { type IntakeDeps, submitReferral } from '../referrals/intake.ts';
 import { parsePrefer, toTransactionResponse, versionedLocation } from '../referrals/responses.ts';
 import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-variants.ts';
-import type { FhirFeature } from './feature.ts';
+import { type FhirFeature, sendWritten, storedButNotShown } from './feature.ts';
 
 /** Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON. */
 export function referralRoutes(
@@ -26,17 +22,24 @@ export function referralRoutes(
       const body = c.get('body');
       // A transaction Bundle holding a care plan (and no referral) is the care plan's.
       if (carePlans && isCarePlanBundle(body)) {
-        const written = publicResult(
-          await createCarePlan(carePlans, c.get('ctx'), carePlanInputFromBundle(body as Bundle)),
+        const principal = c.get('ctx').principal;
+        const written = await createCarePlan(
+          carePlans,
+          c.get('ctx'),
+          carePlanInputFromBundle(body as Bundle),
         );
-        return sendFhir(c, carePlanTransactionResponse(body as Bundle, written));
+        return sendFhir(
+          c,
+          carePlanTransactionResponse(body as Bundle, written, (r) => mayShowInAnswer(principal, r, true)),
+        );
       }
       const result = await submitReferral(deps, body, c.get('ctx'));
       return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
     })
     .post('/ServiceRequest', async (c) => {
       const result = await submitServiceRequest(deps, c.get('body'), c.get('ctx'));
-      const sr = toPublicResource(result.serviceRequest);
+      const stored = result.serviceRequest;
+      const sr = toPublicResource(stored);
       const status = result.kind === 'created' ? 201 : 200;
       const headers = { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(sr)}` };
       const prefer = parsePrefer(c.req.header('prefer'));
@@ -53,7 +56,7 @@ export function referralRoutes(
         ]);
         return sendFhir(c, outcome, { status, headers: { ...headers, ETag: `W/"${sr.meta?.versionId}"` } });
       }
-      return sendResource(c, sr, { status, headers });
+      return sendWritten(c, stored, { status, headers });
     });
 
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {
@@ -93,7 +96,11 @@ function isCarePlanBundle(body: unknown): boolean {
 }
 
 /** One entry per entry posted, in order: what each became. */
-function carePlanTransactionResponse(request: Bundle, written: CarePlanResult): Bundle {
+function carePlanTransactionResponse(
+  request: Bundle,
+  written: CarePlanResult,
+  shown: (resource: Resource) => boolean,
+): Bundle {
   const goals = [...written.goals];
   const entry = (request.entry ?? []).map((e): BundleEntry => {
     const resource: Resource | undefined =
@@ -102,13 +109,15 @@ function carePlanTransactionResponse(request: Bundle, written: CarePlanResult): 
         : e.resource?.resourceType === 'CareTeam'
           ? written.careTeam
           : goals.shift();
+    const show = resource !== undefined && shown(resource);
     return {
-      ...(resource ? { resource } : {}),
+      ...(resource && show ? { resource: toPublicResource(resource) } : {}),
       response: {
         status: '201 Created',
         ...(resource
           ? { location: versionedLocation(resource), etag: `W/"${resource.meta?.versionId}"` }
           : {}),
+        ...(resource && !show ? { outcome: storedButNotShown(resource) } : {}),
       },
     };
   });

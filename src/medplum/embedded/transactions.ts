@@ -1,13 +1,16 @@
 import type { CurrentVersions, PendingWrite } from './current-versions.ts';
 import type { Journal } from './journal.ts';
 
+const settled = (): void => {};
+
 /** Serialises writers; readers never wait. */
 class WriteLock {
   private tail: Promise<unknown> = Promise.resolve();
 
   run<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(fn);
-    this.tail = result.catch(() => undefined);
+    // The next writer waits for this one to settle, whatever its outcome; the caller gets the outcome.
+    this.tail = result.then(settled, settled);
     return result;
   }
 }
