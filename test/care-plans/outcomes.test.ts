@@ -101,6 +101,24 @@ describe('wellbeing outcomes', () => {
     ).toHaveLength(4);
   });
 
+  it('orders responses by when they were made, whatever the offset they were written with', async () => {
+    // 09:30 in London summer time is 08:30 UTC: the baseline, although its text sorts after 09:00Z.
+    await record({
+      measure: 'ons4-personal-wellbeing',
+      answers: ons4(3, 3, 3, 3),
+      authored: '2026-06-21T09:30:00+01:00',
+    });
+    await record({
+      measure: 'ons4-personal-wellbeing',
+      answers: ons4(7, 7, 7, 7),
+      authored: '2026-06-21T09:00:00Z',
+    });
+    const outcomes = (await (await r.s.as(r.gp, `/fhir/CarePlan/${planId}/$outcomes`)).json()) as Parameters;
+    const first = outcomes.parameter?.[0]?.part ?? [];
+    const value = (name: string) => first.find((p) => p.name === name)?.valueInteger;
+    expect([value('baseline'), value('latest'), value('change')]).toEqual([3, 7, 4]);
+  });
+
   it('refuses answers off the scale, missing items, unknown measures, and stores nothing', async () => {
     const before = await counts(r.s.store);
     await expectOutcome(await record({ measure: 'swemwbs', answers: swemwbs(6) }), 422, 'value');

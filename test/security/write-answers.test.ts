@@ -1,0 +1,136 @@
+import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { exampleBody } from '../support/referrals.ts';
+import { CLIENTS_JSON, COMMUNITY, GP, securedApp } from '../support/secured.ts';
+
+const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+
+/** The registry of examples/auth, with the community centre's scopes replaced. */
+function registryWithCommunityScopes(scopes: string[]): string {
+  const registry = JSON.parse(CLIENTS_JSON) as { clients: { clientId: string; scopes: string[] }[] };
+  for (const client of registry.clients) if (client.clientId === COMMUNITY) client.scopes = scopes;
+  return JSON.stringify(registry);
+}
+
+/**
+ * The GP's example referral re-sent as the community centre (RCC01): its own organisation and
+ * referral identifier, and the person as given (by default only the NHS number of the GP's patient).
+ */
+function communityReferral(patient: Partial<Patient> = {}, id = 'RCC-2026-0001'): Bundle {
+  const bundle = exampleBody('01-gp-transaction-bundle.200');
+  for (const entry of bundle.entry ?? []) {
+    const resource = entry.resource;
+    if (resource?.resourceType === 'Patient') {
+      entry.resource = { resourceType: 'Patient', identifier: resource.identifier ?? [], ...patient };
+    }
+    if (resource?.resourceType === 'Organization' && resource.identifier?.[0]?.value === 'B99901') {
+      resource.identifier = [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RCC01' }];
+      resource.name = 'Riverside Community Centre (example)';
+    }
+    if (resource?.resourceType === 'ServiceRequest') {
+      resource.identifier = [{ system: 'https://riverside-community.example/referrals', value: id }];
+    }
+  }
+  return bundle;
+}
+
+const patientEntry = (bundle: Bundle): BundleEntry | undefined =>
+  bundle.entry?.find((e) => e.response?.location?.startsWith('Patient/'));
+
+async function gpAndCommunity(scopes: string[]) {
+  const s = await securedApp({}, { clients: registryWithCommunityScopes(scopes) });
+  const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
+  const sent = await s.as(gp, '/fhir', { body: exampleBody('01-gp-transaction-bundle.200') });
+  expect(sent.status).toBe(200);
+  const patientId = patientEntry((await sent.json()) as Bundle)?.response?.location?.split('/')[1] as string;
+  const community = await s.token(COMMUNITY, scopes.join(' '));
+  return { s, gp, community, patientId };
+}
+
+describe('a write answers with no more than a read would show', () => {
+  it('another organisation sending only a known NHS number gets neither the stored person, nor how it differs, nor later sight of it', async () => {
+    const { s, community, patientId } = await gpAndCommunity([
+      'system/ServiceRequest.cr',
+      'system/Patient.rs',
+    ]);
+    const response = await s.as(community, '/fhir', {
+      body: communityReferral({ name: [{ family: 'Someone' }], birthDate: '1990-01-01' }),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    // The GP's record: name, birth date and address must not come back.
+    for (const secret of ['Okafor', 'Grace', '1948-03-02', 'address']) expect(text).not.toContain(secret);
+    const answer = JSON.parse(text) as Bundle;
+    const patient = patientEntry(answer);
+    expect(patient?.response?.location).toMatch(new RegExp(`^Patient/${patientId}/`));
+    expect(patient?.resource).toBeUndefined();
+    // Said plainly that it is not shown; nothing names the fields where the two differ.
+    const notes = patient?.response?.outcome?.issue ?? [];
+    expect(notes.map((i) => i.code)).toContain('suppressed');
+    expect(notes.some((i) => /differs|kept/.test(i.diagnostics ?? ''))).toBe(false);
+    // The referral is the sender's own; the person's record is still not.
+    const sr = answer.entry?.find((e) => e.response?.location?.startsWith('ServiceRequest/'));
+    expect(sr?.resource?.resourceType).toBe('ServiceRequest');
+    expect((await s.as(community, `/fhir/Patient/${patientId}`)).status).toBe(404);
+    const search = (await (
+      await s.as(community, `/fhir/Patient?identifier=${NHS}|9990000018`)
+    ).json()) as Bundle;
+    expect(search.entry ?? []).toHaveLength(0);
+    // Nor did the sender's demographics reach the record.
+    const stored = await s.store.read<Patient>('Patient', patientId);
+    expect(stored.name?.map((n) => n.family)).toEqual(['Okafor']);
+    expect(stored.birthDate).toBe('1948-03-02');
+  });
+
+  it('a client that may only create referrals gets locations, not resources', async () => {
+    const { s, community } = await gpAndCommunity(['system/ServiceRequest.c']);
+    const answer = (await (await s.as(community, '/fhir', { body: communityReferral() })).json()) as Bundle;
+    expect(answer.entry?.length).toBeGreaterThan(0);
+    for (const entry of answer.entry ?? []) {
+      expect(entry.resource).toBeUndefined();
+      expect(entry.response?.location).toMatch(/^[A-Za-z]+\/[^/]+\/_history\/[^/]+$/);
+    }
+  });
+
+  it('a sender that shows it knows the person (birth date and family name agree) may follow them from then on', async () => {
+    const { s, community, patientId } = await gpAndCommunity([
+      'system/ServiceRequest.cr',
+      'system/Patient.rs',
+    ]);
+    const response = await s.as(community, '/fhir', {
+      body: communityReferral({ name: [{ family: ' okafor ' }], birthDate: '1948-03-02' }),
+    });
+    expect(response.status).toBe(200);
+    // Still not shown in the write's answer, but readable afterwards as the rule in tenancy says.
+    expect(patientEntry((await response.json()) as Bundle)?.resource).toBeUndefined();
+    const read = await s.as(community, `/fhir/Patient/${patientId}`);
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as Patient).name?.[0]?.family).toBe('Okafor');
+  });
+
+  it('a plain-JSON referral id is the sending organisation’s own: another organisation may use the same one', async () => {
+    const { s, gp, community } = await gpAndCommunity(['system/ServiceRequest.cr']);
+    const referral = (givenName: string) => ({
+      body: {
+        referralId: 'WEB-1',
+        patient: { nhsNumber: '9990000034', givenName, familyName: 'Rahman', birthDate: '1961-07-14' },
+        referrer: { name: 'Sam Patel', organisation: { name: 'Sender' } },
+        receivingServiceOdsCode: 'SPX01',
+        reasons: [{ snomedCode: '422650009' }],
+        consent: { given: true, date: '2026-11-19T14:00:00Z' },
+        authoredOn: '2026-11-19T14:05:00Z',
+      },
+      headers: { 'content-type': 'application/json' },
+    });
+    const first = await s.as(gp, '/referrals', referral('Amir'));
+    expect(first.status).toBe(201);
+    const other = await s.as(community, '/referrals', referral('A.'));
+    expect(other.status).toBe(201);
+    const ids = [(await first.json()).serviceRequest.id, (await other.json()).serviceRequest.id];
+    expect(new Set(ids).size).toBe(2);
+    // Each sender's retry still finds its own referral.
+    const retry = await s.as(gp, '/referrals', referral('Amir'));
+    expect(retry.status).toBe(200);
+    expect((await retry.json()).serviceRequest.id).toBe(ids[0]);
+  });
+});
