@@ -3,7 +3,7 @@ import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
 import { odsCodeOf } from '../workflow/organisations.ts';
-import { entryFor, type ReferralBundle, type ReferralEntry } from './referral-bundle.ts';
+import { entryFor, type ReferralBundle } from './referral-bundle.ts';
 
 /** Identifier systems by which an entry of each type is matched to a stored resource. */
 const MATCH_SYSTEMS: Partial<Record<ResourceType, readonly string[]>> = {
@@ -108,8 +108,7 @@ export async function referrerOdsCode(
     return odsCodeOf(await readIfExists(store, 'Organization', id));
   };
   const requester = referral.serviceRequest.resource.requester;
-  const local = entryFor(referral, requester?.reference);
-  const resource = local?.resource ?? resolution.resolved.get('requester');
+  const resource = referral.requester?.resource ?? resolution.resolved.get('requester');
   if (!resource) return organisationCode(requester);
   if (resource.resourceType === 'Organization') return odsCodeOf(resource);
   if (resource.resourceType === 'PractitionerRole') return organisationCode(resource.organization);
@@ -181,7 +180,7 @@ async function checkReceivingService(
 ): Promise<{ reference: Reference; odsCode?: string }> {
   const { resource: sr, at } = referral.serviceRequest;
   const performerRef = sr.performer?.[0];
-  const local = entryFor(referral, performerRef?.reference) as ReferralEntry | undefined;
+  const local = referral.performer;
   const performer = local ? matched.get(local.index) : resolved.get('performer[0]');
   if (!performerRef) return { reference: {} };
   const unknown = () => {

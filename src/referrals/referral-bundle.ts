@@ -27,9 +27,25 @@ export interface ReferralEntry<T extends Resource = Resource> {
   at: string;
 }
 
+/**
+ * A referral Bundle read once: its entries, and the parts the referral's rules, identity matching
+ * and write all need, with the request's `urn:uuid:` references already resolved to entries.
+ * A part given by reference to (or identifier of) something stored is absent here; the identity
+ * resolution finds it.
+ */
 export interface ReferralBundle {
   entries: ReferralEntry[];
   serviceRequest: ReferralEntry<ServiceRequest>;
+  /** The entry `ServiceRequest.subject` names. */
+  subject?: ReferralEntry;
+  /** The entry `ServiceRequest.requester` names (a PractitionerRole, Practitioner or Organization). */
+  requester?: ReferralEntry;
+  /** The entry the requesting PractitionerRole's organization names. */
+  requesterOrganisation?: ReferralEntry;
+  /** The entry `ServiceRequest.performer[0]` names: the receiving service. */
+  performer?: ReferralEntry;
+  /** Entries by the `urn:uuid:` the sender gave them. */
+  byUrn: ReadonlyMap<string, ReferralEntry>;
 }
 
 /** The referral as far as it could be read, and every structural problem found. */
@@ -122,13 +138,32 @@ export function readReferralBundle(body: unknown): ReadResult {
     });
   }
   const serviceRequest = serviceRequests[0] as ReferralEntry<ServiceRequest> | undefined;
-  const referral = serviceRequest ? { entries, serviceRequest } : undefined;
-  return { referral, issues };
+  return { referral: serviceRequest ? resolveParts(entries, serviceRequest) : undefined, issues };
 }
 
-/** Finds the bundle entry a `urn:uuid:` reference points at. */
+function resolveParts(entries: ReferralEntry[], serviceRequest: ReferralEntry<ServiceRequest>): ReferralBundle {
+  const byUrn = new Map<string, ReferralEntry>();
+  for (const entry of entries) if (entry.fullUrl?.startsWith('urn:uuid:')) byUrn.set(entry.fullUrl, entry);
+  const at = (reference: string | undefined) => (reference ? byUrn.get(reference) : undefined);
+  const sr = serviceRequest.resource;
+  const requester = at(sr.requester?.reference);
+  const requesterOrganisation =
+    requester?.resource.resourceType === 'PractitionerRole' ? at(requester.resource.organization?.reference) : undefined;
+  return {
+    entries,
+    serviceRequest,
+    byUrn,
+    ...optional('subject', at(sr.subject?.reference)),
+    ...optional('requester', requester),
+    ...optional('requesterOrganisation', requesterOrganisation),
+    ...optional('performer', at(sr.performer?.[0]?.reference)),
+  };
+}
+
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+
+/** The bundle entry a `urn:uuid:` reference points at. */
 export function entryFor(referral: ReferralBundle, reference: string | undefined): ReferralEntry | undefined {
-  return reference?.startsWith('urn:uuid:')
-    ? referral.entries.find((e) => e.fullUrl === reference)
-    : undefined;
+  return reference ? referral.byUrn.get(reference) : undefined;
 }

@@ -95,7 +95,7 @@ function checkSubject(referral: ReferralBundle): Issue[] {
   const subject = sr.subject as Reference | undefined;
   if (!subject) return [];
   if (subject.reference?.startsWith('urn:uuid:')) {
-    const target = entryFor(referral, subject.reference);
+    const target = referral.subject;
     if (target?.resource.resourceType !== 'Patient') {
       return [rule('subject must reference the Patient in this Bundle', `${at}.subject`, 'invalid')];
     }

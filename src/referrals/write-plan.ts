@@ -222,8 +222,7 @@ function subjectRef(
   refOf: (i: number) => Reference,
 ): Reference {
   const subject = referral.serviceRequest.resource.subject;
-  const local = referral.entries.find((e) => e.fullUrl && e.fullUrl === subject.reference);
-  if (local) return refOf(local.index);
+  if (referral.subject) return refOf(referral.subject.index);
   const stored = resolution.resolved.get('subject');
   return stored ? { reference: `Patient/${stored.id}` } : subject;
 }
