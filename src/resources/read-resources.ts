@@ -1,4 +1,4 @@
-import { getSearchParameter } from '@medplum/core';
+import { getSearchParameter, parseSearchRequest } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
@@ -92,6 +92,7 @@ export async function searchResources(
   const query = new URLSearchParams();
   for (const [key, value] of params) {
     assertSupportedParam(resourceType, key);
+    assertValueForm(resourceType, key, value);
     if (!RESPONSE_ONLY_PARAMS.includes(key) && key !== '_count' && key !== '_offset')
       query.append(key, value);
   }
@@ -135,6 +136,20 @@ function assertSupportedParam(type: ServedResourceType, key: string): void {
   if (RESPONSE_ONLY_PARAMS.includes(code) || CONTROL_PARAMS.includes(code)) return;
   if (STORE_INTERNAL_SEARCH_PARAMS.includes(code) || !getSearchParameter(type, code)) {
     throw Failures.badRequest(`Search parameter ${code} is not supported for ${type}`, [code]);
+  }
+}
+
+/**
+ * Refuses a value of the wrong form for its parameter's type (a date that is not a date), as
+ * Medplum's own search parser judges it, naming the parameter but never echoing the value.
+ */
+function assertValueForm(type: ServedResourceType, key: string, value: string): void {
+  const code = key.split(':')[0]?.split('.')[0] ?? key;
+  if (code.startsWith('_') && !['_id', '_lastUpdated'].includes(code)) return;
+  try {
+    parseSearchRequest(type, { [key]: value });
+  } catch {
+    throw Failures.badRequest(`The value of ${code} is not of the form its type takes`, [code]);
   }
 }
 

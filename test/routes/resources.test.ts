@@ -120,3 +120,16 @@ describe('health', () => {
     await expectOutcome(await call(app, '/health/ready'), 503, 'transient');
   });
 });
+
+describe('search values', () => {
+  it('refuses a value of the wrong form for its parameter, naming the parameter and not the value', async () => {
+    const { app } = createTestApp();
+    for (const query of ['birthdate=not-a-date', '_lastUpdated=gt2026-13-45x']) {
+      const response = await call(app, `/fhir/Patient?${query}`);
+      const outcome = await expectOutcome(response, 400, 'invalid');
+      expect(JSON.stringify(outcome)).not.toMatch(/not-a-date|2026-13-45x/);
+      expect(outcome.issue[0].expression).toEqual([query.split('=')[0]]);
+    }
+    expect((await call(app, '/fhir/Patient?birthdate=ge1948-03-02')).status).toBe(200);
+  });
+});
