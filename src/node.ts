@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
@@ -13,6 +14,7 @@ import { type AuthMode, createAuthMode } from './auth/mode.ts';
 import { generateSigningKeyJwk } from './auth/tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
+import { operationOutcome } from './fhir/outcomes.ts';
 import { createJsonLogger } from './logger.ts';
 import { createEmbeddedStore } from './medplum/embedded/connect.ts';
 import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   });
+  server.on('clientError', answerClientError);
   const stop = () =>
     server.close(() => {
       closeStore();
@@ -125,6 +128,28 @@ async function main(): Promise<void> {
     });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * What Node answers before the app sees a request it cannot parse. Oversized headers get a 431
+ * with an OperationOutcome, as every other error does, rather than Node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, diagnostics] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are larger than this server accepts']
+      : [400, 'Bad Request', 'The request is not well-formed HTTP'];
+  const body = JSON.stringify(
+    operationOutcome([{ code: status === 431 ? 'too-long' : 'structure', diagnostics }]),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/fhir+json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];

@@ -103,6 +103,17 @@ async function everything(base: string): Promise<Record<string, unknown>> {
 }
 
 describe('npm start on a data directory', () => {
+  it('answers oversized headers with a 431 OperationOutcome, and goes on serving', async () => {
+    const { base } = await start();
+    const response = await fetch(`${base}/metadata`, { headers: { 'x-padding': 'x'.repeat(20_000) } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+    const outcome = (await response.json()) as { resourceType: string; issue: { code: string }[] };
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0]?.code).toBe('too-long');
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
   it('has every referral, version and history entry back after a stop and restart, and seeds only once', async () => {
     const first = await start();
     expect(first.output()).toContain('example resources loaded');

@@ -8,8 +8,25 @@ export interface Issue {
   expression?: string[];
 }
 
-/** Builds an OperationOutcome; every error body the service sends comes through here. */
-export function operationOutcome(issues: readonly Issue[]): OperationOutcome {
+/** Issues listed in one OperationOutcome at most; the rest are counted in a final issue. */
+export const MAX_ISSUES = 100;
+
+/**
+ * Builds an OperationOutcome; every error body the service sends comes through here. Bounded:
+ * past MAX_ISSUES problems, a final issue says how many more there were.
+ */
+export function operationOutcome(all: readonly Issue[]): OperationOutcome {
+  const issues =
+    all.length > MAX_ISSUES
+      ? [
+          ...all.slice(0, MAX_ISSUES),
+          {
+            severity: 'error' as const,
+            code: 'too-costly' as const,
+            diagnostics: `${all.length - MAX_ISSUES} more problems were found and are not listed`,
+          },
+        ]
+      : all;
   return {
     resourceType: 'OperationOutcome',
     issue: issues.map(({ severity = 'error', code, diagnostics, expression }) => ({

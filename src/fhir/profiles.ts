@@ -10,6 +10,7 @@ import slimProfiles from './definitions/profiles.json' with { type: 'json' };
 import required from './definitions/required-value-sets.json' with { type: 'json' };
 import { isValidNhsNumber } from './nhs-number.ts';
 import type { Issue } from './outcomes.ts';
+import { shapeIssues } from './shape.ts';
 import { SYSTEM } from './systems.ts';
 
 /**
@@ -78,6 +79,8 @@ export function checkAgainstProfile(
   options: { profile?: StructureDefinition; at?: string; nhsNumber?: boolean } = {},
 ): Issue[] {
   const { at } = options;
+  const shape = shapeIssues(resource);
+  if (shape.length) return shape.map((issue) => reroot(issue, resource.resourceType, at));
   const sd = options.profile ?? PROFILE_OF.get(resource.resourceType);
   if (sd) indexProfile(sd);
   const raw: OperationOutcomeIssue[] = [];
@@ -206,20 +209,50 @@ export function profileErrors(
   options: { at?: string; nhsNumber?: boolean } = {},
 ): Issue[] {
   if (!PROFILE_OF.has(resource.resourceType)) return [];
-  const covered = reported.flatMap((i) => i.expression ?? []);
-  const overlaps = (a: string, b: string) =>
-    a === b ||
-    a.startsWith(`${b}.`) ||
-    a.startsWith(`${b}[`) ||
-    b.startsWith(`${a}.`) ||
-    b.startsWith(`${a}[`);
+  const covered = new CoveredPaths(reported.flatMap((i) => i.expression ?? []));
   const issues: Issue[] = [];
   for (const issue of checkAgainstProfile(resource, options)) {
     if (issue.severity !== 'error' && issue.severity !== 'fatal') continue;
     const expression = issue.expression?.[0] ?? options.at ?? resource.resourceType;
-    if (covered.some((c) => overlaps(c, expression))) continue;
-    covered.push(expression);
+    if (covered.overlaps(expression)) continue;
+    covered.add(expression);
     issues.push(issue);
   }
   return issues;
+}
+
+/**
+ * Expressions already reported, answering "is this one, an element inside it, or an element it
+ * is inside already reported?" in time proportional to the expression's depth, not to how many
+ * have been reported (a string sent where an object belongs gives one issue per character).
+ */
+class CoveredPaths {
+  private readonly paths = new Set<string>();
+  private readonly ancestors = new Set<string>();
+
+  constructor(expressions: readonly string[]) {
+    for (const expression of expressions) this.add(expression);
+  }
+
+  add(expression: string): void {
+    this.paths.add(expression);
+    for (const ancestor of ancestorsOf(expression)) this.ancestors.add(ancestor);
+  }
+
+  overlaps(expression: string): boolean {
+    return (
+      this.paths.has(expression) ||
+      this.ancestors.has(expression) ||
+      ancestorsOf(expression).some((ancestor) => this.paths.has(ancestor))
+    );
+  }
+}
+
+/** `A.b[0].c` -> `A`, `A.b`, `A.b[0]`. */
+function ancestorsOf(expression: string): string[] {
+  const ancestors: string[] = [];
+  for (let i = 1; i < expression.length; i++) {
+    if (expression[i] === '.' || expression[i] === '[') ancestors.push(expression.slice(0, i));
+  }
+  return ancestors;
 }

@@ -1,6 +1,7 @@
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Issue } from './outcomes.ts';
+import { shapeIssues } from './shape.ts';
 
 /**
  * Validates a resource against base FHIR R4 (cardinality, types, unknown elements, fixed values,
@@ -8,6 +9,12 @@ import type { Issue } from './outcomes.ts';
  * `Bundle.entry[2].resource`) so they point into what the caller sent.
  */
 export function validateBaseR4(resource: Resource, at?: string): Issue[] {
+  const shape = shapeIssues(resource);
+  if (shape.length)
+    return shape.map((issue) => ({
+      ...issue,
+      expression: issue.expression?.map((e) => reroot(e, resource.resourceType, at)),
+    }));
   let raw: NonNullable<OperationOutcomeError['outcome']['issue']> = [];
   try {
     raw = validateResource(resource);

@@ -1,8 +1,9 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
-import { Failures } from '../fhir/outcomes.ts';
+import { Failures, FhirError } from '../fhir/outcomes.ts';
 import type { AppEnv } from './env.ts';
+import { jsonBodyIssues } from './json-guard.ts';
 
 const JSON_MEDIA_TYPES = [
   'application/fhir+json',
@@ -59,6 +60,8 @@ function parseJson(): MiddlewareHandler<AppEnv> {
       // The parser's message quotes the input, so it is never passed on.
       throw Failures.invalidJson();
     }
+    const issues = jsonBodyIssues(body);
+    if (issues.length) throw new FhirError('malformed', issues);
     c.set('body', body);
     c.set('rawBody', text);
     await next();

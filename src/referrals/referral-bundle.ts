@@ -141,14 +141,19 @@ export function readReferralBundle(body: unknown): ReadResult {
   return { referral: serviceRequest ? resolveParts(entries, serviceRequest) : undefined, issues };
 }
 
-function resolveParts(entries: ReferralEntry[], serviceRequest: ReferralEntry<ServiceRequest>): ReferralBundle {
+function resolveParts(
+  entries: ReferralEntry[],
+  serviceRequest: ReferralEntry<ServiceRequest>,
+): ReferralBundle {
   const byUrn = new Map<string, ReferralEntry>();
   for (const entry of entries) if (entry.fullUrl?.startsWith('urn:uuid:')) byUrn.set(entry.fullUrl, entry);
   const at = (reference: string | undefined) => (reference ? byUrn.get(reference) : undefined);
   const sr = serviceRequest.resource;
   const requester = at(sr.requester?.reference);
   const requesterOrganisation =
-    requester?.resource.resourceType === 'PractitionerRole' ? at(requester.resource.organization?.reference) : undefined;
+    requester?.resource.resourceType === 'PractitionerRole'
+      ? at(requester.resource.organization?.reference)
+      : undefined;
   return {
     entries,
     serviceRequest,

@@ -1,0 +1,54 @@
+import type { Issue } from '../fhir/outcomes.ts';
+
+/** Keys that name an object's machinery rather than data; never meaningful in FHIR or our JSON. */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Deeper than any FHIR resource goes; deeper input is refused before anything walks it. */
+export const MAX_DEPTH = 48;
+
+/**
+ * Problems with a parsed JSON body that no later check should have to meet: keys such as
+ * `__proto__`, `null` inside arrays (allowed only where FHIR JSON uses it to line a primitive
+ * array up with its `_element` extensions), and nesting deeper than MAX_DEPTH. Iterative, so
+ * the depth of the input cannot exhaust the stack; stops after `limit` issues.
+ */
+export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
+  const issues: Issue[] = [];
+  const stack: { value: unknown; path: string; depth: number; nullsAllowed: boolean }[] = [
+    { value: body, path: '', depth: 0, nullsAllowed: false },
+  ];
+  while (stack.length > 0 && issues.length < limit) {
+    const { value, path, depth, nullsAllowed } = stack.pop() as (typeof stack)[number];
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_DEPTH) {
+      issues.push({
+        code: 'too-long',
+        diagnostics: `The body is nested deeper than ${MAX_DEPTH} levels`,
+        expression: [path || '(body)'],
+      });
+      break;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => {
+        const at = `${path}[${i}]`;
+        if (item === null && !nullsAllowed) {
+          issues.push({ code: 'structure', diagnostics: 'Arrays may not hold null', expression: [at] });
+        }
+        stack.push({ value: item, path: at, depth: depth + 1, nullsAllowed: false });
+      });
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const at = path ? `${path}.${key}` : key;
+      if (FORBIDDEN_KEYS.has(key)) {
+        issues.push({ code: 'structure', diagnostics: `The key ${key} is not allowed`, expression: [at] });
+        continue;
+      }
+      // FHIR JSON: `given: ["A", null]` with `_given: [null, {...}]` lines values up with extensions.
+      const aligned = key.startsWith('_') || Object.hasOwn(record, `_${key}`);
+      stack.push({ value: record[key], path: at, depth: depth + 1, nullsAllowed: aligned });
+    }
+  }
+  return issues.slice(0, limit);
+}
