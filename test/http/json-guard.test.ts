@@ -7,7 +7,11 @@ describe('jsonBodyIssues', () => {
   it('refuses object machinery keys wherever they are, by path', () => {
     const body = JSON.parse('{"a":{"__proto__":{"x":1}},"b":[{"constructor":1}],"prototype":2}');
     const issues = jsonBodyIssues(body);
-    expect(issues.map((i) => i.expression?.[0]).sort()).toEqual(['a.__proto__', 'b[0].constructor', 'prototype']);
+    expect(issues.map((i) => i.expression?.[0]).sort()).toEqual([
+      'a.__proto__',
+      'b[0].constructor',
+      'prototype',
+    ]);
   });
 
   it('refuses null in arrays, except where FHIR JSON lines a primitive array up with its extensions', () => {
