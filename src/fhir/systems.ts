@@ -18,8 +18,12 @@ export const SYSTEM = {
 export const CANONICAL_BASE = 'https://fhir.social-prescribing.example.org';
 
 export const OWN_SYSTEM = {
-  /** Tags every resource written by one intake, so a failed write can be found and undone. */
-  writeBatch: `${CANONICAL_BASE}/CodeSystem/write-batch`,
+  /**
+   * Tags each resource a referral's intake creates with its part (`<referral key>/<part>`): every
+   * create is conditional on it, so a write repeated after an unclear outcome completes the
+   * referral and never duplicates a part of it.
+   */
+  referralPart: `${CANONICAL_BASE}/CodeSystem/referral-part`,
   /** Content fingerprint of an accepted referral, for telling a retry from a conflicting duplicate. */
   referralFingerprint: `${CANONICAL_BASE}/CodeSystem/referral-fingerprint`,
   /** Identifies the inbound request behind a Provenance. */

@@ -1,9 +1,10 @@
-import type { Bundle, BundleEntry, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, mayShowInAnswer, referralAccessToPatient, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { FhirStore } from '../medplum/store.ts';
+import { type WrittenEntry, writeInSteps } from '../workflow/stepwise-write.ts';
 import { fingerprintReferral } from './fingerprint.ts';
 import {
   identityKey,
@@ -65,9 +66,9 @@ export async function submitReferral(
 
 async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Promise<IntakeResult> {
   const read = readReferralBundle(body);
-  const ruleIssues = read.referral ? checkReferralRules(read.referral, deps.clock()) : [];
-  if (read.issues.length > 0 || !read.referral)
-    throw new FhirError('malformed', [...read.issues, ...ruleIssues]);
+  // The referral's rules read only what base validation has vouched for.
+  if (read.issues.length > 0 || !read.referral) throw new FhirError('malformed', read.issues);
+  const ruleIssues = checkReferralRules(read.referral, deps.clock());
   if (ruleIssues.length > 0) throw new FhirError('invalid', ruleIssues);
   const referral = read.referral;
 
@@ -91,35 +92,30 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   // Who may see what is written: the referrer and the receiving service.
   const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
   const lockKeys = [referralKey(referral, referrer), ...identityKeys(referral, resolution.matched)];
+  const key = await referralKeyHash(referral, referrer);
   return deps.locks.withLocks(lockKeys, async () => {
     const existing = await findAccepted(deps.store, referral, ctx);
-    if (existing) {
-      if (
-        !existing.meta?.tag?.some(
-          (t) => t.system === OWN_SYSTEM.referralFingerprint && t.code === fingerprint,
-        )
-      ) {
-        throw new FhirError('conflict', [
-          {
-            code: 'duplicate',
-            diagnostics: 'A different referral with this identifier has already been accepted',
-            expression: [`${referral.serviceRequest.at}.identifier`],
-          },
-        ]);
-      }
-      return replay(deps.store, existing);
+    if (existing && !hasFingerprint(existing, fingerprint)) {
+      throw new FhirError('conflict', [
+        {
+          code: 'duplicate',
+          diagnostics: 'A different referral with this identifier has already been accepted',
+          expression: [`${referral.serviceRequest.at}.identifier`],
+        },
+      ]);
     }
+    // Accepted before, and the directory has changed since: answer with what was stored.
+    if (existing && resolution.issues.length > 0) return replay(deps.store, existing);
     if (resolution.issues.length > 0) throw new FhirError('invalid', resolution.issues);
     // An entry that was new may have been stored by a concurrent intake holding the lock before us,
     // and the Patient may have gained a version: look both up again now that we hold their keys.
     const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
     resolution.matched = await matchEntries(deps.store, referral, stable);
-    const batchId = deps.newId();
     const plan = planReferralWrite({
       referral,
       resolution,
       fingerprint,
-      batchId,
+      referralKey: key,
       requestId: ctx.requestId,
       access,
       receiver: resolution.receivingOdsCode,
@@ -127,19 +123,33 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       now: deps.clock(),
       newId: deps.newId,
     });
-    const response = await writeAllOrNothing(deps.store, plan.transaction, plan.createdTypes, batchId);
-    const written = (slot: number): Resource => response.entry?.[slot]?.resource as Resource;
+    // A referral accepted before is written again, not replayed: every create is conditional, so
+    // what an earlier, interrupted write left out is completed and nothing is written twice.
+    const written = await writeInSteps(deps.store, plan.entries, 'referral');
+    const stored = (fullUrl: string) => written.get(fullUrl) as WrittenEntry;
     const entries = plan.outcomes.map((outcome: EntryOutcome, i): StoredEntry => {
       const index = referral.entries[i]?.index as number;
       const notes = plan.notes.get(index) ?? [];
       if (outcome.kind === 'matched')
         return { resource: outcome.stored, created: false, shown: false, notes };
-      return { resource: written(outcome.slot), created: outcome.kind === 'create', shown: false, notes };
+      const entry = stored(outcome.fullUrl);
+      return { resource: entry.resource, created: !existing && entry.created, shown: false, notes };
     });
     const serviceRequest = entries[referral.entries.indexOf(referral.serviceRequest)]
       ?.resource as ServiceRequest;
-    return { kind: 'created', serviceRequest, task: written(plan.taskSlot) as Task, entries };
+    const task = stored(plan.taskFullUrl).resource as Task;
+    return { kind: existing ? 'existing' : 'created', serviceRequest, task, entries };
   });
+}
+
+const hasFingerprint = (sr: ServiceRequest, fingerprint: string): boolean =>
+  sr.meta?.tag?.some((t) => t.system === OWN_SYSTEM.referralFingerprint && t.code === fingerprint) === true;
+
+/** The referral's identity as a short stable name: its sender's organisation and identifier. */
+async function referralKeyHash(referral: ReferralBundle, referrer: string | undefined): Promise<string> {
+  const text = referralKey(referral, referrer);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A sender's referral identifier is its own: two organisations may use the same one. */
@@ -177,46 +187,6 @@ async function findAccepted(
   return (bundle.entry ?? [])
     .map((e) => e.resource as ServiceRequest)
     .find((sr) => isVisible(ctx.principal, sr));
-}
-
-/**
- * Writes the transaction; if the store applied only part of it (a Medplum project without
- * transactional bundles answers 200 with failed entries, the embedded store has no rollback),
- * removes whatever this batch created before reporting the failure.
- */
-async function writeAllOrNothing(
-  store: FhirStore,
-  transaction: Bundle,
-  types: string[],
-  batchId: string,
-): Promise<Bundle> {
-  let response: Bundle;
-  try {
-    response = await store.bundle(transaction);
-  } catch (err) {
-    await undoBatch(store, types, batchId);
-    throw err;
-  }
-  const failed = (response.entry ?? []).some((e: BundleEntry) => !e.response?.status?.startsWith('2'));
-  if (failed || (response.entry?.length ?? 0) !== transaction.entry?.length) {
-    await undoBatch(store, types, batchId);
-    throw new FhirError('incomplete-write', [
-      { code: 'exception', diagnostics: 'The FHIR store did not store the whole referral; nothing was kept' },
-    ]);
-  }
-  return response;
-}
-
-async function undoBatch(store: FhirStore, types: string[], batchId: string): Promise<void> {
-  for (const type of types) {
-    const found = await store.search(type as Resource['resourceType'], {
-      _tag: `${OWN_SYSTEM.writeBatch}|${batchId}`,
-      _count: '100',
-    });
-    for (const entry of found.entry ?? []) {
-      if (entry.resource?.id) await store.delete(entry.resource.resourceType, entry.resource.id);
-    }
-  }
 }
 
 /** Rebuilds the answer to an accepted referral from its intake Provenance, for a retry. */

@@ -1,5 +1,4 @@
 import type {
-  Bundle,
   BundleEntry,
   Patient,
   Provenance,
@@ -14,7 +13,7 @@ import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { mergePatient } from '../mapping/merge-patient.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import { toReferralTask } from '../mapping/to-task.ts';
-import type { Resolution } from './identities.ts';
+import { matchIdentifier, type Resolution } from './identities.ts';
 import type { ReferralBundle } from './referral-bundle.ts';
 import { forEachReference } from './rules.ts';
 
@@ -22,7 +21,8 @@ export interface WritePlanInput {
   referral: ReferralBundle;
   resolution: Resolution;
   fingerprint: string;
-  batchId: string;
+  /** The referral's identity (its sender's organisation and identifier), hashed: names its parts. */
+  referralKey: string;
   requestId: string;
   /** ODS codes of the organisations that may see what is written (referrer, receiving service). */
   access: readonly string[];
@@ -34,32 +34,35 @@ export interface WritePlanInput {
   newId: () => string;
 }
 
-/** How each sender entry ends up: written by the plan (at a slot of its Bundle) or matched as is. */
+/** How each sender entry ends up: written by the plan (as its entry `fullUrl`) or matched as is. */
 export type EntryOutcome =
-  | { kind: 'create'; slot: number }
-  | { kind: 'update'; slot: number; stored: Resource }
+  | { kind: 'create'; fullUrl: string }
+  | { kind: 'update'; fullUrl: string; stored: Resource }
   | { kind: 'matched'; stored: Resource };
 
 export interface WritePlan {
-  transaction: Bundle;
+  /**
+   * Every write, each named by a `fullUrl`. Every create is conditional (`ifNoneExist`) on the
+   * identifier a person or organisation is matched by, or on the part's tag, so the whole plan
+   * can be written again after an unclear outcome and only what is missing is created.
+   */
+  entries: BundleEntry[];
   /** One per sender entry, in the sender's order. */
   outcomes: EntryOutcome[];
   /** Hints for the sender, by sender entry index (e.g. demographics that differ from the record). */
   notes: Map<number, Issue[]>;
-  taskSlot: number;
-  /** Resource types the plan creates: where to look when a failed write must be undone. */
-  createdTypes: string[];
+  taskFullUrl: string;
 }
 
 /**
- * Turns a checked and resolved referral into one transaction Bundle: new resources are POSTed
- * (tagged with the batch id so a failed write can be found and removed), stored people and
- * organisations are referenced rather than duplicated, a stored Patient only gains missing
- * demographics, and a tracking Task and a Provenance are added.
+ * Turns a checked and resolved referral into the writes that store it: new resources are created
+ * conditionally (each tagged with its part of this referral), stored people and organisations
+ * are referenced rather than duplicated, a stored Patient only gains missing demographics, and a
+ * tracking Task and a Provenance are added.
  */
 export function planReferralWrite(input: WritePlanInput): WritePlan {
   const { referral, resolution, now } = input;
-  const batchTag = { system: OWN_SYSTEM.writeBatch, code: input.batchId };
+  const part = (name: string) => ({ system: OWN_SYSTEM.referralPart, code: `${input.referralKey}/${name}` });
   const urns = new Map<number, string>();
   const rewrite = new Map<string, string>();
   for (const entry of referral.entries) {
@@ -75,10 +78,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
 
   const posts: BundleEntry[] = [];
   const puts: BundleEntry[] = [];
-  const pending: (
-    | { kind: 'create' | 'update'; list: 'posts' | 'puts'; at: number; stored?: Resource }
-    | { kind: 'matched'; stored: Resource }
-  )[] = [];
+  const pending: EntryOutcome[] = [];
   const notes = new Map<number, Issue[]>();
 
   const logical = logicalTargets(referral, resolution);
@@ -105,10 +105,11 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
       }
       if (merge.updated || !hasAccess(stored, labels)) {
         puts.push({
+          fullUrl: `urn:uuid:${input.newId()}`,
           resource: withAccess(merge.updated ?? (stored as Patient), labels),
           request: { method: 'PUT', url: `Patient/${stored.id}`, ifMatch: `W/"${stored.meta?.versionId}"` },
         });
-        pending.push({ kind: 'update', list: 'puts', at: puts.length - 1, stored });
+        pending.push({ kind: 'update', fullUrl: puts.at(-1)?.fullUrl as string, stored });
         continue;
       }
     }
@@ -120,12 +121,13 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
       entry === referral.serviceRequest
         ? completeServiceRequest(resource as ServiceRequest, input)
         : resource;
+    const tag = part(`entry-${entry.index}`);
     posts.push({
       fullUrl: urns.get(entry.index),
-      resource: withAccess(stripForCreate(prepared, batchTag), input.access),
-      request: { method: 'POST', url: resource.resourceType },
+      resource: withAccess(stripForCreate(prepared, tag), input.access),
+      request: { method: 'POST', url: resource.resourceType, ifNoneExist: matchQuery(prepared, tag) },
     });
-    pending.push({ kind: 'create', list: 'posts', at: posts.length - 1 });
+    pending.push({ kind: 'create', fullUrl: urns.get(entry.index) as string });
   }
 
   const sr = referral.serviceRequest;
@@ -140,12 +142,12 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     owner: resolution.receivingOrganization as NonNullable<Task['owner']>,
     authoredOn: now.toISOString(),
   });
+  const taskTag = part('task');
   posts.push({
     fullUrl: taskUrn,
-    resource: withAccess(stripForCreate(task, batchTag), input.access),
-    request: { method: 'POST', url: 'Task' },
+    resource: withAccess(stripForCreate(task, taskTag), input.access),
+    request: { method: 'POST', url: 'Task', ifNoneExist: tagQuery(taskTag) },
   });
-  const taskSlot = posts.length - 1;
   const provenance = toProvenance({
     targets: [...referral.entries.map((e) => refOf(e.index)), { reference: taskUrn }],
     recorded: now.toISOString(),
@@ -157,26 +159,28 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     requestId: input.requestId,
     activity: 'CREATE',
   });
+  const provenanceTag = part('provenance');
   posts.push({
-    resource: withAccess(stripForCreate(provenance, batchTag), input.access),
-    request: { method: 'POST', url: 'Provenance' },
+    fullUrl: `urn:uuid:${input.newId()}`,
+    resource: withAccess(stripForCreate(provenance, provenanceTag), input.access),
+    request: { method: 'POST', url: 'Provenance', ifNoneExist: tagQuery(provenanceTag) },
   });
+  return { entries: [...puts, ...posts], outcomes: pending, notes, taskFullUrl: taskUrn };
+}
 
-  const outcomes: EntryOutcome[] = pending.map((p) =>
-    p.kind === 'matched'
-      ? p
-      : p.kind === 'update'
-        ? { kind: 'update', slot: posts.length + p.at, stored: p.stored as Resource }
-        : { kind: 'create', slot: p.at },
-  );
-  const entry = [...posts, ...puts];
-  return {
-    transaction: { resourceType: 'Bundle', type: 'transaction', entry },
-    outcomes,
-    notes,
-    taskSlot,
-    createdTypes: [...new Set(posts.map((e) => e.resource?.resourceType as string))],
-  };
+const tagQuery = (tag: { system: string; code: string }): string =>
+  `_tag=${encodeURIComponent(`${tag.system}|${tag.code}`)}`;
+
+/**
+ * What a create is conditional on: a person or organisation on the identifier it is matched by
+ * (so that two referrals of one new person make one Patient, whatever process writes them), any
+ * other part on its tag.
+ */
+function matchQuery(resource: Resource, tag: { system: string; code: string }): string {
+  const identifier = matchIdentifier(resource);
+  return identifier
+    ? `identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`
+    : tagQuery(tag);
 }
 
 /** The stored ServiceRequest: resolved references, the consent linked, the fingerprint recorded. */
@@ -280,7 +284,7 @@ function withLocalReferences<T extends Resource>(
  * Drops the sender's id and server-owned meta; keeps profiles, labels and tags, adds the batch
  * tag. Organisation access labels are the service's to set, never the sender's.
  */
-function stripForCreate<T extends Resource>(resource: T, batchTag: { system: string; code: string }): T {
+function stripForCreate<T extends Resource>(resource: T, partTag: { system: string; code: string }): T {
   const { id: _id, meta, ...rest } = resource;
   const security = meta?.security?.filter((c) => c.system !== OWN_SYSTEM.organisationAccess);
   return {
@@ -288,7 +292,7 @@ function stripForCreate<T extends Resource>(resource: T, batchTag: { system: str
     meta: {
       ...(meta?.profile ? { profile: meta.profile } : {}),
       ...(security?.length ? { security } : {}),
-      tag: [...(meta?.tag ?? []), batchTag],
+      tag: [...(meta?.tag ?? []).filter((t) => t.system !== OWN_SYSTEM.referralPart), partTag],
     },
   } as T;
 }
