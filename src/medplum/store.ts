@@ -52,14 +52,32 @@ export function createMedplumClient(connection: MedplumConnection): MedplumClien
   });
 }
 
+/** How calls that are safe to repeat are retried after a failure that may pass. */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number;
+  /** Backoff before retry n (from 0) is drawn uniformly from 0 to baseMs * 2^n ("full jitter"). */
+  baseMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  retries: 2,
+  baseMs: 100,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
 /** The FhirStore over a MedplumClient. */
-export function createMedplumStore(client: MedplumClient): FhirStore {
+export function createMedplumStore(client: MedplumClient, policy: RetryPolicy = DEFAULT_RETRY): FhirStore {
+  const safe = <T>(fn: () => Promise<T>) => withRetries(() => call(fn), policy);
   return {
-    read: (type, id) => call(() => client.readResource(type as ResourceType, id)) as never,
+    read: (type, id) => safe(() => client.readResource(type as ResourceType, id)) as never,
     readVersion: (type, id, versionId) =>
-      call(() => client.readVersion(type as ResourceType, id, versionId)) as never,
-    history: (type, id) => call(() => client.readHistory(type, id)) as Promise<Bundle>,
-    search: (type, query) => call(() => client.search(type, query)) as Promise<Bundle>,
+      safe(() => client.readVersion(type as ResourceType, id, versionId)) as never,
+    history: (type, id) => safe(() => client.readHistory(type, id)) as Promise<Bundle>,
+    search: (type, query) => safe(() => client.search(type, query)) as Promise<Bundle>,
     create: (resource) => call(() => client.createResource(resource)),
     update: (resource, options) =>
       call(() =>
@@ -71,7 +89,10 @@ export function createMedplumStore(client: MedplumClient): FhirStore {
     delete: async (type, id) => {
       await call(() => client.deleteResource(type, id));
     },
-    bundle: (bundle) => call(() => client.executeBatch(bundle)),
+    bundle: (bundle) =>
+      isSafeToRepeat(bundle)
+        ? safe(() => client.executeBatch(bundle))
+        : call(() => client.executeBatch(bundle)),
     ping: async () => {
       await call(() => client.search('Organization', { _count: '1', _elements: 'id' }));
     },
@@ -92,6 +113,37 @@ export async function readIfExists<T extends Resource>(
   } catch (err) {
     if (isMissing(err)) return undefined;
     throw err;
+  }
+}
+
+/**
+ * A Bundle that may be sent again without harm: every entry a read, a create conditional on a
+ * search (`ifNoneExist`), or an update or delete conditional on a version (`ifMatch`).
+ */
+export function isSafeToRepeat(bundle: Bundle): boolean {
+  return (bundle.entry ?? []).every(({ request }) => {
+    if (!request) return false;
+    if (request.method === 'GET' || request.method === 'HEAD') return true;
+    if (request.method === 'POST') return Boolean(request.ifNoneExist);
+    return Boolean(request.ifMatch);
+  });
+}
+
+/**
+ * Runs a call that is safe to repeat, again after a failure that may pass (the store unreachable,
+ * overloaded or answering 5xx), with jittered exponential backoff. A timeout is not retried: it
+ * has used the request's time already, and the caller is told to retry instead.
+ */
+export async function withRetries<T>(fn: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const passing =
+        err instanceof UpstreamError && ['unavailable', 'throttled', 'bad-gateway'].includes(err.failure);
+      if (!passing || attempt >= policy.retries) throw err;
+      await policy.sleep(policy.random() * policy.baseMs * 2 ** attempt);
+    }
   }
 }
 

@@ -1,8 +1,9 @@
 import type { Task } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { Failures } from '../fhir/outcomes.ts';
+import { Failures, FhirError } from '../fhir/outcomes.ts';
 import type { TaskStatus } from '../fhir/task-status.ts';
 import { REFERRAL_BUSINESS_STATUS } from '../fhir/terminology.ts';
+import { StoreError } from '../medplum/errors.ts';
 import { findReferral } from '../workflow/referral-record.ts';
 import { type TaskDeps, type TaskResult, transition } from './task-transition.ts';
 
@@ -38,6 +39,29 @@ export async function actOnReferral(
   input: ActionInput,
 ): Promise<TaskResult> {
   authorize(ctx.principal, 'Task', 'u');
+  // Concurrent operations on one referral race on its Task's version; the losers read it again,
+  // so that the same operation repeated finds it done and writes nothing.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await actOnce(deps, ctx, serviceRequestId, action, input);
+    } catch (err) {
+      const raced =
+        (err instanceof FhirError && err.kind === 'precondition-failed') ||
+        (err instanceof StoreError && err.refusal === 'precondition-failed');
+      if (!raced || attempt >= MAX_ATTEMPTS) throw err;
+    }
+  }
+}
+
+const MAX_ATTEMPTS = 3;
+
+async function actOnce(
+  deps: TaskDeps,
+  ctx: RequestContext,
+  serviceRequestId: string,
+  action: Action,
+  input: ActionInput,
+): Promise<TaskResult> {
   const referral = await findReferral(deps.store, ctx, serviceRequestId);
   if (!referral) throw Failures.notFound();
   const stored = referral.task;

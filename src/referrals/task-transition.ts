@@ -1,4 +1,12 @@
-import type { Bundle, CodeableConcept, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  CodeableConcept,
+  Coding,
+  Provenance,
+  ServiceRequest,
+  Task,
+} from '@medplum/fhirtypes';
 import { agentOf, type RequestContext } from '../auth/principal.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
@@ -22,7 +30,6 @@ import { toProvenance } from '../mapping/to-provenance.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import { parseLocalReference } from '../workflow/references.ts';
 import { partInReferral, type ReferralPart } from '../workflow/referral-record.ts';
-import { postEntry } from '../workflow/writes.ts';
 
 export interface TaskDeps {
   store: FhirStore;
@@ -66,12 +73,14 @@ export async function transition(
   const srRef = `ServiceRequest/${target.id}`;
   ctx.touched.push(`Task/${stored.id}`, srRef);
   if (PROGRESS.every((key) => JSON.stringify(next[key]) === JSON.stringify(stored[key]))) {
-    return { task: stored, serviceRequest };
+    return { task: stored, serviceRequest: await completeLastMove(deps, ctx, stored, serviceRequest) };
   }
 
   const now = deps.clock().toISOString();
   const task: Task = {
     ...stored,
+    // Names this move, so that its Provenance can be found (or found missing) from the Task.
+    meta: { ...stored.meta, tag: [...otherTags(stored), moveTag()] },
     status: next.status,
     ...pick(next, 'businessStatus', 'statusReason', 'note', 'executionPeriod'),
     lastModified: now,
@@ -112,7 +121,7 @@ export async function transition(
             },
           ]
         : []),
-      postEntry({ ...provenance, meta: { security: stored.meta?.security ?? [] } }),
+      moveProvenanceEntry(provenance, task, stored.meta?.security ?? []),
     ],
   };
   const response = await deps.store.bundle(transaction);
@@ -190,6 +199,77 @@ function moveIssues(stored: Task, next: Task, part: ReferralPart): Issue[] {
   }
   issues.push(...businessStatusIssues(next.businessStatus));
   return issues;
+}
+
+/** The Provenance of the move that made this version of the Task: conditional on its tag, so written once. */
+const MOVE_PREFIX = 'move/';
+const moveTag = (): Coding => ({
+  system: OWN_SYSTEM.referralPart,
+  code: `${MOVE_PREFIX}${crypto.randomUUID()}`,
+});
+const isMoveTag = (c: Coding) => c.system === OWN_SYSTEM.referralPart && c.code?.startsWith(MOVE_PREFIX);
+const otherTags = (task: Task): Coding[] => (task.meta?.tag ?? []).filter((c) => !isMoveTag(c));
+
+function moveProvenanceEntry(provenance: Provenance, task: Task, security: Coding[]): BundleEntry {
+  const tag = task.meta?.tag?.find(isMoveTag) as Coding;
+  return {
+    resource: { ...provenance, meta: { security, tag: [tag] } },
+    request: {
+      method: 'POST',
+      url: 'Provenance',
+      ifNoneExist: `_tag=${encodeURIComponent(`${tag.system}|${tag.code}`)}`,
+    },
+  };
+}
+
+/**
+ * Completes the Task's last move where a store applied only part of it (the Task changed, its
+ * Provenance or the ServiceRequest's following status not written): a repeated request finds
+ * nothing to change on the Task and makes the rest of the move whole.
+ */
+async function completeLastMove(
+  deps: TaskDeps,
+  ctx: RequestContext,
+  task: Task,
+  serviceRequest: ServiceRequest,
+): Promise<ServiceRequest> {
+  const move = task.meta?.tag?.find(isMoveTag);
+  if (!move || !task.lastModified) return serviceRequest;
+  const found = await deps.store.search('Provenance', { _tag: `${move.system}|${move.code}`, _count: '1' });
+  const following = serviceRequestStatusFor(task.status);
+  const followed =
+    following && serviceRequest.status !== following ? { ...serviceRequest, status: following } : undefined;
+  if (found.entry?.length && !followed) return serviceRequest;
+  const srRef = `ServiceRequest/${serviceRequest.id}`;
+  const provenance = toProvenance({
+    targets: [{ reference: `Task/${task.id}` }, ...(followed ? [{ reference: srRef }] : [])],
+    recorded: task.lastModified,
+    agent: agentOf(ctx),
+    requestId: ctx.requestId,
+    activity: 'UPDATE',
+  });
+  const response = await deps.store.bundle({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      ...(followed
+        ? [
+            {
+              resource: followed,
+              request: {
+                method: 'PUT' as const,
+                url: srRef,
+                ifMatch: `W/"${serviceRequest.meta?.versionId}"`,
+              },
+            },
+          ]
+        : []),
+      moveProvenanceEntry(provenance, task, task.meta?.security ?? []),
+    ],
+  });
+  return (
+    (followed ? (response.entry?.[0]?.resource as ServiceRequest | undefined) : undefined) ?? serviceRequest
+  );
 }
 
 function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Partial<T> {

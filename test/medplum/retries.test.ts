@@ -1,0 +1,109 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../src/medplum/errors.ts';
+import {
+  createMedplumClient,
+  createMedplumStore,
+  isSafeToRepeat,
+  type RetryPolicy,
+  withRetries,
+} from '../../src/medplum/store.ts';
+import { fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
+import { server } from '../support/msw.ts';
+
+const waits: number[] = [];
+const policy: RetryPolicy = {
+  retries: 2,
+  baseMs: 100,
+  sleep: async (ms) => {
+    waits.push(ms);
+  },
+  random: () => 0.5,
+};
+
+function failing(failures: (UpstreamError | Error)[], value = 'ok') {
+  let calls = 0;
+  const fn = async () => {
+    const failure = failures[calls++];
+    if (failure) throw failure;
+    return value;
+  };
+  return { fn, calls: () => calls };
+}
+
+describe('withRetries', () => {
+  it('retries failures that may pass, with jittered exponential backoff, then succeeds', async () => {
+    waits.length = 0;
+    const call = failing([new UpstreamError('unavailable'), new UpstreamError('bad-gateway', 502)]);
+    expect(await withRetries(call.fn, policy)).toBe('ok');
+    expect(call.calls()).toBe(3);
+    expect(waits).toEqual([50, 100]);
+  });
+
+  it('gives up after its retries with the last failure', async () => {
+    const call = failing([1, 2, 3, 4].map(() => new UpstreamError('throttled', 429)));
+    await expect(withRetries(call.fn, policy)).rejects.toMatchObject({ failure: 'throttled' });
+    expect(call.calls()).toBe(3);
+  });
+
+  it.each([
+    ['a timeout (it has used the time already)', new UpstreamError('timeout')],
+    ['refused credentials', new UpstreamError('auth', 401)],
+    ['anything else', new Error('x')],
+  ])('does not retry %s', async (_name, failure) => {
+    const call = failing([failure]);
+    await expect(withRetries(call.fn, policy)).rejects.toBe(failure);
+    expect(call.calls()).toBe(1);
+  });
+});
+
+describe('isSafeToRepeat', () => {
+  const bundle = (...request: NonNullable<Bundle['entry']>[number]['request'][]): Bundle => ({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: request.map((r) => ({ ...(r ? { request: r } : {}) })),
+  });
+  it('holds for reads, conditional creates and versioned updates only', () => {
+    expect(
+      isSafeToRepeat(
+        bundle(
+          { method: 'GET', url: 'Patient/1' },
+          { method: 'POST', url: 'Task', ifNoneExist: '_tag=x|y' },
+          { method: 'PUT', url: 'Task/1', ifMatch: 'W/"1"' },
+        ),
+      ),
+    ).toBe(true);
+    expect(isSafeToRepeat(bundle({ method: 'POST', url: 'CarePlan' }))).toBe(false);
+    expect(isSafeToRepeat(bundle({ method: 'PUT', url: 'Task/1' }))).toBe(false);
+    expect(isSafeToRepeat(bundle({ method: 'DELETE', url: 'Task/1' }))).toBe(false);
+    expect(isSafeToRepeat(bundle(undefined))).toBe(false);
+  });
+});
+
+describe('a remote Medplum that fails for a moment', () => {
+  it('is read through: a 503 and a reset, then the answer', async () => {
+    const fake = fakeMedplum('https://medplum.test/', [
+      { resourceType: 'Patient', id: 'p1', meta: { versionId: '1', lastUpdated: '2026-11-01T10:00:00Z' } },
+    ]);
+    let failures = 2;
+    server.use(
+      http.get('https://medplum.test/fhir/R4/Patient/p1', () => {
+        if (failures-- === 2) return new HttpResponse(null, { status: 503 });
+        if (failures === 0) return HttpResponse.error();
+        return undefined;
+      }),
+      ...medplumHandlers(fake),
+    );
+    const store = createMedplumStore(
+      createMedplumClient({
+        baseUrl: 'https://medplum.test/',
+        clientId: 'test-client',
+        clientSecret: 'test-secret',
+        timeoutMs: 2_000,
+      }),
+      policy,
+    );
+    expect((await store.read('Patient', 'p1')).id).toBe('p1');
+  });
+});
