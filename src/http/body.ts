@@ -49,7 +49,8 @@ function requireJsonMediaType(): MiddlewareHandler<AppEnv> {
 function parseJson(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const text = await c.req.text();
-    if (text === '' && !c.req.header('content-type')) {
+    // An empty body is no body, whatever its media type says: operations whose body is optional take it.
+    if (text === '') {
       c.set('rawBody', '');
       return next();
     }
