@@ -1,9 +1,12 @@
 import type { Bundle, CarePlan, CareTeam, Goal } from '@medplum/fhirtypes';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
+import { bundleEnvelopeIssues, requireShape } from '../fhir/shape.ts';
 import type { CarePlanInput } from './care-plan-rules.ts';
 
 /** Reads a care plan Bundle (CarePlan with its Goals and CareTeam, as a transaction) into an input. */
 export function carePlanInputFromBundle(bundle: Bundle): CarePlanInput {
+  const envelope = bundleEnvelopeIssues(bundle);
+  if (envelope.length) throw new FhirError('malformed', envelope);
   const entries = bundle.entry ?? [];
   const planIndex = entries.findIndex((e) => e.resource?.resourceType === 'CarePlan');
   const issues: Issue[] = [];
@@ -39,6 +42,9 @@ export function carePlanInputFromBundle(bundle: Bundle): CarePlanInput {
     });
   }
   if (issues.length) throw new FhirError('malformed', issues);
+  for (const [i, entry] of entries.entries()) {
+    if (entry.resource) requireShape(entry.resource, `Bundle.entry[${i}].resource`);
+  }
   return {
     carePlan: entries[planIndex]?.resource as CarePlan,
     at: `Bundle.entry[${planIndex}].resource`,

@@ -4,6 +4,7 @@ import { withAccess } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
+import { requireShape } from '../fhir/shape.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import type { KeyedLocks } from '../referrals/locks.ts';
@@ -44,6 +45,9 @@ export async function createCarePlan(
 ): Promise<CarePlanResult> {
   authorize(ctx.principal, 'CarePlan', 'c');
   const { carePlan, at } = input;
+  requireShape(carePlan, at);
+  for (const goal of input.goals) requireShape(goal.resource, goal.at);
+  if (input.careTeam) requireShape(input.careTeam.resource, input.careTeam.at);
   const issues = planContentIssues(input);
   if (!['draft', 'active'].includes(carePlan.status)) {
     issues.push({

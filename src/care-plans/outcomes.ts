@@ -15,6 +15,7 @@ import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, visibleEntries, withAccess } from '../auth/tenancy.ts';
 import { byInstant } from '../fhir/dates.ts';
 import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
+import { requireShape } from '../fhir/shape.ts';
 import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
@@ -71,6 +72,7 @@ export async function recordOutcome(
       { code: 'structure', diagnostics: 'Expected a QuestionnaireResponse', expression: ['resourceType'] },
     ]);
   }
+  requireShape(response);
   const issues: Issue[] = [];
   const measure = MEASURES.get(response.questionnaire?.split('|')[0] ?? '');
   if (!measure) {

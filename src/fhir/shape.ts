@@ -1,6 +1,6 @@
 import { getDataType, type InternalTypeSchema, isPrimitiveType, tryGetDataType } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Issue } from './outcomes.ts';
+import { FhirError, type Issue } from './outcomes.ts';
 
 /**
  * A first, cheap look at a resource's shape against its R4 type: an array where one value
@@ -41,7 +41,8 @@ function walk(
       const itemAt = many ? `${at}[${i}]` : at;
       const isObject = typeof item === 'object' && item !== null && !Array.isArray(item);
       if (isPrimitiveType(type)) {
-        if (isObject || Array.isArray(item)) issues.push(wrong(itemAt, `a ${type}, not an object`));
+        const expected = JSON_TYPE_OF[type] ?? 'string';
+        if (typeof item !== expected) issues.push(wrong(itemAt, `a ${type} (a JSON ${expected})`));
       } else if (!isObject) {
         issues.push(wrong(itemAt, `an object (${type})`));
       } else {
@@ -76,8 +77,62 @@ function root(schema: InternalTypeSchema): InternalTypeSchema {
   return tryGetDataType(name) ?? schema;
 }
 
+/** The JSON type each FHIR primitive is written as; every other primitive is a string. */
+const JSON_TYPE_OF: Readonly<Record<string, 'boolean' | 'number'>> = {
+  boolean: 'boolean',
+  integer: 'number',
+  integer64: 'number',
+  decimal: 'number',
+  positiveInt: 'number',
+  unsignedInt: 'number',
+};
+
 const wrong = (at: string, what: string): Issue => ({
   code: 'structure',
   diagnostics: `Expected ${what}`,
   expression: [at],
 });
+
+/**
+ * The shape of a Bundle's envelope (entries an array of objects, `fullUrl` a string, `request` an
+ * object with a method and url): what every reader of a posted Bundle relies on. Bundle's own
+ * definition is not among the slim definitions, so these few elements are checked here.
+ */
+export function bundleEnvelopeIssues(bundle: { entry?: unknown }): Issue[] {
+  if (bundle.entry === undefined) return [];
+  if (!Array.isArray(bundle.entry)) return [wrong('Bundle.entry', 'an array')];
+  const issues: Issue[] = [];
+  bundle.entry.forEach((entry: unknown, i) => {
+    const at = `Bundle.entry[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      issues.push(wrong(at, 'an object'));
+      return;
+    }
+    const { fullUrl, request, resource } = entry as Record<string, unknown>;
+    if (fullUrl !== undefined && typeof fullUrl !== 'string')
+      issues.push(wrong(`${at}.fullUrl`, 'a uri (a JSON string)'));
+    if (
+      resource !== undefined &&
+      (typeof resource !== 'object' || resource === null || Array.isArray(resource))
+    ) {
+      issues.push(wrong(`${at}.resource`, 'a resource (an object)'));
+    }
+    if (request !== undefined) {
+      const r = request as Record<string, unknown> | null;
+      if (typeof r !== 'object' || r === null || typeof r.method !== 'string' || typeof r.url !== 'string') {
+        issues.push(wrong(`${at}.request`, 'an object with a method and a url'));
+      }
+    }
+  });
+  return issues;
+}
+
+/** Raises the shape issues of a resource sent in a body, before anything reads it further. */
+export function requireShape(resource: Resource, at?: string): void {
+  const issues = shapeIssues(resource).map((issue) =>
+    at
+      ? { ...issue, expression: issue.expression?.map((e) => at + e.slice(resource.resourceType.length)) }
+      : issue,
+  );
+  if (issues.length) throw new FhirError('malformed', issues);
+}

@@ -1,6 +1,7 @@
 import type { Bundle, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { withNormalisedNhsNumbers } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
+import { bundleEnvelopeIssues } from '../fhir/shape.ts';
 import { validateBaseR4 } from '../fhir/validate.ts';
 
 /** Resource types a referral bundle may carry; anything else is refused with an issue. */
@@ -82,6 +83,9 @@ export function readReferralBundle(body: unknown): ReadResult {
       ],
     };
   }
+  // The envelope's own shape first (fullUrl a string, entries objects, ...): what follows reads it.
+  const envelope = bundleEnvelopeIssues(bundle);
+  if (envelope.length) return { referral: undefined, issues: envelope };
   const issues: Issue[] = [];
   const entries: ReferralEntry[] = [];
   (bundle.entry ?? []).forEach((entry, index) => {

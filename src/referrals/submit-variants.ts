@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { RequestContext } from '../auth/principal.ts';
 import { FhirError, invalidBody, withExpressionsAs } from '../fhir/outcomes.ts';
+import { requireShape } from '../fhir/shape.ts';
 import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
 import { ReferralJsonSchema } from '../schemas/referral-json.ts';
 import { type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
@@ -25,6 +26,7 @@ export async function submitServiceRequest(
       { code: 'structure', diagnostics: 'Expected a ServiceRequest', expression: ['resourceType'] },
     ]);
   }
+  requireShape(sr);
   const { contained = [], ...rest } = sr;
   const urnOf = new Map<string, string>();
   const extracted: BundleEntry[] = [];

@@ -90,8 +90,9 @@ export function referralRoutes(
 }
 
 function isCarePlanBundle(body: unknown): boolean {
-  const entries = (body as Bundle)?.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [];
-  const types = entries.map((e) => e.resource?.resourceType);
+  const entries = (body as Bundle)?.resourceType === 'Bundle' ? (body as Bundle).entry : undefined;
+  if (!Array.isArray(entries)) return false;
+  const types = entries.map((e) => (e as BundleEntry | null)?.resource?.resourceType);
   return types.includes('CarePlan') && !types.includes('ServiceRequest');
 }
 

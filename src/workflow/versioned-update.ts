@@ -4,6 +4,7 @@ import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible } from '../auth/tenancy.ts';
 import { Failures, FhirError, type Issue, requireIfMatch } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
+import { requireShape } from '../fhir/shape.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
 
 /** A stored resource about to be changed, and the version the caller read. */
@@ -48,6 +49,7 @@ export function replacementOf<T extends Resource>(type: T['resourceType'], id: s
       },
     ]);
   }
+  requireShape(resource as T);
   return resource as T;
 }
 
@@ -75,6 +77,7 @@ export function patched<T extends Resource>(stored: T, body: unknown): T {
       { code: 'processing', diagnostics: `The patch does not apply to this ${stored.resourceType}` },
     ]);
   }
+  requireShape(copy);
   return copy;
 }
 
