@@ -186,8 +186,9 @@ function pathsOf(
 ): (string | number)[][] {
   out.push(prefix);
   if (out.length > 400) return out;
-  if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...prefix, i], out));
-  else if (value && typeof value === 'object')
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) pathsOf(v, [...prefix, i], out);
+  } else if (value && typeof value === 'object')
     for (const [k, v] of Object.entries(value)) pathsOf(v, [...prefix, k], out);
   return out;
 }

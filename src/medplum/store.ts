@@ -117,6 +117,36 @@ export async function readIfExists<T extends Resource>(
 }
 
 /**
+ * Several searches in one round trip (a `batch` of GET entries), their result Bundles in order.
+ * A search the store refuses raises its refusal; the batch as a whole is retried like any read.
+ */
+export async function searchAll(
+  store: FhirStore,
+  searches: readonly { type: ResourceType; query: Record<string, string> }[],
+): Promise<Bundle[]> {
+  if (searches.length === 0) return [];
+  if (searches.length === 1) {
+    const [only] = searches as [{ type: ResourceType; query: Record<string, string> }];
+    return [await store.search(only.type, only.query)];
+  }
+  const response = await store.bundle({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: searches.map(({ type, query }) => ({
+      request: { method: 'GET', url: `${type}?${new URLSearchParams(query)}` },
+    })),
+  });
+  return searches.map((_, i) => {
+    const entry = response.entry?.[i];
+    const status = Number.parseInt(entry?.response?.status ?? '', 10);
+    if (entry?.resource?.resourceType === 'Bundle' && status >= 200 && status < 300) return entry.resource;
+    const outcome = entry?.response?.outcome ?? { resourceType: 'OperationOutcome', issue: [] };
+    if (!status || status >= 500) throw new UpstreamError('bad-gateway', status || undefined);
+    throw new StoreError(status, outcome);
+  });
+}
+
+/**
  * A Bundle that may be sent again without harm: every entry a read, a create conditional on a
  * search (`ifNoneExist`), or an update or delete conditional on a version (`ifMatch`).
  */

@@ -1,7 +1,7 @@
-import type { Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Bundle, Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
-import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
 import { odsCodeOf } from '../workflow/organisations.ts';
 import { entryFor, type ReferralBundle } from './referral-bundle.ts';
 
@@ -115,25 +115,54 @@ export async function referrerOdsCode(
   return undefined;
 }
 
+/** The searches that match a referral's entries to stored resources (those not in `known`). */
+export interface EntryMatching {
+  searches: { type: ResourceType; query: Record<string, string> }[];
+  /** The matches, given the searches' result Bundles in order. */
+  apply(results: readonly Bundle[]): Map<number, Resource>;
+}
+
+export function entryMatching(
+  referral: ReferralBundle,
+  known: ReadonlyMap<number, Resource> = new Map(),
+): EntryMatching {
+  const wanted = referral.entries.flatMap((entry) => {
+    const identifier = matchIdentifier(entry.resource);
+    return identifier && !known.has(entry.index) ? [{ entry, identifier }] : [];
+  });
+  return {
+    searches: wanted.map(({ entry, identifier }) => ({
+      type: entry.resource.resourceType,
+      query: identifierQuery(identifier),
+    })),
+    apply(results) {
+      const matched = new Map(known);
+      wanted.forEach(({ entry }, i) => {
+        const resource = results[i]?.entry?.[0]?.resource;
+        if (resource) matched.set(entry.index, resource);
+      });
+      return matched;
+    },
+  };
+}
+
 /**
- * Matches bundle entries to stored resources by identifier; entries already in `known` are kept
- * as they are and not searched again.
+ * Matches bundle entries to stored resources by identifier, in one round trip; entries already in
+ * `known` are kept as they are and not searched again.
  */
 export async function matchEntries(
   store: FhirStore,
   referral: ReferralBundle,
   known: ReadonlyMap<number, Resource> = new Map(),
 ): Promise<Map<number, Resource>> {
-  const matched = new Map(known);
-  await Promise.all(
-    referral.entries.map(async (entry) => {
-      const identifier = matchIdentifier(entry.resource);
-      if (!identifier || matched.has(entry.index)) return;
-      const found = await findByIdentifier(store, entry.resource.resourceType, identifier);
-      if (found) matched.set(entry.index, found);
-    }),
-  );
-  return matched;
+  const matching = entryMatching(referral, known);
+  return matching.apply(await searchAll(store, matching.searches));
+}
+
+/** The search for a resource by an identifier (an ODS code under either spelling of its system). */
+function identifierQuery(identifier: Identifier): Record<string, string> {
+  const systems = ODS_SYSTEMS.includes(identifier.system ?? '') ? ODS_SYSTEMS : [identifier.system];
+  return { identifier: systems.map((s) => `${s}|${identifier.value}`).join(','), _count: '2' };
 }
 
 async function findByIdentifier(
@@ -141,9 +170,7 @@ async function findByIdentifier(
   type: ResourceType,
   identifier: Identifier,
 ): Promise<Resource | undefined> {
-  const systems = ODS_SYSTEMS.includes(identifier.system ?? '') ? ODS_SYSTEMS : [identifier.system];
-  const value = systems.map((s) => `${s}|${identifier.value}`).join(',');
-  const bundle = await store.search(type, { identifier: value, _count: '2' });
+  const bundle = await store.search(type, identifierQuery(identifier));
   return bundle.entry?.[0]?.resource;
 }
 

@@ -3,12 +3,12 @@ import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, mayShowInAnswer, referralAccessToPatient, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
-import type { FhirStore } from '../medplum/store.ts';
+import { type FhirStore, searchAll } from '../medplum/store.ts';
 import { type WrittenEntry, writeInSteps } from '../workflow/stepwise-write.ts';
 import { fingerprintReferral } from './fingerprint.ts';
 import {
+  entryMatching,
   identityKey,
-  matchEntries,
   matchIdentifier,
   referrerOdsCode,
   resolveIdentities,
@@ -94,7 +94,18 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const lockKeys = [referralKey(referral, referrer), ...identityKeys(referral, resolution.matched)];
   const key = await referralKeyHash(referral, referrer);
   return deps.locks.withLocks(lockKeys, async () => {
-    const existing = await findAccepted(deps.store, referral, ctx);
+    // Under the lock, in one round trip: the referral if it was accepted before, and the people
+    // and organisations a concurrent intake may have stored (the Patient, which may also have
+    // gained a version, always looked up again).
+    const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
+    const matching = entryMatching(referral, stable);
+    const [accepted, ...matches] = await searchAll(deps.store, [
+      acceptedSearch(referral, ctx),
+      ...matching.searches,
+    ]);
+    const existing = (accepted?.entry ?? [])
+      .map((e) => e.resource as ServiceRequest)
+      .find((sr) => isVisible(ctx.principal, sr));
     if (existing && !hasFingerprint(existing, fingerprint)) {
       throw new FhirError('conflict', [
         {
@@ -107,10 +118,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
     // Accepted before, and the directory has changed since: answer with what was stored.
     if (existing && resolution.issues.length > 0) return replay(deps.store, existing);
     if (resolution.issues.length > 0) throw new FhirError('invalid', resolution.issues);
-    // An entry that was new may have been stored by a concurrent intake holding the lock before us,
-    // and the Patient may have gained a version: look both up again now that we hold their keys.
-    const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
-    resolution.matched = await matchEntries(deps.store, referral, stable);
+    resolution.matched = matching.apply(matches);
     const plan = planReferralWrite({
       referral,
       resolution,
@@ -173,20 +181,20 @@ function identityKeys(referral: ReferralBundle, matched: ReadonlyMap<number, Res
 }
 
 /**
- * The referral already accepted under this identifier from the caller's organisation; another
- * organisation's referral with the same identifier is neither found nor revealed.
+ * The search for the referral already accepted under this identifier from the caller's
+ * organisation; another organisation's referral with the same identifier is neither found nor
+ * revealed.
  */
-async function findAccepted(
-  store: FhirStore,
+function acceptedSearch(
   referral: ReferralBundle,
   ctx: RequestContext,
-): Promise<ServiceRequest | undefined> {
+): { type: 'ServiceRequest'; query: Record<string, string> } {
   const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
   const query = new URLSearchParams({ identifier: `${id?.system}|${id?.value}`, _count: '1' });
-  const bundle = await store.search('ServiceRequest', scopedQuery(ctx.principal, 'ServiceRequest', query));
-  return (bundle.entry ?? [])
-    .map((e) => e.resource as ServiceRequest)
-    .find((sr) => isVisible(ctx.principal, sr));
+  return {
+    type: 'ServiceRequest',
+    query: Object.fromEntries(scopedQuery(ctx.principal, 'ServiceRequest', query)),
+  };
 }
 
 /** Rebuilds the answer to an accepted referral from its intake Provenance, for a retry. */

@@ -16,6 +16,9 @@ export const REFERRAL_ENTRY_TYPES = [
   'QuestionnaireResponse',
 ] as const;
 
+/** More than any referral needs (a GP referral holds about ten); bounds the work one request makes. */
+export const MAX_ENTRIES = 100;
+
 export type ReferralEntryType = (typeof REFERRAL_ENTRY_TYPES)[number];
 
 /** One entry of the sender's bundle, with where it sits (for expressions and the response). */
@@ -86,6 +89,18 @@ export function readReferralBundle(body: unknown): ReadResult {
   // The envelope's own shape first (fullUrl a string, entries objects, ...): what follows reads it.
   const envelope = bundleEnvelopeIssues(bundle);
   if (envelope.length) return { referral: undefined, issues: envelope };
+  if ((bundle.entry?.length ?? 0) > MAX_ENTRIES) {
+    return {
+      referral: undefined,
+      issues: [
+        {
+          code: 'too-costly',
+          diagnostics: `A referral Bundle holds at most ${MAX_ENTRIES} entries`,
+          expression: ['Bundle.entry'],
+        },
+      ],
+    };
+  }
   const issues: Issue[] = [];
   const entries: ReferralEntry[] = [];
   (bundle.entry ?? []).forEach((entry, index) => {

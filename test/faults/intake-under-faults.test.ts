@@ -75,7 +75,7 @@ describe('referrals and their moves through an unreliable Medplum', () => {
     // Forty of them accepted, the same way.
     const accepted: { n: number; status: number }[] = [];
     await pool(40, SENDERS_AT_ONCE, async (n) => {
-      const srId = (answers.find((a) => a.n === n)?.body as Bundle).entry
+      const srId = (answers.find((a) => a.n === n)?.body as Bundle | undefined)?.entry
         ?.map((e) => e.response?.location ?? '')
         .find((l) => l.startsWith('ServiceRequest/'))
         ?.split('/')[1];

@@ -75,6 +75,11 @@ function switchableStore(inner: FhirStore) {
     },
     async bundle(bundle) {
       const entries = bundle.entry ?? [];
+      // A batch of searches is a read.
+      if (entries.length > 0 && entries.every((e) => e.request?.method === 'GET')) {
+        reading();
+        return inner.bundle(bundle);
+      }
       const type = entries.every((e) => e.resource?.resourceType === 'AuditEvent') ? 'AuditEvent' : undefined;
       writing(
         type,

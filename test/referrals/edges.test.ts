@@ -71,3 +71,26 @@ describe('referral intake at the edges', () => {
     expect(untyped.status).toBe(415);
   });
 });
+
+describe('bounded referrals', () => {
+  it('refuses a Bundle of more entries than any referral needs, storing nothing', async () => {
+    const { app, store } = await seededApp();
+    const bundle = exampleBody('01-gp-transaction-bundle.200');
+    const condition = {
+      resourceType: 'Condition',
+      subject: { reference: bundle.entry?.[0]?.fullUrl },
+      code: { text: 'x' },
+    };
+    for (let i = 0; i < 100; i++) {
+      bundle.entry?.push({
+        fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        resource: condition as never,
+        request: { method: 'POST', url: 'Condition' },
+      });
+    }
+    const response = await postBundle(app, bundle);
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('at most 100 entries');
+    expect(await all(store, 'Condition')).toHaveLength(0);
+  });
+});

@@ -26,7 +26,7 @@ function failingAfter(
     ...store,
     armed: true,
     async bundle(bundle: Bundle): Promise<Bundle> {
-      if (!wrapper.armed) return store.bundle(bundle);
+      if (!wrapper.armed || bundle.type !== 'transaction') return store.bundle(bundle);
       wrapper.armed = false;
       const entries = bundle.entry ?? [];
       // Entries come after those they name, so a prefix is a write of its own.
@@ -45,7 +45,7 @@ function partiallyApplied(store: FhirStore): FhirStore & { armed: boolean } {
     armed: true,
     async bundle(bundle: Bundle): Promise<Bundle> {
       const response = await store.bundle(bundle);
-      if (!wrapper.armed) return response;
+      if (!wrapper.armed || bundle.type !== 'transaction') return response;
       wrapper.armed = false;
       const last = response.entry?.at(-1);
       if (last?.response) last.response.status = '400 Bad Request';
