@@ -7,6 +7,7 @@ import type { AuthMode } from './auth/mode.ts';
 import type { Config } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { Failures } from './fhir/outcomes.ts';
+import { allowedMethods } from './http/allowed-methods.ts';
 import { jsonBody } from './http/body.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorResponse } from './http/errors.ts';
@@ -54,7 +55,8 @@ const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
 /** Builds the Hono app. No I/O happens here; it only wires routes to their dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   indexDefinitions();
-  const app = new Hono<AppEnv>();
+  // Not strict: `[base]/` is `[base]` (FHIR clients post transactions to the base with a slash).
+  const app = new Hono<AppEnv>({ strict: false });
 
   const auth = deps.auth ?? { kind: 'open' };
   // `/x/*` matches `/x` itself too.
@@ -72,7 +74,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.use(
       cors({
         origin: (origin) => (allowed.includes(origin) ? origin : null),
-        allowHeaders: ['Authorization', 'Content-Type', 'X-Request-ID', 'Prefer', 'If-None-Match'],
+        allowHeaders: [
+          'Authorization',
+          'Content-Type',
+          'Accept',
+          'X-Request-ID',
+          'Prefer',
+          'If-Match',
+          'If-None-Match',
+          'If-None-Exist',
+          'If-Modified-Since',
+        ],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         exposeHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-ID', 'Retry-After'],
         maxAge: 600,
       }),
@@ -120,7 +133,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', tasks.json);
   app.route('/', carePlans.json);
 
-  app.notFound((c) => errorResponse(Failures.unknownRoute(), c, deps.logger));
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const methods = allowed(c.req.path);
+    if (methods.length === 0) return errorResponse(Failures.unknownRoute(), c, deps.logger);
+    const allow = [...methods, 'OPTIONS'].join(', ');
+    if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: allow });
+    return errorResponse(Failures.methodNotAllowed(c.req.method, allow), c, deps.logger);
+  });
   app.onError((err, c) => errorResponse(err, c, deps.logger));
   return app;
 }

@@ -51,6 +51,8 @@ export type OutcomeKind =
   | 'forbidden'
   /** Missing, or not the caller's to know about: the same answer. */
   | 'not-found'
+  /** The path is served, but not with this method. */
+  | 'method-not-allowed'
   /** The request conflicts with the current state (an illegal move, a duplicate). */
   | 'conflict'
   /** The version the change was made against is no longer current. */
@@ -132,6 +134,12 @@ export const Failures = {
       { Connection: 'close' },
     ),
   unknownRoute: () => fail('not-found', 'not-found', 'No such endpoint on this server'),
+  methodNotAllowed: (method: string, allow: string) =>
+    new FhirError(
+      'method-not-allowed',
+      [{ code: 'not-supported', diagnostics: `${method} is not served here; this path answers ${allow}` }],
+      { Allow: allow },
+    ),
   /** A resource that does not exist, or that the caller may not know exists: the same answer. */
   notFound: () => fail('not-found', 'not-found', 'Not found'),
   unsupportedType: (type: string) =>

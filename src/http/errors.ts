@@ -13,6 +13,7 @@ export const STATUS_OF: Readonly<Record<OutcomeKind, number>> = {
   unauthenticated: 401,
   forbidden: 403,
   'not-found': 404,
+  'method-not-allowed': 405,
   'not-acceptable': 406,
   conflict: 409,
   'precondition-failed': 412,
