@@ -125,7 +125,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
   for (const path of protectedPaths) {
     app.use(path, authenticated, audited, limited);
-    app.use(path, async (c, next) => (WRITE_METHODS.includes(c.req.method) ? body(c, next) : next()));
+    // A search by POST carries a form, not a resource.
+    app.use(path, async (c, next) =>
+      WRITE_METHODS.includes(c.req.method) && !c.req.path.endsWith('/_search') ? body(c, next) : next(),
+    );
     app.use(path, async (c, next) => (c.req.method === 'POST' ? replay(c, next) : next()));
   }
   for (const feature of features) app.route('/fhir', feature.routes);

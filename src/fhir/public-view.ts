@@ -82,7 +82,7 @@ function computeLinks(bundle: Bundle, page: SearchPage): BundleLink[] {
   const links: BundleLink[] = [{ relation: 'self', url: pageUrl(fhirBase, page.path, page.query) }];
   const count = Number(page.query.get('_count'));
   const offset = Number(page.query.get('_offset') ?? 0);
-  if (bundle.type !== 'searchset' || !Number.isFinite(count) || count <= 0) return links;
+  if (!['searchset', 'history'].includes(bundle.type) || !Number.isFinite(count) || count <= 0) return links;
   const at = (o: number): string => {
     const q = new URLSearchParams(page.query);
     q.set('_offset', String(o));

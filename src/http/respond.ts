@@ -39,8 +39,20 @@ export function versionHeaders(resource: Resource): Record<string, string> {
  */
 export function sendResource(c: Context<AppEnv>, resource: Resource, options: SendOptions = {}): Response {
   const headers = { ...versionHeaders(resource), ...options.headers };
-  if (headers.ETag && c.req.method === 'GET' && c.req.header('if-none-match') === headers.ETag) {
-    return c.body(null, 304, { ETag: headers.ETag });
+  if (c.req.method === 'GET' && isNotModified(c, headers)) {
+    return c.body(null, 304, { ...(headers.ETag ? { ETag: headers.ETag } : {}) });
   }
   return sendFhir(c, resource, { ...options, headers });
+}
+
+/**
+ * Whether the caller already holds this version: `If-None-Match` names its ETag, or (without
+ * `If-None-Match`, which wins) `If-Modified-Since` is not before its last change, to the second.
+ */
+function isNotModified(c: Context<AppEnv>, headers: Record<string, string>): boolean {
+  const ifNoneMatch = c.req.header('if-none-match');
+  if (ifNoneMatch !== undefined) return Boolean(headers.ETag) && ifNoneMatch === headers.ETag;
+  const since = Date.parse(c.req.header('if-modified-since') ?? '');
+  const modified = Date.parse(headers['Last-Modified'] ?? '');
+  return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }

@@ -6,6 +6,7 @@ import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
+import { applySubset, parseSubset } from '../fhir/subset.ts';
 import type { FhirStore } from '../medplum/store.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -19,19 +20,21 @@ function servedType(type: string): ServedResourceType {
   return type;
 }
 
-/** Reads one resource by id. */
+/** Reads one resource by id, with only the elements asked for (`_summary`, `_elements`). */
 export async function readResource(
   store: FhirStore,
   ctx: RequestContext,
   type: string,
   id: string,
+  params: URLSearchParams = new URLSearchParams(),
 ): Promise<Resource> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
+  const subset = parseSubset(params, false);
   const resource = await store.read(served, id);
   if (!isVisible(ctx.principal, resource)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
-  return toPublicResource(resource);
+  return applySubset(toPublicResource(resource), subset);
 }
 
 /** Reads one version of a resource, if the resource and that version are the caller's to see. */
@@ -41,30 +44,39 @@ export async function readResourceVersion(
   type: string,
   id: string,
   versionId: string,
+  params: URLSearchParams = new URLSearchParams(),
 ): Promise<Resource> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
+  const subset = parseSubset(params, false);
   if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const version = await store.readVersion(served, id, versionId);
   if (!isVisible(ctx.principal, version)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
-  return toPublicResource(version);
+  return applySubset(toPublicResource(version), subset);
 }
 
-/** The version history of one resource, newest first: the versions the caller may see. */
+/**
+ * The version history of one resource, newest first: the versions the caller may see, each with
+ * the interaction that made it (R4 bdl-3, bdl-4), narrowed by `_since` and `_at` and paged by
+ * `_count` and `_offset` (https://hl7.org/fhir/R4/http.html#history).
+ */
 export async function readResourceHistory(
   store: FhirStore,
   ctx: RequestContext,
   type: string,
   id: string,
   baseUrl: string,
+  params: URLSearchParams = new URLSearchParams(),
 ): Promise<Bundle> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
+  const query = historyQuery(params);
   if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const history = visibleEntries(ctx.principal, await store.history(served, id));
   ctx.touched.push(`${served}/${id}`);
-  return toFacadeBundle(history, { baseUrl, path: `${type}/${id}/_history`, query: new URLSearchParams() });
+  const page = pageOfHistory(withInteractions(history, `${served}/${id}`), query);
+  return toFacadeBundle(page, { baseUrl, path: `${type}/${id}/_history`, query: query.forLinks });
 }
 
 /**
@@ -89,12 +101,12 @@ export async function searchResources(
       }
     }
   }
+  const subset = parseSubset(params, true);
   const query = new URLSearchParams();
   for (const [key, value] of params) {
     assertSupportedParam(resourceType, key);
     assertValueForm(resourceType, key, value);
-    if (!RESPONSE_ONLY_PARAMS.includes(key) && key !== '_count' && key !== '_offset')
-      query.append(key, value);
+    if (!RESPONSE_ONLY_PARAMS.includes(key) && !FACADE_PARAMS.includes(key)) query.append(key, value);
   }
   query.set('_count', String(pageSize(params.get('_count'))));
   const offset = Number(params.get('_offset') ?? 0);
@@ -102,15 +114,37 @@ export async function searchResources(
     throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
   }
   if (offset > 0) query.set('_offset', String(offset));
-  const bundle = visibleEntries(
+  const storeQuery = new URLSearchParams(query);
+  // A count is the total alone, counted by the store over what the caller may see.
+  if (subset.summary === 'count') {
+    storeQuery.set('_count', '0');
+    storeQuery.set('_total', 'accurate');
+  }
+  const found = visibleEntries(
     ctx.principal,
-    await store.search(resourceType, scopedQuery(ctx.principal, resourceType, query)),
+    await store.search(resourceType, scopedQuery(ctx.principal, resourceType, storeQuery)),
   );
-  for (const entry of bundle.entry ?? []) {
+  for (const entry of found.entry ?? []) {
     ctx.touched.push(`${entry.resource?.resourceType}/${entry.resource?.id}`);
   }
+  const bundle = {
+    ...found,
+    ...(found.entry
+      ? {
+          entry: found.entry.map((e) =>
+            e.resource && e.search?.mode !== 'include'
+              ? { ...e, resource: applySubset(toPublicResource(e.resource), subset) }
+              : e,
+          ),
+        }
+      : {}),
+  };
+  for (const [key, value] of params) if (key === '_summary' || key === '_elements') query.append(key, value);
   return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
 }
+
+/** Parameters the facade answers itself, after tenancy, rather than passing to the store. */
+const FACADE_PARAMS = ['_count', '_offset', '_summary', '_elements'];
 
 /** Result-shaping parameters the facade passes on (https://hl7.org/fhir/R4/search.html#all). */
 const CONTROL_PARAMS = [
@@ -151,6 +185,89 @@ function assertValueForm(type: ServedResourceType, key: string, value: string): 
   } catch {
     throw Failures.badRequest(`The value of ${code} is not of the form its type takes`, [code]);
   }
+}
+
+const HISTORY_PARAMS = ['_count', '_offset', '_since', '_at', ...RESPONSE_ONLY_PARAMS];
+
+interface HistoryQuery {
+  count: number;
+  offset: number;
+  since?: number;
+  at?: number;
+  /** The query as paging links repeat it. */
+  forLinks: URLSearchParams;
+}
+
+function historyQuery(params: URLSearchParams): HistoryQuery {
+  for (const key of params.keys()) {
+    if (!HISTORY_PARAMS.includes(key))
+      throw Failures.badRequest(`${key} is not supported on _history`, [key]);
+  }
+  const instant = (name: string): number | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    const time = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value)
+      ? Date.parse(value)
+      : Number.NaN;
+    if (Number.isNaN(time)) throw Failures.badRequest(`${name} must be an instant`, [name]);
+    return time;
+  };
+  const count = pageSize(params.get('_count'));
+  const offset = Number(params.get('_offset') ?? 0);
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
+  }
+  const since = instant('_since');
+  const at = instant('_at');
+  const forLinks = new URLSearchParams();
+  for (const name of ['_since', '_at']) if (params.has(name)) forLinks.set(name, params.get(name) as string);
+  forLinks.set('_count', String(count));
+  if (offset > 0) forLinks.set('_offset', String(offset));
+  return {
+    count,
+    offset,
+    forLinks,
+    ...(since !== undefined ? { since } : {}),
+    ...(at !== undefined ? { at } : {}),
+  };
+}
+
+/** Each history entry with the request and response that made its version (newest first). */
+function withInteractions(history: Bundle, url: string): Bundle {
+  const entries = history.entry ?? [];
+  return {
+    ...history,
+    entry: entries.map((entry, i) => {
+      const deleted = !entry.resource;
+      const created = i === entries.length - 1;
+      const meta = entry.resource?.meta;
+      return {
+        ...entry,
+        request: entry.request ?? { method: deleted ? 'DELETE' : created ? 'POST' : 'PUT', url },
+        response: entry.response ?? {
+          status: deleted ? '204 No Content' : created ? '201 Created' : '200 OK',
+          ...(meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
+          ...(meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),
+        },
+      };
+    }),
+  };
+}
+
+/** The versions `_since` and `_at` select, one page of them, with the total before paging. */
+function pageOfHistory(history: Bundle, query: HistoryQuery): Bundle {
+  const when = (e: NonNullable<Bundle['entry']>[number]) =>
+    Date.parse(e.resource?.meta?.lastUpdated ?? e.response?.lastModified ?? '');
+  let entries = history.entry ?? [];
+  if (query.since !== undefined) entries = entries.filter((e) => when(e) >= (query.since as number));
+  if (query.at !== undefined) {
+    // The version current at that instant: the newest made at or before it.
+    const current = entries.find((e) => when(e) <= (query.at as number));
+    entries = current ? [current] : [];
+  }
+  // Paged here, so the store's own paging links (if any) do not apply.
+  const { entry: _all, link: _links, ...rest } = history;
+  return { ...rest, total: entries.length, entry: entries.slice(query.offset, query.offset + query.count) };
 }
 
 function pageSize(requested: string | null): number {

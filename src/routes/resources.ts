@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { Failures } from '../fhir/outcomes.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
@@ -11,20 +12,40 @@ import {
 } from '../resources/read-resources.ts';
 import type { FhirFeature } from './feature.ts';
 
+const query = (url: string): URLSearchParams => new URL(url).searchParams;
+
 /** The read surface over the store: read, vread, history and search for every served type. */
 export function resourceReadRoutes(store: FhirStore): FhirFeature {
   const routes = new Hono<AppEnv>()
     .get('/:type/:id/_history/:vid', async (c) => {
       const { type, id, vid } = c.req.param();
-      return sendResource(c, await readResourceVersion(store, c.get('ctx'), type, id, vid));
+      return sendResource(c, await readResourceVersion(store, c.get('ctx'), type, id, vid, query(c.req.url)));
     })
     .get('/:type/:id/_history', async (c) => {
       const { type, id } = c.req.param();
-      return sendFhir(c, await readResourceHistory(store, c.get('ctx'), type, id, c.get('baseUrl')));
+      return sendFhir(
+        c,
+        await readResourceHistory(store, c.get('ctx'), type, id, c.get('baseUrl'), query(c.req.url)),
+      );
     })
     .get('/:type/:id', async (c) => {
       const { type, id } = c.req.param();
-      return sendResource(c, await readResource(store, c.get('ctx'), type, id));
+      return sendResource(c, await readResource(store, c.get('ctx'), type, id, query(c.req.url)));
+    })
+    // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form's parameters and the URL's, together.
+    .post('/:type/_search', async (c) => {
+      const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+      if (mediaType !== 'application/x-www-form-urlencoded' && (await c.req.text()).length > 0) {
+        throw Failures.unsupportedMediaType();
+      }
+      const params = query(c.req.url);
+      if (mediaType === 'application/x-www-form-urlencoded') {
+        for (const [key, value] of new URLSearchParams(await c.req.text())) params.append(key, value);
+      }
+      return sendFhir(
+        c,
+        await searchResources(store, c.get('ctx'), c.req.param('type'), params, c.get('baseUrl')),
+      );
     })
     .get('/:type', async (c) => {
       const params = new URL(c.req.url).searchParams;

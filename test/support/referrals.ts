@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
@@ -14,6 +14,14 @@ export function exampleBody<T = Bundle>(name: string): T {
 
 /** ../shared beside the project (CI has it there too), or wherever SHARED_DIR points. */
 const SHARED_DIR = process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url));
+
+/**
+ * Why the published third-party examples cannot be read here, or undefined when they can: a
+ * clone of this project has no ../shared beside it, and the tests that use them then skip, saying so.
+ */
+export const THIRD_PARTY_ABSENT: string | undefined = existsSync(join(SHARED_DIR, 'third-party-examples'))
+  ? undefined
+  : `skipped: ${join(SHARED_DIR, 'third-party-examples')} is absent (set SHARED_DIR to a folder holding third-party-examples/)`;
 
 /** A published third-party example from ../shared/third-party-examples (never copied here). */
 export function thirdParty<T = Bundle>(file: string): T {
