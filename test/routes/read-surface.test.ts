@@ -148,7 +148,7 @@ describe('search by POST', () => {
     expect(response.status).toBe(200);
     const bundle = (await response.json()) as Bundle;
     expect(bundle.entry).toHaveLength(1);
-    expect((bundle.entry?.[0]?.resource as Organization).identifier?.[0]?.value).toBe('SPX01');
+    expect((bundle.entry?.[0]?.resource as Organization | undefined)?.identifier?.[0]?.value).toBe('SPX01');
     const wrong = await app.request('http://facade.test/fhir/Organization/_search', {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
