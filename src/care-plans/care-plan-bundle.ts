@@ -23,6 +23,16 @@ export function carePlanInputFromBundle(bundle: Bundle): CarePlanInput {
         expression: [`Bundle.entry[${i}].request`],
       });
     }
+    // A referral has one open care plan (a second answers 409), so nothing here is conditional:
+    // a condition would be ignored, so it is refused instead.
+    if (entry.request?.ifNoneExist !== undefined) {
+      issues.push({
+        code: 'not-supported',
+        diagnostics:
+          'ifNoneExist is not supported in a care plan Bundle; to create a care plan only if none matches, POST it to /fhir/CarePlan with If-None-Exist',
+        expression: [`Bundle.entry[${i}].request.ifNoneExist`],
+      });
+    }
     if (i === planIndex) continue;
     if (type === 'Goal') goals.push({ ...sent, resource: entry.resource as Goal });
     else if (type === 'CareTeam' && !careTeam) careTeam = { ...sent, resource: entry.resource as CareTeam };

@@ -1,10 +1,11 @@
-import type { Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, mayShowInAnswer, referralAccessToPatient, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
 import { type WrittenEntry, writeInSteps } from '../workflow/stepwise-write.ts';
+import { entryConditionIssues } from './entry-conditions.ts';
 import { fingerprintReferral } from './fingerprint.ts';
 import {
   entryMatching,
@@ -68,6 +69,8 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const read = readReferralBundle(body);
   // The referral's rules read only what base validation has vouched for.
   if (read.issues.length > 0 || !read.referral) throw new FhirError('malformed', read.issues);
+  const conditionIssues = entryConditionIssues(body as Bundle, read.referral);
+  if (conditionIssues.length > 0) throw new FhirError('malformed', conditionIssues);
   const ruleIssues = checkReferralRules(read.referral, deps.clock());
   if (ruleIssues.length > 0) throw new FhirError('invalid', ruleIssues);
   const referral = read.referral;

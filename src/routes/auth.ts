@@ -1,8 +1,14 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { exportJWK, type JWK } from 'jose';
 import { ASSERTION_ALGORITHMS } from '../auth/clients.ts';
 import type { AuthMode } from '../auth/mode.ts';
-import { issueAccessToken, type TokenErrorCode } from '../auth/tokens.ts';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  issueAccessToken,
+  type SigningKey,
+  type TokenErrorCode,
+} from '../auth/tokens.ts';
 import type { AppEnv } from '../http/env.ts';
 import type { Logger } from '../logger.ts';
 import type { RateLimiter } from '../middleware/rate-limit.ts';
@@ -17,6 +23,9 @@ const ERROR_DESCRIPTIONS: Record<TokenErrorCode, string> = {
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
+/** Where the facade's public signing key is served, as a JWK Set (RFC 7517). */
+export const JWKS_PATH = '/.well-known/jwks.json';
+
 /**
  * SMART Backend Services: the discovery document (at the root and under the FHIR base, where
  * SMART clients look) and the token endpoint. Nothing here is served in the open local mode.
@@ -26,7 +35,10 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
   if (mode.kind === 'open') return app;
 
   const configuration = (baseUrl: string) => ({
+    // SMART 2 asks for `issuer` only with sso-openid-connect; RFC 8414 requires it of every
+    // authorization server, and it is the `iss` of the access tokens that jwks_uri verifies.
     issuer: baseUrl,
+    ...(mode.kind === 'tokens' ? { jwks_uri: `${baseUrl}${JWKS_PATH}` } : {}),
     token_endpoint: `${baseUrl}/oauth2/token`,
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
@@ -35,15 +47,37 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
       'system/ServiceRequest.cruds',
       'system/Task.cruds',
       'system/CarePlan.cruds',
+      'system/Goal.cruds',
+      'system/CareTeam.cruds',
+      'system/QuestionnaireResponse.cruds',
       'system/Patient.rs',
       'system/AuditEvent.rs',
+      'system/*.rs',
       'system/*.read',
       'system/*.write',
     ],
-    capabilities: ['client-confidential-asymmetric'],
+    // Backend Services has no authorization endpoint, so no response type is offered; an empty
+    // list says so (SMART 2.2.0 makes authorization_endpoint conditional on launch-ehr or
+    // launch-standalone, neither offered, so it is absent: FHIR-44918).
+    response_types_supported: [],
+    // Required by SMART 2 whatever the capabilities; no PKCE flow runs here, but S256 is what it asks.
+    code_challenge_methods_supported: ['S256'],
+    // v2 scopes as `system/<Type>.<cruds>`, and v1 as their equivalents; granular scopes
+    // (with a query) are refused as invalid_scope.
+    capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   });
   for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
     app.get(path, (c) => c.json(configuration(c.get('baseUrl'))));
+  }
+  // The public half of the key the facade signs its access tokens with, so that a resource
+  // server in front of or beside it can verify them.
+  if (mode.kind === 'tokens') {
+    // Made on first request, so that a key that cannot be exported fails that request, not start-up.
+    let jwks: Promise<{ keys: JWK[] }> | undefined;
+    app.get(JWKS_PATH, async (c) => {
+      jwks ??= publicJwks(mode.service.signingKey);
+      return c.json(await jwks, 200, { 'Cache-Control': 'public, max-age=300' });
+    });
   }
 
   app.post(
@@ -100,4 +134,10 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
 function callerAddress(c: Context<AppEnv>): string {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress ?? c.req.header('cf-connecting-ip') ?? 'unknown';
+}
+
+/** The signing key's public half as a JWK Set: the key id and algorithm tokens name, nothing private. */
+async function publicJwks(key: SigningKey): Promise<{ keys: JWK[] }> {
+  const { kty, crv, x, y } = await exportJWK(key.publicKey);
+  return { keys: [{ kty, crv, x, y, kid: key.kid, alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' }] };
 }

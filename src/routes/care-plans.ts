@@ -2,6 +2,7 @@ import type { Questionnaire } from '@medplum/fhirtypes';
 import { Hono } from 'hono';
 import { createCarePlanFromJson } from '../care-plans/care-plan-json.ts';
 import { type CarePlanDeps, createCarePlan, publicResult } from '../care-plans/create-care-plan.ts';
+import { requireNoInput } from '../care-plans/operation-input.ts';
 import {
   carePlanOutcomes,
   OUTCOMES_DEFINITION,
@@ -14,8 +15,8 @@ import { patchCarePlan, updateCarePlan } from '../care-plans/update-care-plan.ts
 import { FhirError } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir } from '../http/respond.ts';
-import { versionedLocation } from '../referrals/responses.ts';
-import { type FhirFeature, sendWritten, updateRoute } from './feature.ts';
+import { createUnlessMatched } from '../workflow/conditional-create.ts';
+import { type FhirFeature, sendCreated, updateRoute } from './feature.ts';
 
 /** The referral's one care plan: created and updated as FHIR, or created from plain JSON. */
 export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: Hono<AppEnv> } {
@@ -27,33 +28,56 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
           { code: 'structure', diagnostics: 'Expected a CarePlan', expression: ['resourceType'] },
         ]);
       }
-      const { carePlan } = await createCarePlan(deps, c.get('ctx'), {
-        carePlan: body as never,
-        at: 'CarePlan',
-        goals: [],
-      });
-      return sendWritten(c, carePlan, {
-        status: 201,
-        headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(carePlan)}` },
-      });
+      const ctx = c.get('ctx');
+      const result = await createUnlessMatched(
+        deps,
+        ctx,
+        'CarePlan',
+        c.req.header('if-none-exist'),
+        async () => {
+          const { carePlan } = await createCarePlan(deps, ctx, {
+            carePlan: body as never,
+            at: 'CarePlan',
+            goals: [],
+          });
+          return carePlan;
+        },
+      );
+      return sendCreated(c, result.resource, result.created ? 'created' : 'matched');
     })
-    .get('/Patient/:id/:operation{\\$social-prescribing-summary}', async (c) =>
-      sendFhir(c, await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id'))),
-    )
+    .on(['GET', 'POST'], '/Patient/:id/:operation{\\$social-prescribing-summary}', async (c) => {
+      if (c.req.method === 'POST') requireNoInput(c.get('body'), SUMMARY_OPERATION);
+      return sendFhir(c, await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id')));
+    })
     .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) => sendFhir(c, SUMMARY_DEFINITION))
     .get(`/OperationDefinition/${OUTCOMES_DEFINITION.id}`, (c) => sendFhir(c, OUTCOMES_DEFINITION))
     .get(`/Questionnaire/:id{${QUESTIONNAIRES.map((q) => q.id).join('|')}}`, (c) =>
       sendFhir(c, QUESTIONNAIRES.find((q) => q.id === c.req.param('id')) as Questionnaire),
     )
-    .get('/CarePlan/:id/:operation{\\$outcomes}', async (c) =>
-      sendFhir(c, await carePlanOutcomes(deps.store, c.get('ctx'), c.req.param('id'))),
-    )
+    .on(['GET', 'POST'], '/CarePlan/:id/:operation{\\$outcomes}', async (c) => {
+      if (c.req.method === 'POST') requireNoInput(c.get('body'), OUTCOMES_DEFINITION.code);
+      return sendFhir(c, await carePlanOutcomes(deps.store, c.get('ctx'), c.req.param('id')));
+    })
     .post('/QuestionnaireResponse', async (c) => {
-      const response = await recordOutcome(deps, c.get('ctx'), c.get('body'));
-      return sendWritten(c, response, {
-        status: 201,
-        headers: { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(response)}` },
-      });
+      const ctx = c.get('ctx');
+      const body = c.get('body') as { resourceType?: string } | undefined;
+      if (body?.resourceType !== 'QuestionnaireResponse') {
+        throw new FhirError('malformed', [
+          {
+            code: 'structure',
+            diagnostics: 'Expected a QuestionnaireResponse',
+            expression: ['resourceType'],
+          },
+        ]);
+      }
+      const result = await createUnlessMatched(
+        deps,
+        ctx,
+        'QuestionnaireResponse',
+        c.req.header('if-none-exist'),
+        () => recordOutcome(deps, ctx, body),
+      );
+      return sendCreated(c, result.resource, result.created ? 'created' : 'matched');
     })
     .patch(
       '/CarePlan/:id',

@@ -7,7 +7,8 @@ import type { ResourceCapability } from '../fhir/capability-statement.ts';
 import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendFhir, sendResource } from '../http/respond.ts';
+import { sendFhir, sendResource, versionHeaders } from '../http/respond.ts';
+import { parsePrefer, versionedLocation } from '../referrals/responses.ts';
 
 /** A group of FHIR routes and the capabilities they add to the CapabilityStatement. */
 export interface FhirFeature {
@@ -67,4 +68,47 @@ export function storedButNotShown(resource: Resource): OperationOutcome {
       diagnostics: `Stored as ${resource.resourceType}/${resource.id}; the access token does not grant reading it, so it is not shown`,
     },
   ]);
+}
+
+/**
+ * What a create did: stored a new resource, found the one its `If-None-Exist` matched, or found
+ * the same content already stored (a retried referral). Only the first writes anything.
+ */
+export type CreateOutcome = 'created' | 'matched' | 'unchanged';
+
+const CREATE_DIAGNOSTICS: Record<CreateOutcome, (ref: string) => string> = {
+  created: (ref) => `Stored as ${ref}`,
+  matched: (ref) => `The If-None-Exist criteria matched ${ref}; nothing was stored`,
+  unchanged: (ref) => `Already stored as ${ref}; nothing was stored`,
+};
+
+/**
+ * The answer to a create: 201 for a new resource, 200 otherwise, with `Location` and the version
+ * headers, in the form `Prefer` asks for (https://hl7.org/fhir/R4/http.html#ops): no body, an
+ * OperationOutcome saying what happened, or the resource where the caller may read it.
+ */
+export function sendCreated(
+  c: Context<AppEnv>,
+  /** As stored, access labels included. */
+  resource: Resource,
+  outcome: CreateOutcome,
+  note?: string,
+): Response {
+  const status = outcome === 'created' ? 201 : 200;
+  const headers = {
+    Location: `${c.get('baseUrl')}/fhir/${versionedLocation(resource)}`,
+    ...versionHeaders(resource),
+  };
+  const prefer = parsePrefer(c.req.header('prefer'));
+  if (prefer === 'minimal') return c.body(null, status, headers);
+  if (prefer === 'OperationOutcome') {
+    const said = CREATE_DIAGNOSTICS[outcome](`${resource.resourceType}/${resource.id}`);
+    const issues = [said, ...(note ? [note] : [])].map((diagnostics) => ({
+      severity: 'information' as const,
+      code: 'informational' as const,
+      diagnostics,
+    }));
+    return sendFhir(c, operationOutcome(issues), { status, headers });
+  }
+  return sendWritten(c, resource, { status, headers });
 }

@@ -3,14 +3,14 @@ import { Hono } from 'hono';
 import { mayShowInAnswer } from '../auth/tenancy.ts';
 import { carePlanInputFromBundle } from '../care-plans/care-plan-bundle.ts';
 import { type CarePlanDeps, type CarePlanResult, createCarePlan } from '../care-plans/create-care-plan.ts';
-import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir } from '../http/respond.ts';
-import { type IntakeDeps, submitReferral } from '../referrals/intake.ts';
+import { type IntakeDeps, type IntakeResult, submitReferral } from '../referrals/intake.ts';
 import { parsePrefer, toTransactionResponse, versionedLocation } from '../referrals/responses.ts';
 import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-variants.ts';
-import { type FhirFeature, sendWritten, storedButNotShown } from './feature.ts';
+import { createUnlessMatched } from '../workflow/conditional-create.ts';
+import { type FhirFeature, sendCreated, storedButNotShown } from './feature.ts';
 
 /** Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON. */
 export function referralRoutes(
@@ -37,26 +37,28 @@ export function referralRoutes(
       return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
     })
     .post('/ServiceRequest', async (c) => {
-      const result = await submitServiceRequest(deps, c.get('body'), c.get('ctx'));
-      const stored = result.serviceRequest;
-      const sr = toPublicResource(stored);
-      const status = result.kind === 'created' ? 201 : 200;
-      const headers = { Location: `${c.get('baseUrl')}/fhir/${versionedLocation(sr)}` };
-      const prefer = parsePrefer(c.req.header('prefer'));
-      if (prefer === 'minimal') {
-        return c.body(null, status, { ...headers, ETag: `W/"${sr.meta?.versionId}"` });
-      }
-      if (prefer === 'OperationOutcome') {
-        const outcome = operationOutcome([
-          {
-            severity: 'information',
-            code: 'informational',
-            diagnostics: `Progress is tracked by Task/${result.task.id}`,
-          },
-        ]);
-        return sendFhir(c, outcome, { status, headers: { ...headers, ETag: `W/"${sr.meta?.versionId}"` } });
-      }
-      return sendWritten(c, stored, { status, headers });
+      const ctx = c.get('ctx');
+      const body = c.get('body') as { resourceType?: string } | undefined;
+      const intake: { result?: IntakeResult } = {};
+      const written = await createUnlessMatched(
+        deps,
+        ctx,
+        'ServiceRequest',
+        // Criteria are looked at only for a ServiceRequest; anything else is refused as such first.
+        body?.resourceType === 'ServiceRequest' ? c.req.header('if-none-exist') : undefined,
+        async () => {
+          intake.result = await submitServiceRequest(deps, body, ctx);
+          return intake.result.serviceRequest;
+        },
+      );
+      const { result } = intake;
+      if (!written.created || !result) return sendCreated(c, written.resource, 'matched');
+      return sendCreated(
+        c,
+        result.serviceRequest,
+        result.kind === 'created' ? 'created' : 'unchanged',
+        `Progress is tracked by Task/${result.task.id}`,
+      );
     });
 
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {
