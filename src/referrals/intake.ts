@@ -56,8 +56,14 @@ export async function submitReferral(
 ): Promise<IntakeResult> {
   authorize(ctx.principal, 'ServiceRequest', 'c');
   const result = await intake(deps, body, ctx);
+  // A person is never shown in the answer, created or found: showing one and not the other
+  // would tell the sender whether the NHS number was on record here.
   for (const entry of result.entries)
-    entry.shown = mayShowInAnswer(ctx.principal, entry.resource, entry.created);
+    entry.shown = mayShowInAnswer(
+      ctx.principal,
+      entry.resource,
+      entry.created && entry.resource.resourceType !== 'Patient',
+    );
   ctx.touched.push(
     ...result.entries.map((e) => `${e.resource.resourceType}/${e.resource.id}`),
     `Task/${result.task.id}`,

@@ -58,6 +58,11 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
   return { resourceType: 'Bundle', type: 'transaction-response', entry };
 }
 
+/**
+ * A person's entry answers 200 whether this referral created the record or found it: telling the
+ * two apart would tell any sender whether an NHS number is on record here.
+ */
 function status(stored: StoredEntry, result: IntakeResult): string {
+  if (stored.resource.resourceType === 'Patient') return '200 OK';
   return result.kind === 'created' && stored.created ? '201 Created' : '200 OK';
 }
