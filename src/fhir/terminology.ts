@@ -15,6 +15,7 @@ import activityCategorySet from '../../terminology/ValueSet-social-prescribing-a
 import referralReasons from '../../terminology/ValueSet-social-prescribing-referral-reasons.json' with {
   type: 'json',
 };
+import bound from './definitions/value-sets.json' with { type: 'json' };
 
 /** Codes of a ValueSet's enumerated `compose.include` concepts, keyed `system|code`. */
 function enumerate(valueSet: ValueSet): ReadonlySet<string> {
@@ -46,14 +47,20 @@ export function displayOf(codeSystem: CodeSystem, code: string): string | undefi
   return codeSystem.concept?.find((c) => c.code === code)?.display;
 }
 
-/** The value sets and code systems the service publishes (terminology/). */
-export const VALUE_SETS: readonly ValueSet[] = [
+/** The service's own value sets (terminology/). */
+const OWN_VALUE_SETS = [
   referralReasons,
   taskStatusSet,
   businessStatusSet,
   activityCategorySet,
   careTeamRoleSet,
 ] as ValueSet[];
+
+/**
+ * The value sets the service publishes: its own, then the HL7 ones its profiles bind (and those
+ * they include), kept slim at build time (npm run build:profiles) so every binding resolves here.
+ */
+export const VALUE_SETS: readonly ValueSet[] = [...OWN_VALUE_SETS, ...(bound.valueSets as ValueSet[])];
 export const CODE_SYSTEMS: readonly CodeSystem[] = [
   REFERRAL_BUSINESS_STATUS,
   ACTIVITY_CATEGORIES,
@@ -66,8 +73,16 @@ export interface ExpandedConcept {
   display?: string;
 }
 
-/** Every concept of one of the published value sets (all are small and enumerable). */
-export function expand(valueSet: ValueSet): ExpandedConcept[] {
+/** Expansions made at build time, by value set URL, for the HL7 value sets that can be expanded. */
+const BUILT_EXPANSIONS = bound.expansions as Record<string, ExpandedConcept[]>;
+
+/**
+ * Every concept of a published value set; undefined when it cannot be expanded here (it draws on
+ * a code system by filter, SNOMED CT or LOINC say, and there is no terminology server).
+ */
+export function expand(valueSet: ValueSet): ExpandedConcept[] | undefined {
+  const built = valueSet.url ? BUILT_EXPANSIONS[valueSet.url] : undefined;
+  if (built || !OWN_VALUE_SETS.includes(valueSet)) return built;
   const concepts: ExpandedConcept[] = [];
   for (const include of valueSet.compose?.include ?? []) {
     const system = include.system as string;

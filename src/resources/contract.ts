@@ -1,23 +1,104 @@
 import type {
+  Bundle,
   CodeSystem,
+  OperationDefinition,
   OperationOutcome,
   Parameters,
   Resource,
   StructureDefinition,
   ValueSet,
 } from '@medplum/fhirtypes';
+import operationDefinitions from '../fhir/definitions/operation-definitions.json' with { type: 'json' };
 import { Failures, FhirError, type Issue, operationOutcome } from '../fhir/outcomes.ts';
 import { checkAgainstProfile, PROFILE_OF, PROFILES } from '../fhir/profiles.ts';
 import { publishedProfile } from '../fhir/published-profiles.ts';
 import { isReadableResourceType } from '../fhir/resource-types.ts';
-import { CODE_SYSTEMS, expand, VALUE_SETS } from '../fhir/terminology.ts';
+import { CODE_SYSTEMS, type ExpandedConcept, expand, VALUE_SETS } from '../fhir/terminology.ts';
 
-/** The published contract: profiles, value sets and code systems, by id. */
+/** The standard operations the contract serves ($validate, $expand, $validate-code), as served. */
+export const CONTRACT_OPERATIONS: readonly OperationDefinition[] = (operationDefinitions.entry ?? []).map(
+  (e) => e.resource as OperationDefinition,
+);
+
+/** The published contract: value sets and code systems, by id. */
 export function readDefinition(type: 'ValueSet' | 'CodeSystem', id: string): Resource {
   const all: readonly (ValueSet | CodeSystem)[] = type === 'ValueSet' ? VALUE_SETS : CODE_SYSTEMS;
   const found = all.find((r) => r.id === id);
   if (!found) throw Failures.notFound();
   return found;
+}
+
+/** The conformance types searched by canonical URL (`url`, their one search parameter). */
+export type ContractSearchType = 'StructureDefinition' | 'ValueSet' | 'CodeSystem';
+/** Parameters that shape the HTTP answer, not the search. */
+const RESPONSE_ONLY = ['_format', '_pretty'];
+/** Paging, as on every search. */
+const PAGING = ['_count', '_offset'];
+/** Page size when none is asked for, and the most one page holds: as for the store's searches. */
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+
+function pagingNumber(params: URLSearchParams, key: string, fallback: number): number {
+  const value = params.get(key);
+  const n = value === null ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw Failures.badRequest(`${key} must be a non-negative integer`, [key]);
+  return n;
+}
+
+/**
+ * `GET /fhir/{ValueSet|CodeSystem|StructureDefinition}?url=<canonical>[|version]`: a searchset of
+ * what is published (all of it without `url`), empty when nothing matches. Comma-separated values
+ * are alternatives, repeated parameters must all hold, as for any FHIR search.
+ */
+export async function searchContract(
+  type: ContractSearchType,
+  params: URLSearchParams,
+  baseUrl: string,
+): Promise<Bundle> {
+  for (const key of params.keys()) {
+    if (key !== 'url' && !RESPONSE_ONLY.includes(key) && !PAGING.includes(key)) {
+      throw Failures.badRequest(`Search parameter ${key} is not supported for ${type}`, [key]);
+    }
+  }
+  const all: readonly { id?: string; url?: string; version?: string }[] =
+    type === 'ValueSet' ? VALUE_SETS : type === 'CodeSystem' ? CODE_SYSTEMS : PROFILES;
+  const named = (r: { url?: string; version?: string }, canonical: string) => {
+    const [url, version] = canonical.split('|');
+    return r.url === url && (version === undefined || r.version === version);
+  };
+  const matches = all.filter((r) =>
+    params.getAll('url').every((value) => value.split(',').some((canonical) => named(r, canonical))),
+  );
+  const count = Math.min(pagingNumber(params, '_count', DEFAULT_PAGE), MAX_PAGE);
+  const offset = pagingNumber(params, '_offset', 0);
+  const page = matches.slice(offset, offset + count);
+  const resources =
+    type === 'StructureDefinition'
+      ? await Promise.all(page.map((sd) => readProfile(sd.id as string)))
+      : (page as Resource[]);
+  const link = (at: number) => {
+    const query = new URLSearchParams([...params].filter(([key]) => key === 'url'));
+    query.set('_count', String(count));
+    if (at > 0) query.set('_offset', String(at));
+    return `${baseUrl}/fhir/${type}?${query}`;
+  };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: matches.length,
+    link: [
+      { relation: 'self', url: link(offset) },
+      ...(offset + count < matches.length && count > 0
+        ? [{ relation: 'next', url: link(offset + count) }]
+        : []),
+    ],
+    entry: resources.map((resource) => ({
+      fullUrl: `${baseUrl}/fhir/${type}/${resource.id}`,
+      resource,
+      search: { mode: 'match' },
+    })),
+  };
 }
 
 /** A profile as published (full, with its differential and snapshot), by id. */
@@ -29,7 +110,8 @@ export async function readProfile(id: string): Promise<StructureDefinition> {
 
 function valueSetByUrl(url: string | undefined): ValueSet {
   if (!url) throw Failures.badRequest('The value set is named by url', ['url']);
-  const found = VALUE_SETS.find((vs) => vs.url === url.split('|')[0]);
+  const [canonical, version] = url.split('|');
+  const found = VALUE_SETS.find((vs) => vs.url === canonical && (!version || vs.version === version));
   if (!found) {
     throw new FhirError('not-found', [
       {
@@ -42,12 +124,24 @@ function valueSetByUrl(url: string | undefined): ValueSet {
   return found;
 }
 
+/** The value set's concepts, or why they cannot be listed here. */
+function expansionOf(valueSet: ValueSet): ExpandedConcept[] {
+  const concepts = expand(valueSet);
+  if (concepts) return concepts;
+  throw new FhirError('invalid', [
+    {
+      code: 'not-supported',
+      diagnostics: `${valueSet.url} draws on a code system by filter or in full (SNOMED CT, LOINC, ...); it is published here but can only be expanded by a terminology server`,
+    },
+  ]);
+}
+
 /** `ValueSet/$expand?url=...` (or on an id): the value set with its whole expansion. */
 export function expandValueSet(params: { url?: string; id?: string }, now: Date): ValueSet {
   const valueSet = params.id
     ? (readDefinition('ValueSet', params.id) as ValueSet)
     : valueSetByUrl(params.url);
-  const contains = expand(valueSet);
+  const contains = expansionOf(valueSet);
   return {
     ...valueSet,
     expansion: {
@@ -71,7 +165,7 @@ export function validateCode(params: {
 }): Parameters {
   const valueSet = valueSetByUrl(params.url);
   if (!params.code) throw Failures.badRequest('code is required', ['code']);
-  const concept = expand(valueSet).find(
+  const concept = expansionOf(valueSet).find(
     (c) => c.code === params.code && (params.system === undefined || c.system === params.system),
   );
   const parameter: Parameters['parameter'] = [{ name: 'result', valueBoolean: Boolean(concept) }];

@@ -1,16 +1,45 @@
 import type { Parameters } from '@medplum/fhirtypes';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import type { ResourceCapability, SearchParamCapability } from '../fhir/capability-statement.ts';
+import { Failures } from '../fhir/outcomes.ts';
 import { PROFILE_OF } from '../fhir/profiles.ts';
+import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
 import {
+  CONTRACT_OPERATIONS,
+  type ContractSearchType,
   expandValueSet,
   readDefinition,
   readProfile,
+  searchContract,
   validateCode,
   validateResource,
 } from '../resources/contract.ts';
 import type { FhirFeature } from './feature.ts';
+
+/** The canonical-URL search every conformance type here answers. */
+const BY_URL: readonly SearchParamCapability[] = [
+  { name: 'url', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/conformance-url' },
+];
+
+const SEARCHED: readonly ContractSearchType[] = ['StructureDefinition', 'ValueSet', 'CodeSystem'];
+
+/** The canonical URL under which an operation of the contract is served. */
+const definitionOf = (id: string) => CONTRACT_OPERATIONS.find((od) => od.id === id)?.url as string;
+
+/** The search's parameters: the URL's, and for a search by POST the form's too. */
+async function searchParams(c: Context<AppEnv>): Promise<URLSearchParams> {
+  const params = new URL(c.req.url).searchParams;
+  if (c.req.method !== 'POST') return params;
+  const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  const form = await c.req.text();
+  if (mediaType !== 'application/x-www-form-urlencoded' && form.length > 0) {
+    throw Failures.unsupportedMediaType();
+  }
+  for (const [key, value] of new URLSearchParams(form)) params.append(key, value);
+  return params;
+}
 
 /** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */
 function codeParams(query: URLSearchParams, body: unknown) {
@@ -34,7 +63,17 @@ function codeParams(query: URLSearchParams, body: unknown) {
  * contract needs no token; `$validate` does.
  */
 export function contractRoutes(clock: () => Date): FhirFeature {
-  const routes = new Hono<AppEnv>()
+  const search = async (c: Context<AppEnv>, type: ContractSearchType) =>
+    sendFhir(c, await searchContract(type, await searchParams(c), c.get('baseUrl')));
+  const routes = new Hono<AppEnv>();
+  // One route per path rather than a regex alternation, which Hono does not anchor.
+  for (const type of SEARCHED) {
+    routes.get(`/${type}`, (c) => search(c, type)).post(`/${type}/_search`, (c) => search(c, type));
+  }
+  for (const od of CONTRACT_OPERATIONS) {
+    routes.get(`/OperationDefinition/${od.id}`, (c) => sendResource(c, od));
+  }
+  routes
     .get('/StructureDefinition/:id', async (c) => sendResource(c, await readProfile(c.req.param('id'))))
     .get('/ValueSet/:operation{\\$expand}', (c) =>
       sendFhir(c, expandValueSet({ url: c.req.query('url') }, clock())),
@@ -53,17 +92,29 @@ export function contractRoutes(clock: () => Date): FhirFeature {
     .post('/:type/:operation{\\$validate}', (c) =>
       sendFhir(c, validateResource(c.req.param('type'), c.get('body'), c.req.query('profile'))),
     );
-  return {
-    routes,
-    capabilities: [
-      { type: 'StructureDefinition', interactions: ['read'] },
-      { type: 'ValueSet', interactions: ['read'] },
-      { type: 'CodeSystem', interactions: ['read'] },
-      ...[...PROFILE_OF.entries()].map(([type, sd]) => ({
-        type: type as never,
-        interactions: [],
-        profiles: [sd.url],
-      })),
-    ],
-  };
+  const validate = { name: 'validate', definition: definitionOf('Resource-validate') };
+  const capabilities: ResourceCapability[] = [
+    { type: 'StructureDefinition', interactions: ['read', 'search-type'], searchParams: BY_URL },
+    {
+      type: 'ValueSet',
+      interactions: ['read', 'search-type'],
+      searchParams: BY_URL,
+      operations: [
+        { name: 'expand', definition: definitionOf('ValueSet-expand') },
+        { name: 'validate-code', definition: definitionOf('ValueSet-validate-code') },
+      ],
+    },
+    { type: 'CodeSystem', interactions: ['read', 'search-type'], searchParams: BY_URL },
+    { type: 'OperationDefinition', interactions: ['read'] },
+    ...READABLE_RESOURCE_TYPES.map((type) => ({ type, interactions: [], operations: [validate] })),
+    ...[...PROFILE_OF.entries()].map(([type, sd]) => ({
+      type: type as never,
+      interactions: [],
+      profiles: [sd.url],
+    })),
+    // The outcome Questionnaires are published definitions served from terminology/ (the care
+    // plan routes), not stored: the store's versions and search of them would find nothing.
+    { type: 'Questionnaire', interactions: [], withdraws: ['vread', 'history-instance', 'search-type'] },
+  ];
+  return { routes, capabilities };
 }
