@@ -142,6 +142,8 @@ export const Failures = {
     ),
   /** A resource that does not exist, or that the caller may not know exists: the same answer. */
   notFound: () => fail('not-found', 'not-found', 'Not found'),
+  /** An interaction FHIR defines that this service does not offer. */
+  notServed: (diagnostics: string) => fail('not-found', 'not-supported', diagnostics),
   unsupportedType: (type: string) =>
     fail('not-found', 'not-supported', `Resource type ${type} is not served here`),
   forbidden: (diagnostics: string, expression?: string[]) =>

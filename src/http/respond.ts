@@ -11,7 +11,9 @@ export interface SendOptions {
 /** Sends a FHIR resource in the negotiated JSON media type. */
 export function sendFhir(c: Context<AppEnv>, body: Resource, options: SendOptions = {}): Response {
   const mediaType = c.get('mediaType') ?? 'application/fhir+json';
-  return c.body(JSON.stringify(body), options.status ?? 200, {
+  // `_pretty=true` asks for indented JSON (https://hl7.org/fhir/R4/http.html#parameters).
+  const pretty = c.req.query('_pretty') === 'true';
+  return c.body(JSON.stringify(body, null, pretty ? 2 : undefined), options.status ?? 200, {
     ...options.headers,
     'Content-Type': `${mediaType}; charset=utf-8`,
   });

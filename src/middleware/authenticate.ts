@@ -9,7 +9,7 @@ import type { Logger } from '../logger.ts';
 
 /** What anyone may read: the CapabilityStatement, SMART discovery, and the published contract. */
 const OPEN_PATHS =
-  /^\/fhir\/(metadata|\.well-known\/smart-configuration|(StructureDefinition|ValueSet|CodeSystem|OperationDefinition)\/[^/]+(\/\$expand)?)$/;
+  /^\/fhir\/(metadata|\.well-known\/smart-configuration|(StructureDefinition|ValueSet|CodeSystem)|(StructureDefinition|ValueSet|CodeSystem|OperationDefinition)\/[^/]+(\/\$expand)?)$/;
 
 /**
  * The outcome measures' Questionnaires are contract too, read by those who fill them in; only

@@ -51,7 +51,8 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
     })
     .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) => sendFhir(c, SUMMARY_DEFINITION))
     .get(`/OperationDefinition/${OUTCOMES_DEFINITION.id}`, (c) => sendFhir(c, OUTCOMES_DEFINITION))
-    .get(`/Questionnaire/:id{${QUESTIONNAIRES.map((q) => q.id).join('|')}}`, (c) =>
+    // Grouped, so that the alternatives match the whole id and nothing that merely contains one.
+    .get(`/Questionnaire/:id{(?:${QUESTIONNAIRES.map((q) => q.id).join('|')})}`, (c) =>
       sendFhir(c, QUESTIONNAIRES.find((q) => q.id === c.req.param('id')) as Questionnaire),
     )
     .on(['GET', 'POST'], '/CarePlan/:id/:operation{\\$outcomes}', async (c) => {

@@ -21,6 +21,9 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
       const { type, id, vid } = c.req.param();
       return sendResource(c, await readResourceVersion(store, c.get('ctx'), type, id, vid, query(c.req.url)));
     })
+    .get('/:type/_history', () => {
+      throw Failures.notServed('History of a whole type is not served; read the history of one resource');
+    })
     .get('/:type/:id/_history', async (c) => {
       const { type, id } = c.req.param();
       return sendFhir(

@@ -157,3 +157,17 @@ describe('search by POST', () => {
     expect(wrong.status).toBe(415);
   });
 });
+
+describe('what is not served is said so', () => {
+  it('history of a whole type is refused as not supported, not read as an id', async () => {
+    const { app } = await withReferral();
+    const outcome = await expectOutcome(await call(app, '/fhir/Task/_history'), 404, 'not-supported');
+    expect(outcome.issue[0].diagnostics).toContain('History of a whole type');
+  });
+
+  it('_pretty=true indents the answer', async () => {
+    const { app } = await withReferral();
+    expect(await (await call(app, '/fhir/Organization?_pretty=true')).text()).toContain('\n  "resourceType"');
+    expect(await (await call(app, '/fhir/Organization')).text()).not.toContain('\n');
+  });
+});

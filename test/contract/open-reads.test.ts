@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { securedApp } from '../support/secured.ts';
+
+describe('the contract is read without a token, and nothing beside it', () => {
+  it('serves the measures by their exact ids, searches the contract by url, and keeps the rest behind a token', async () => {
+    const s = await securedApp();
+    const get = (path: string) => s.app.request(`http://facade.test${path}`);
+    expect((await get('/fhir/Questionnaire/swemwbs')).status).toBe(200);
+    expect((await get('/fhir/ValueSet?url=https://example.org/none')).status).toBe(200);
+    expect((await get('/fhir/CodeSystem?url=https://example.org/none')).status).toBe(200);
+    // An id that merely contains a measure's is not that measure.
+    expect((await get('/fhir/Questionnaire/x-swemwbs')).status).toBe(401);
+    expect((await get('/fhir/Questionnaire/ons4-personal-wellbeing-x')).status).toBe(401);
+    expect((await get('/fhir/Patient?name=x')).status).toBe(401);
+  });
+});
