@@ -55,6 +55,8 @@ export interface ResourceCapability {
    * store's history of a type the store does not hold): left out of the statement.
    */
   withdraws?: readonly TypeInteraction[];
+  /** Creates honour `If-None-Exist` (https://hl7.org/fhir/R4/http.html#ccreate). */
+  conditionalCreate?: boolean;
 }
 
 export interface CapabilityOptions {
@@ -154,6 +156,7 @@ interface Merged {
   searchParams: SearchParamCapability[];
   profiles: string[];
   operations: { name: string; definition: string }[];
+  conditionalCreate: boolean;
 }
 
 function merge(
@@ -182,6 +185,7 @@ function merge(
     searchParams: [...searchParams.values()].sort((a, b) => a.name.localeCompare(b.name)),
     profiles: [...new Set(declared.flatMap((d) => d.profiles ?? []))],
     operations: [...operations.values()],
+    conditionalCreate: interactions.includes('create') && declared.some((d) => d.conditionalCreate),
   };
 }
 
@@ -208,6 +212,7 @@ function restResource(r: Merged, all: readonly Merged[]): CapabilityStatementRes
     interaction: r.interactions.map((code) => ({ code })),
     versioning: r.interactions.includes('vread') ? 'versioned' : 'no-version',
     readHistory: r.interactions.includes('vread'),
+    ...(r.interactions.includes('create') ? { conditionalCreate: r.conditionalCreate } : {}),
     ...(searchInclude.length ? { searchInclude } : {}),
     ...(searchRevInclude.length ? { searchRevInclude } : {}),
     ...(r.searchParams.length

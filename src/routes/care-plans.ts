@@ -127,9 +127,10 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
         {
           type: 'CarePlan',
           interactions: ['create', 'update', 'patch'],
+          conditionalCreate: true,
           operations: [{ name: 'outcomes', definition: OUTCOMES_DEFINITION.url }],
         },
-        { type: 'QuestionnaireResponse', interactions: ['create'] },
+        { type: 'QuestionnaireResponse', interactions: ['create'], conditionalCreate: true },
         { type: 'Questionnaire', interactions: ['read'] },
         {
           type: 'Patient',

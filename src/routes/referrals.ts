@@ -84,7 +84,7 @@ export function referralRoutes(
   return {
     fhir: {
       routes: fhir,
-      capabilities: [{ type: 'ServiceRequest', interactions: ['create'] }],
+      capabilities: [{ type: 'ServiceRequest', interactions: ['create'], conditionalCreate: true }],
       systemInteractions: ['transaction'],
     },
     json,
