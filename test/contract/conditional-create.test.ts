@@ -7,7 +7,7 @@ describe('the CapabilityStatement on conditional creates', () => {
     const { app } = createTestApp();
     const statement = (await (await call(app, '/metadata')).json()) as CapabilityStatement;
     const byType = new Map(statement.rest?.[0]?.resource?.map((r) => [r.type, r]));
-    for (const type of ['ServiceRequest', 'CarePlan', 'QuestionnaireResponse']) {
+    for (const type of ['ServiceRequest', 'CarePlan', 'QuestionnaireResponse'] as const) {
       expect(byType.get(type)?.conditionalCreate, type).toBe(true);
     }
     expect(byType.get('Patient')?.conditionalCreate).toBeUndefined();
