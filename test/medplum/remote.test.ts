@@ -180,8 +180,14 @@ describe('remote Medplum through MedplumClient', () => {
       headers: { authorization, 'x-request-id': 'remote-audit-search' },
     });
     expect(search.status).toBe(200);
-    // The responses did not wait for the writes; wait for them now.
-    await audit.flush();
+    // The responses did not wait for the writes; wait for them now (a write is queued just after
+    // its response, and flushed until nothing is pending).
+    for (let i = 0; i < 100; i++) {
+      await audit.flush();
+      const { written, pending } = audit.stats();
+      if (written >= 2 && pending === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     expect(audit.stats()).toEqual({ written: 2, pending: 0 });
     expect(logs.filter((l) => l.includes('audit.'))).toEqual([]);
 
