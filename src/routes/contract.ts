@@ -42,6 +42,15 @@ async function searchParams(c: Context<AppEnv>): Promise<URLSearchParams> {
 }
 
 /** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */
+/** An operation's POSTed body: none, or Parameters. */
+function parametersBody(body: unknown): Parameters | undefined {
+  if (body === undefined) return undefined;
+  if ((body as Parameters | null)?.resourceType !== 'Parameters') {
+    throw Failures.badRequest('The body of an operation is a Parameters resource', ['resourceType']);
+  }
+  return body as Parameters;
+}
+
 function codeParams(query: URLSearchParams, body: unknown) {
   const parameters = (body as Parameters | undefined)?.parameter ?? [];
   const value = (name: string) => {
@@ -81,6 +90,20 @@ export function contractRoutes(clock: () => Date): FhirFeature {
     .get('/ValueSet/:id/:operation{\\$expand}', (c) =>
       sendFhir(c, expandValueSet({ id: c.req.param('id') }, clock())),
     )
+    // $expand is defined for POST too, with its parameters in a Parameters body.
+    .post('/ValueSet/:operation{\\$expand}', (c) =>
+      sendFhir(
+        c,
+        expandValueSet(
+          { url: codeParams(new URL(c.req.url).searchParams, parametersBody(c.get('body'))).url },
+          clock(),
+        ),
+      ),
+    )
+    .post('/ValueSet/:id/:operation{\\$expand}', (c) => {
+      parametersBody(c.get('body'));
+      return sendFhir(c, expandValueSet({ id: c.req.param('id') }, clock()));
+    })
     .get('/ValueSet/:operation{\\$validate-code}', (c) =>
       sendFhir(c, validateCode(codeParams(new URL(c.req.url).searchParams, undefined))),
     )

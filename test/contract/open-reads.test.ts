@@ -14,3 +14,20 @@ describe('the contract is read without a token, and nothing beside it', () => {
     expect((await get('/fhir/Patient?name=x')).status).toBe(401);
   });
 });
+
+describe('operations by POST', () => {
+  it('$expand takes its url in a Parameters body, and refuses another body', async () => {
+    const s = await securedApp();
+    const url = 'https://fhir.social-prescribing.example.org/ValueSet/social-prescribing-referral-reasons';
+    const post = (body: unknown) =>
+      s.app.request('http://facade.test/fhir/ValueSet/$expand', {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(body),
+      });
+    const expanded = await post({ resourceType: 'Parameters', parameter: [{ name: 'url', valueUri: url }] });
+    expect(expanded.status).toBe(200);
+    expect(((await expanded.json()) as { expansion: { total: number } }).expansion.total).toBeGreaterThan(0);
+    expect((await post({ resourceType: 'Patient' })).status).toBe(400);
+  });
+});
