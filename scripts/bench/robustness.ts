@@ -95,7 +95,7 @@ const cases: [string, string][] = [
     withPatient((p) => (p.telecom = Array(20_000).fill({ system: 'nope', value: 1 }))),
   ],
   [
-    'a referral with 4,000 Condition entries',
+    'a Bundle of 4,000 Condition entries',
     (() => {
       const bundle = structuredClone(exampleReferral);
       const condition = {

@@ -12,7 +12,7 @@ import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { CANONICAL_BASE } from '../fhir/systems.ts';
-import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
 
 export const SUMMARY_OPERATION = 'social-prescribing-summary';
 
@@ -48,17 +48,18 @@ export async function socialPrescribingSummary(
   }
   const resources: Resource[] = [patient];
   const parts = PARTS.filter(([type]) => allows(ctx.principal.scopes, type, 'r'));
-  const found = await Promise.all(
-    parts.map(async ([type, param]) => {
+  // Every part in one round trip, each narrowed to what the caller may see.
+  const found = await searchAll(
+    store,
+    parts.map(([type, param]) => {
       const query = new URLSearchParams({ [param]: `Patient/${patientId}`, _count: String(MAX_PER_PART) });
-      const bundle = visibleEntries(
-        ctx.principal,
-        await store.search(type, scopedQuery(ctx.principal, type, query)),
-      );
-      return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+      return { type, query: Object.fromEntries(scopedQuery(ctx.principal, type, query)) };
     }),
   );
-  for (const list of found) resources.push(...list);
+  for (const bundle of found) {
+    const visible = visibleEntries(ctx.principal, bundle);
+    resources.push(...(visible.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+  }
   ctx.touched.push(...resources.map((r) => `${r.resourceType}/${r.id}`));
   const entry: BundleEntry[] = resources.map((r) => ({ resource: toPublicResource(r) }));
   return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry };
