@@ -1,11 +1,15 @@
 /**
  * `npm run dev`: the Worker under `wrangler dev` (workerd). With MEDPLUM_* settings in the
  * environment or .dev.vars it talks to that Medplum; otherwise this starts the embedded Medplum
- * on a loopback port and points the Worker at it.
+ * on a loopback port and points the Worker at it. Unless .dev.vars says otherwise, the API
+ * clients are those of AUTH_CLIENTS_FILE, or the test-only clients of examples/auth/, with a
+ * signing key made for this run: the Worker fails closed without clients, and
+ * `npm run examples -- --url http://127.0.0.1:<port>` then passes as it does against `npm start`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
+import { generateSigningKeyJwk } from '../src/auth/tokens.ts';
 import { indexDefinitions } from '../src/fhir/definitions.ts';
 import { createEmbeddedStore } from '../src/medplum/embedded/connect.ts';
 import { seedEmbeddedStore } from '../src/medplum/embedded/seed.ts';
@@ -27,6 +31,20 @@ if (!process.env.MEDPLUM_BASE_URL && !existsSync('.dev.vars')) {
     'MEDPLUM_CLIENT_ID:embedded',
     '--var',
     'MEDPLUM_CLIENT_SECRET:embedded',
+  );
+}
+
+if (!existsSync('.dev.vars')) {
+  const registry = process.env.AUTH_CLIENTS_FILE ?? 'examples/auth/clients.json';
+  const clients = JSON.stringify(JSON.parse(readFileSync(registry, 'utf8')));
+  args.push(
+    '--var',
+    `AUTH_CLIENTS:${clients}`,
+    '--var',
+    `AUTH_SIGNING_KEY:${JSON.stringify(await generateSigningKeyJwk())}`,
+  );
+  console.log(
+    `API clients from ${registry}${registry.startsWith('examples/') ? ' (test-only keys, published)' : ''}`,
   );
 }
 
