@@ -3,6 +3,7 @@ import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
 import { odsCodeOf } from '../workflow/organisations.ts';
+import { parseLocalReference } from '../workflow/references.ts';
 import { entryFor, type ReferralBundle } from './referral-bundle.ts';
 
 /** Identifier systems by which an entry of each type is matched to a stored resource. */
@@ -44,11 +45,54 @@ export interface Resolution {
  * resources outside the Bundle, and checks that the receiving service is known. Reads only.
  */
 export async function resolveIdentities(store: FhirStore, referral: ReferralBundle): Promise<Resolution> {
-  const matched = await matchEntries(store, referral);
-  const resolved = new Map<string, Resource>();
   const issues: Issue[] = [];
+  const { at } = referral.serviceRequest;
+  const matching = entryMatching(referral);
+  const externals = externalTargets(referral).map((target) => ({
+    ...target,
+    searches: externalSearches(target.ref, target.types),
+  }));
+  const service = receivingServiceSearch(referral);
+  // Every look-up the referral needs, in one round trip.
+  const results = await searchAll(store, [
+    ...matching.searches,
+    ...externals.flatMap((e) => e.searches),
+    ...(service ? [service] : []),
+  ]);
+  const matched = matching.apply(results.slice(0, matching.searches.length));
+  let next = matching.searches.length;
+  const resolved = new Map<string, Resource>();
+  for (const { path, types, searches } of externals) {
+    const found = results
+      .slice(next, next + searches.length)
+      .map((bundle) => bundle.entry?.[0]?.resource)
+      .find(Boolean);
+    next += searches.length;
+    if (found) resolved.set(path, found);
+    else {
+      issues.push({
+        code: 'not-found',
+        diagnostics: `${path} does not resolve to a stored ${types.join(' or ')}`,
+        expression: [`${at}.${path}`],
+      });
+    }
+  }
+  const services = service ? results[next] : undefined;
+  const receiving = await checkReceivingService(store, referral, matched, resolved, issues, services);
+  return {
+    matched,
+    resolved,
+    receivingOrganization: receiving.reference,
+    receivingOdsCode: receiving.odsCode,
+    issues,
+  };
+}
 
-  const { resource: sr, at } = referral.serviceRequest;
+/** The references of the ServiceRequest to resources outside the Bundle, by element path. */
+function externalTargets(
+  referral: ReferralBundle,
+): { path: string; ref: Reference; types: ResourceType[] }[] {
+  const sr = referral.serviceRequest.resource;
   const targets: [string, Reference | undefined, ResourceType[]][] = [
     ['subject', sr.subject, ['Patient']],
     ['requester', sr.requester, ['Practitioner', 'PractitionerRole', 'Organization']],
@@ -64,28 +108,65 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
       ['Condition'],
     ]),
   ];
-  await Promise.all(
-    targets.map(async ([path, ref, types]) => {
-      if (!ref || entryFor(referral, ref.reference)) return;
-      const found = await resolveExternal(store, ref, types);
-      if (found) resolved.set(path, found);
-      else
-        issues.push({
-          code: 'not-found',
-          diagnostics: `${path} does not resolve to a stored ${types.join(' or ')}`,
-          expression: [`${at}.${path}`],
-        });
-    }),
+  return targets.flatMap(([path, ref, types]) =>
+    ref && !entryFor(referral, ref.reference) ? [{ path, ref, types }] : [],
   );
+}
 
-  const receiving = await checkReceivingService(store, referral, matched, resolved, issues);
-  return {
-    matched,
-    resolved,
-    receivingOrganization: receiving.reference,
-    receivingOdsCode: receiving.odsCode,
-    issues,
-  };
+/** The searches that find what a reference outside the Bundle names (by id, or by identifier). */
+function externalSearches(
+  ref: Reference,
+  types: ResourceType[],
+): { type: ResourceType; query: Record<string, string> }[] {
+  if (ref.reference) {
+    const target = parseLocalReference(ref.reference);
+    return target && types.includes(target.type)
+      ? [{ type: target.type, query: { _id: target.id, _count: '1' } }]
+      : [];
+  }
+  if (ref.identifier?.system && ref.identifier.value) {
+    const candidates = ref.type ? [ref.type as ResourceType] : types;
+    const identifier = ref.identifier;
+    return candidates
+      .filter((t) => types.includes(t))
+      .map((type) => ({ type, query: identifierQuery(identifier) }));
+  }
+  return [];
+}
+
+/**
+ * The search for the receiving organisation's active services, made with the other look-ups
+ * when the performer is named by ODS code (in the Bundle or as a logical reference) or by id.
+ */
+function receivingServiceSearch(
+  referral: ReferralBundle,
+): { type: ResourceType; query: Record<string, string> } | undefined {
+  const performer = referral.serviceRequest.resource.performer?.[0];
+  if (!performer) return undefined;
+  const local = referral.performer?.resource;
+  const identifier =
+    local?.resourceType === 'Organization'
+      ? matchIdentifier(local)
+      : performer.identifier && ODS_SYSTEMS.includes(performer.identifier.system ?? '')
+        ? performer.identifier
+        : undefined;
+  if (identifier) {
+    return {
+      type: 'HealthcareService',
+      query: {
+        'organization:Organization.identifier': identifierQuery(identifier).identifier as string,
+        active: 'true',
+        _count: '1',
+      },
+    };
+  }
+  const target = parseLocalReference(performer.reference);
+  return target?.type === 'Organization'
+    ? {
+        type: 'HealthcareService',
+        query: { organization: `Organization/${target.id}`, active: 'true', _count: '1' },
+      }
+    : undefined;
 }
 
 /**
@@ -165,35 +246,6 @@ function identifierQuery(identifier: Identifier): Record<string, string> {
   return { identifier: systems.map((s) => `${s}|${identifier.value}`).join(','), _count: '2' };
 }
 
-async function findByIdentifier(
-  store: FhirStore,
-  type: ResourceType,
-  identifier: Identifier,
-): Promise<Resource | undefined> {
-  const bundle = await store.search(type, identifierQuery(identifier));
-  return bundle.entry?.[0]?.resource;
-}
-
-async function resolveExternal(
-  store: FhirStore,
-  ref: Reference,
-  types: ResourceType[],
-): Promise<Resource | undefined> {
-  if (ref.reference) {
-    const [type, id, ...rest] = ref.reference.split('/');
-    if (!type || !id || rest.length > 0 || !types.includes(type as ResourceType)) return undefined;
-    return readIfExists(store, type as ResourceType, id);
-  }
-  if (ref.identifier?.system && ref.identifier.value) {
-    const candidates = ref.type ? [ref.type as ResourceType] : types;
-    for (const type of candidates.filter((t) => types.includes(t))) {
-      const found = await findByIdentifier(store, type, ref.identifier);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
-
 /**
  * The performer must be a service this deployment knows: a stored Organization that provides an
  * active HealthcareService (or such a HealthcareService itself).
@@ -204,6 +256,8 @@ async function checkReceivingService(
   matched: Map<number, Resource>,
   resolved: Map<string, Resource>,
   issues: Issue[],
+  /** The performer's active services, when they were searched with the other look-ups. */
+  found?: Bundle,
 ): Promise<{ reference: Reference; odsCode?: string }> {
   const { resource: sr, at } = referral.serviceRequest;
   const performerRef = sr.performer?.[0];
@@ -230,11 +284,13 @@ async function checkReceivingService(
       : unknown();
   }
   if (performer.resourceType !== 'Organization') return unknown();
-  const services = await store.search('HealthcareService', {
-    organization: `Organization/${performer.id}`,
-    active: 'true',
-    _count: '1',
-  });
+  const services =
+    found ??
+    (await store.search('HealthcareService', {
+      organization: `Organization/${performer.id}`,
+      active: 'true',
+      _count: '1',
+    }));
   return services.entry?.length
     ? { reference: { reference: `Organization/${performer.id}` }, odsCode: odsCodeOf(performer) }
     : unknown();
