@@ -29,13 +29,20 @@ export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
       break;
     }
     if (Array.isArray(value)) {
-      value.forEach((item, i) => {
-        const at = `${path}[${i}]`;
+      for (let i = 0; i < value.length && issues.length < limit; i++) {
+        const item: unknown = value[i];
         if (item === null && !nullsAllowed) {
-          issues.push({ code: 'structure', diagnostics: 'Arrays may not hold null', expression: [at] });
+          issues.push({
+            code: 'structure',
+            diagnostics: 'Arrays may not hold null',
+            expression: [`${path}[${i}]`],
+          });
         }
-        stack.push({ value: item, path: at, depth: depth + 1, nullsAllowed: false });
-      });
+        // Only containers are walked further: a long array of strings costs one pass, no more.
+        if (typeof item === 'object' && item !== null) {
+          stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1, nullsAllowed: false });
+        }
+      }
       continue;
     }
     const record = value as Record<string, unknown>;
@@ -46,8 +53,10 @@ export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
         continue;
       }
       // FHIR JSON: `given: ["A", null]` with `_given: [null, {...}]` lines values up with extensions.
+      const child = record[key];
+      if (typeof child !== 'object' || child === null) continue;
       const aligned = key.startsWith('_') || Object.hasOwn(record, `_${key}`);
-      stack.push({ value: record[key], path: at, depth: depth + 1, nullsAllowed: aligned });
+      stack.push({ value: child, path: at, depth: depth + 1, nullsAllowed: aligned });
     }
   }
   return issues.slice(0, limit);
