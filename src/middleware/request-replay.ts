@@ -10,13 +10,26 @@ export interface RecordedResponse {
   body: string;
 }
 
+/** What a store answers when a request with a client's request id begins. */
+export type ReplayBegin =
+  /** Answered before: send this again (or 409 when the body differs). */
+  | { state: 'recorded'; response: RecordedResponse }
+  /** Another request with this id is running: ask again once `settled` resolves. */
+  | { state: 'in-flight'; settled: Promise<void> }
+  /** This request now holds the id: complete or abandon the claim when it is answered. */
+  | { state: 'claimed'; claim: string };
+
 /**
- * Where recorded responses live. In-process here (one Node process or Worker isolate); a
- * deployment across isolates would put the same interface on a Durable Object.
+ * Where recorded responses live, and who is answering an id now. `begin` checks and claims in
+ * one step, so that two requests with the same id never both run: in process here (one Node
+ * process or Worker isolate), in Durable Objects across isolates (src/edge/replay.ts).
  */
 export interface ReplayStore {
-  get(key: string): Promise<RecordedResponse | undefined>;
-  put(key: string, response: RecordedResponse): Promise<void>;
+  begin(key: string): Promise<ReplayBegin>;
+  /** Records the claimed request's response and ends the claim. */
+  complete(key: string, claim: string, response: RecordedResponse): Promise<void>;
+  /** Ends the claim without a record (a server failure): a repeat is processed afresh. */
+  abandon(key: string, claim: string): Promise<void>;
 }
 
 /** What one recorded response weighs in memory, roughly: its text at two bytes a character. */
@@ -35,29 +48,53 @@ export function createInMemoryReplayStore(options: { maxBytes?: number; ttlMs?: 
   const ttlMs = options.ttlMs ?? 24 * 60 * 60_000;
   const entries = new Map<string, { at: number; size: number; response: RecordedResponse }>();
   let total = 0;
+  const claims = new Map<string, { claim: string; settle: () => void; settled: Promise<void> }>();
   const drop = (key: string) => {
     const hit = entries.get(key);
     if (!hit) return;
     total -= hit.size;
     entries.delete(key);
   };
+  const get = (key: string) => {
+    const hit = entries.get(key);
+    if (!hit) return undefined;
+    if (Date.now() - hit.at <= ttlMs) return hit.response;
+    drop(key);
+    return undefined;
+  };
+  const put = (key: string, response: RecordedResponse) => {
+    drop(key);
+    const size = sizeOf(response);
+    if (size > maxBytes / 8) return;
+    entries.set(key, { at: Date.now(), size, response });
+    total += size;
+    while (total > maxBytes) drop(entries.keys().next().value as string);
+  };
+  const settle = (key: string, claim: string) => {
+    const held = claims.get(key);
+    if (held?.claim !== claim) return;
+    claims.delete(key);
+    held.settle();
+  };
   return {
-    async get(key) {
-      const hit = entries.get(key);
-      if (!hit) return undefined;
-      if (Date.now() - hit.at > ttlMs) {
-        drop(key);
-        return undefined;
-      }
-      return hit.response;
+    // Nothing awaited between the check and the claim: a concurrent begin sees the claim.
+    async begin(key) {
+      const response = get(key);
+      if (response) return { state: 'recorded', response };
+      const held = claims.get(key);
+      if (held) return { state: 'in-flight', settled: held.settled };
+      let settleClaim!: () => void;
+      const settled = new Promise<void>((resolve) => (settleClaim = resolve));
+      const claim = crypto.randomUUID();
+      claims.set(key, { claim, settle: settleClaim, settled });
+      return { state: 'claimed', claim };
     },
-    async put(key, response) {
-      drop(key);
-      const size = sizeOf(response);
-      if (size > maxBytes / 8) return;
-      entries.set(key, { at: Date.now(), size, response });
-      total += size;
-      while (total > maxBytes) drop(entries.keys().next().value as string);
+    async complete(key, claim, response) {
+      put(key, response);
+      settle(key, claim);
+    },
+    async abandon(key, claim) {
+      settle(key, claim);
     },
   };
 }
@@ -65,26 +102,26 @@ export function createInMemoryReplayStore(options: { maxBytes?: number; ttlMs?: 
 /**
  * BaRS-style transactional integrity for writes: a request that repeats a client's X-Request-ID
  * gets the original response back, not a second write; the same id with a different body is a
- * 409. Requests without a client-sent id pass through. Server failures (5xx) are not recorded,
- * so a retry after one is processed afresh.
+ * 409. A repeat sent while the first is still running waits for its answer. Requests without a
+ * client-sent id pass through. Server failures (5xx) are not recorded, so a retry after one is
+ * processed afresh.
  */
 export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
-  const inFlight = new Map<string, Promise<void>>();
   return async (c, next) => {
     const clientId = c.req.header('x-request-id');
     if (!clientId || clientId !== c.get('requestId')) return next();
     // Per API client: one client's request id never answers another's request.
     const caller = c.get('ctx')?.principal.clientId ?? '';
     const key = `${caller} ${c.req.method} ${new URL(c.req.url).pathname} ${clientId}`;
-    while (inFlight.has(key)) await inFlight.get(key);
-    // Marked in the same tick as the check above, before anything is awaited: a concurrent
-    // request with this id waits here whatever the store's latency.
-    let done!: () => void;
-    inFlight.set(key, new Promise<void>((resolve) => (done = resolve)));
-    try {
-      const bodyHash = await sha256(c.get('rawBody') ?? '');
-      const recorded = await store.get(key);
-      if (recorded) {
+    const bodyHash = await sha256(c.get('rawBody') ?? '');
+    for (;;) {
+      const begun = await store.begin(key);
+      if (begun.state === 'in-flight') {
+        await begun.settled;
+        continue;
+      }
+      if (begun.state === 'recorded') {
+        const recorded = begun.response;
         if (recorded.bodyHash !== bodyHash) {
           throw new FhirError('conflict', [
             { code: 'duplicate', diagnostics: 'This X-Request-ID was already used for a different request' },
@@ -92,19 +129,22 @@ export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
         }
         return new Response(recorded.body, { status: recorded.status, headers: recorded.headers });
       }
-      await next();
-      if (c.res.status < 500) {
-        const copy = c.res.clone();
-        await store.put(key, {
-          bodyHash,
-          status: copy.status,
-          headers: [...copy.headers],
-          body: await copy.text(),
-        });
+      let response: RecordedResponse | undefined;
+      try {
+        await next();
+        if (c.res.status < 500) {
+          const copy = c.res.clone();
+          response = { bodyHash, status: copy.status, headers: [...copy.headers], body: await copy.text() };
+        }
+      } finally {
+        // The answer stands whatever becomes of its record: without one, a repeat is processed
+        // afresh, and the use cases' own idempotency answers it.
+        const ending = response
+          ? store.complete(key, begun.claim, response)
+          : store.abandon(key, begun.claim);
+        await ending.catch(() => undefined);
       }
-    } finally {
-      inFlight.delete(key);
-      done();
+      return;
     }
   };
 }

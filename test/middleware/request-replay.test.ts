@@ -13,21 +13,36 @@ import {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** An in-memory store whose reads take `delayMs`, as a remote one's would. */
+/** An in-memory store whose checks take `delayMs`, as a remote one's would. */
 function slowStore(delayMs: number): ReplayStore & { puts: string[] } {
   const inner = createInMemoryReplayStore();
   const puts: string[] = [];
   return {
     puts,
-    async get(key) {
+    async begin(key) {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return inner.get(key);
+      return inner.begin(key);
     },
-    async put(key, response) {
+    async complete(key, claim, response) {
       puts.push(key);
-      await inner.put(key, response);
+      await inner.complete(key, claim, response);
     },
+    abandon: (key, claim) => inner.abandon(key, claim),
   };
+}
+
+/** Records a response under `key`, as a request that claimed it would. */
+async function put(store: ReplayStore, key: string, response: RecordedResponse): Promise<void> {
+  const begun = await store.begin(key);
+  if (begun.state !== 'claimed') throw new Error(`${key} is ${begun.state}`);
+  await store.complete(key, begun.claim, response);
+}
+
+/** The response recorded under `key`, if any (a claim taken to look is given back). */
+async function get(store: ReplayStore, key: string): Promise<RecordedResponse | undefined> {
+  const begun = await store.begin(key);
+  if (begun.state === 'claimed') await store.abandon(key, begun.claim);
+  return begun.state === 'recorded' ? begun.response : undefined;
 }
 
 /**
@@ -213,6 +228,25 @@ describe('createInMemoryReplayStore', () => {
     body: 'x'.repeat(bodyLength),
   });
 
+  it('claims a key once: a second begin is in flight until the claim is completed or abandoned', async () => {
+    const store = createInMemoryReplayStore();
+    const first = await store.begin('k');
+    const second = await store.begin('k');
+    expect(first.state).toBe('claimed');
+    expect(second.state).toBe('in-flight');
+    if (first.state !== 'claimed' || second.state !== 'in-flight') return;
+    // Someone else's claim ends nothing.
+    await store.abandon('k', 'not-the-claim');
+    expect((await store.begin('k')).state).toBe('in-flight');
+    await store.abandon('k', first.claim);
+    await second.settled;
+    const third = await store.begin('k');
+    expect(third.state).toBe('claimed');
+    if (third.state !== 'claimed') return;
+    await store.complete('k', third.claim, recorded());
+    expect(await store.begin('k')).toEqual({ state: 'recorded', response: recorded() });
+  });
+
   it('keeps and returns a response', async () => {
     const store = createInMemoryReplayStore();
     const response: RecordedResponse = {
@@ -221,75 +255,71 @@ describe('createInMemoryReplayStore', () => {
       headers: [['content-type', 'application/fhir+json']],
       body: '{"resourceType":"Task"}',
     };
-    await store.put('k', response);
-    expect(await store.get('k')).toEqual(response);
-    expect(await store.get('other')).toBeUndefined();
+    await put(store, 'k', response);
+    expect(await get(store, 'k')).toEqual(response);
+    expect(await get(store, 'other')).toBeUndefined();
   });
 
   it('drops the oldest entries first once over its size bound', async () => {
     // 8 entries of 466 bytes fit in 4000; the ninth does not.
     const store = createInMemoryReplayStore({ maxBytes: 4000 });
     const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
-    for (const key of keys) await store.put(key, recorded());
-    expect(await store.get('a')).toBeUndefined();
-    for (const key of keys.slice(1)) expect(await store.get(key)).toBeDefined();
-
-    // Putting a key again makes it the newest.
-    await store.put('b', recorded());
-    await store.put('j', recorded());
-    expect(await store.get('b')).toBeDefined();
-    expect(await store.get('c')).toBeUndefined();
-    expect(await store.get('d')).toBeDefined();
+    for (const key of keys) await put(store, key, recorded());
+    expect(await get(store, 'a')).toBeUndefined();
+    for (const key of keys.slice(1)) expect(await get(store, key)).toBeDefined();
+    await put(store, 'j', recorded());
+    expect(await get(store, 'b')).toBeUndefined();
+    expect(await get(store, 'c')).toBeDefined();
   });
 
   it('drops as many old entries as a new one needs', async () => {
     // 15 entries of 266 bytes hold 3990 of 4000; one of 500 needs two of them to go.
     const store = createInMemoryReplayStore({ maxBytes: 4000 });
     const keys = Array.from({ length: 15 }, (_, i) => `k${i}`);
-    for (const key of keys) await store.put(key, recorded(100));
-    await store.put('big', recorded(217));
-    expect(await store.get('k0')).toBeUndefined();
-    expect(await store.get('k1')).toBeUndefined();
-    for (const key of keys.slice(2)) expect(await store.get(key)).toBeDefined();
-    expect(await store.get('big')).toBeDefined();
+    for (const key of keys) await put(store, key, recorded(100));
+    await put(store, 'big', recorded(217));
+    expect(await get(store, 'k0')).toBeUndefined();
+    expect(await get(store, 'k1')).toBeUndefined();
+    for (const key of keys.slice(2)) expect(await get(store, key)).toBeDefined();
+    expect(await get(store, 'big')).toBeDefined();
   });
 
   it('does not keep a response larger than an eighth of its bound', async () => {
     const store = createInMemoryReplayStore({ maxBytes: 4000 });
-    await store.put('a', recorded());
-    await store.put('just-fits', recorded(217));
-    await store.put('too-big', recorded(218));
-    expect(await store.get('just-fits')).toBeDefined();
-    expect(await store.get('too-big')).toBeUndefined();
-    expect(await store.get('a')).toBeDefined();
+    await put(store, 'a', recorded());
+    await put(store, 'just-fits', recorded(217));
+    await put(store, 'too-big', recorded(218));
+    expect(await get(store, 'just-fits')).toBeDefined();
+    expect(await get(store, 'too-big')).toBeUndefined();
+    expect(await get(store, 'a')).toBeDefined();
   });
 
   it('forgets a response after its time to live', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-07-14T10:00:00Z'));
     const store = createInMemoryReplayStore({ ttlMs: 60_000 });
-    await store.put('k', recorded());
+    await put(store, 'k', recorded());
     vi.setSystemTime(new Date('2026-07-14T10:01:00Z'));
-    expect(await store.get('k')).toBeDefined();
+    expect(await get(store, 'k')).toBeDefined();
     vi.setSystemTime(new Date('2026-07-14T10:01:00.001Z'));
-    expect(await store.get('k')).toBeUndefined();
+    expect(await get(store, 'k')).toBeUndefined();
     // Gone for good, not only hidden.
     vi.setSystemTime(new Date('2026-07-14T10:00:30Z'));
-    expect(await store.get('k')).toBeUndefined();
+    expect(await get(store, 'k')).toBeUndefined();
   });
 
   it('frees the room of an expired response', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-07-14T10:00:00Z'));
     const store = createInMemoryReplayStore({ maxBytes: 4000, ttlMs: 60_000 });
-    await store.put('old', recorded());
+    await put(store, 'old', recorded());
     vi.setSystemTime(new Date('2026-07-14T10:00:30Z'));
-    for (const key of ['b', 'c', 'd', 'e', 'f', 'g', 'h']) await store.put(key, recorded());
+    for (const key of ['b', 'c', 'd', 'e', 'f', 'g', 'h']) await put(store, key, recorded());
     vi.setSystemTime(new Date('2026-07-14T10:01:10Z'));
-    expect(await store.get('old')).toBeUndefined();
+    expect(await get(store, 'old')).toBeUndefined();
     // 'old' no longer counts towards the bound, so this entry pushes nothing out.
-    await store.put('i', recorded());
-    expect(await store.get('b')).toBeDefined();
-    expect(await store.get('i')).toBeDefined();
+    await put(store, 'i', recorded());
+    expect(await get(store, 'b')).toBeDefined();
+    expect(await get(store, 'i')).toBeDefined();
   });
 });
