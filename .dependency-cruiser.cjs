@@ -4,13 +4,15 @@
  *   use cases:   src/resources, src/referrals, src/care-plans, src/workflow (what they share), src/auth, src/audit
  *   domain/FHIR: src/fhir, src/mapping, src/schemas
  *   port:        src/medplum (the only code that talks to Medplum)
- * Entry points (src/app.ts, src/node.ts, src/worker.ts) wire the layers and may import any.
+ * Entry points (src/app.ts, src/node.ts, src/worker.ts) wire the layers and may import any;
+ * src/edge (the Worker's wiring and its Durable Objects) belongs with them.
  */
 const HTTP = '^src/(routes|http|middleware)/';
 const USE_CASES = '^src/(resources|referrals|care-plans|workflow|auth|audit)/';
 const DOMAIN = '^src/(fhir|mapping|schemas)/';
 const PORT = '^src/medplum/';
 const ENTRIES = '^src/(app|node|worker)\\.ts$';
+const EDGE = '^src/edge/';
 
 module.exports = {
   forbidden: [
@@ -56,10 +58,18 @@ module.exports = {
       to: { path: '^node_modules/@medplum/fhir-router/' },
     },
     {
+      name: 'edge-is-wiring',
+      comment:
+        "src/edge is wiring (the Worker's, and its Durable Objects): only entries and src/edge import it.",
+      severity: 'error',
+      from: { path: '^src/', pathNot: [ENTRIES, EDGE] },
+      to: { path: EDGE },
+    },
+    {
       name: 'worker-stays-edge-safe',
       comment: 'The Worker bundle must not pull in the embedded store or Node-only modules.',
       severity: 'error',
-      from: { path: '^src/worker\\.ts$' },
+      from: { path: ['^src/worker\\.ts$', EDGE] },
       to: { path: ['^src/medplum/embedded/', '^node_modules/@medplum/(fhir-router|definitions)/'] },
     },
     {

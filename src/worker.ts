@@ -3,60 +3,36 @@
  * client credentials (MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID, MEDPLUM_CLIENT_SECRET). API clients
  * are registered in the AUTH_CLIENTS secret and tokens signed with AUTH_SIGNING_KEY; with no
  * clients registered, FHIR routes are refused (fail closed). A `RATE_LIMITER` rate-limiting
- * binding, when bound, limits each client.
+ * binding, when bound, limits each client. The Durable Object classes exported here hold what
+ * every isolate must share (locks, the X-Request-ID record, the assertion ledger), when bound.
  */
 import type { ExecutionContext, Hono } from 'hono';
-import { createApp } from './app.ts';
 import { ClientRegistryError } from './auth/clients.ts';
-import { createAuthMode } from './auth/mode.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError } from './config.ts';
+import { buildWorkerApp, type WorkerEnv } from './edge/worker-app.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { operationOutcome } from './fhir/outcomes.ts';
 import type { AppEnv } from './http/env.ts';
-import { createJsonLogger } from './logger.ts';
-import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
-import type { RateLimiter } from './middleware/rate-limit.ts';
+
+export { JtiShard } from './edge/jti-shard.ts';
+export { LockShard } from './edge/lock-shard.ts';
+export { ReplayShard } from './edge/replay-shard.ts';
 
 // Indexing runs in the isolate's start-up phase, not in the first request's CPU time.
 indexDefinitions();
-
-type WorkerEnv = Record<string, unknown>;
 
 let built: { env: WorkerEnv; app: Promise<Hono<AppEnv>> } | undefined;
 
 /** One app (and one Medplum client, with its token) per isolate and set of bindings. */
 function appFor(env: WorkerEnv): Promise<Hono<AppEnv>> {
   if (built?.env === env) return built.app;
-  const app = build(env);
+  const app = buildWorkerApp(env);
   built = { env, app };
   // A failed build is not cached: the next request tries again (and reports again).
   app.catch(() => {
     if (built?.app === app) built = undefined;
   });
   return app;
-}
-
-async function build(env: WorkerEnv): Promise<Hono<AppEnv>> {
-  const config = parseConfig(env, { requireMedplum: true });
-  const medplum = config.medplum as NonNullable<typeof config.medplum>;
-  const client = createMedplumClient({ ...medplum, timeoutMs: config.upstreamTimeoutMs });
-  const clock = () => new Date();
-  const auth = await createAuthMode({
-    clients: config.auth.clients,
-    signingKey: config.auth.signingKey,
-    openWhenUnconfigured: false,
-    clock,
-  });
-  const limiter = env.RATE_LIMITER as RateLimiter | undefined;
-  return createApp({
-    config,
-    store: createMedplumStore(client),
-    clock,
-    newId: () => crypto.randomUUID(),
-    logger: createJsonLogger(config.logLevel),
-    auth,
-    ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),
-  });
 }
 
 function notConfigured(problems: readonly string[]): Response {

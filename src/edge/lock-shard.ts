@@ -1,0 +1,148 @@
+/**
+ * The Durable Object behind the shared locks: one of SHARD_COUNT objects, each holding the
+ * leases on the keys that hash to it. Leases are rows in the object's SQLite storage, so they
+ * survive its eviction; the object's alarm ends the leases whose holders stopped renewing them.
+ * Callers that find a key taken wait here (in memory, for a bounded time), and the key is handed
+ * to the first of them when it is released or its lease ends.
+ */
+import { alarmToSet, type Lease, mayTake } from './lease.ts';
+import { numberArg, type ShardState, serveShardCall, textArg } from './shard-calls.ts';
+
+/** What `acquire` answers. */
+export interface AcquireResult {
+  granted: boolean;
+}
+
+interface Waiter {
+  holder: string;
+  leaseMs: number;
+  timer: ReturnType<typeof setTimeout>;
+  resolve: (result: AcquireResult) => void;
+}
+
+const SCHEMA =
+  'CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)';
+
+/** The Durable Object class bound as `LOCK_SHARDS`. */
+export class LockShard {
+  private readonly storage: ShardState['storage'];
+  private readonly waiters = new Map<string, Waiter[]>();
+
+  constructor(state: ShardState, _env?: unknown) {
+    this.storage = state.storage;
+    this.storage.sql.exec(SCHEMA);
+  }
+
+  fetch(request: Request): Promise<Response> {
+    return serveShardCall(
+      {
+        acquire: (args) =>
+          this.acquire(
+            textArg(args, 'key'),
+            textArg(args, 'holder'),
+            numberArg(args, 'leaseMs'),
+            numberArg(args, 'waitMs'),
+          ),
+        renew: (args) => ({
+          renewed: this.renew(textArg(args, 'key'), textArg(args, 'holder'), numberArg(args, 'leaseMs')),
+        }),
+        release: (args) => this.release(textArg(args, 'key'), textArg(args, 'holder')),
+      },
+      request,
+    );
+  }
+
+  /** Takes the key for `holder`, or waits up to `waitMs` for it; not granted when the wait ends. */
+  async acquire(key: string, holder: string, leaseMs: number, waitMs: number): Promise<AcquireResult> {
+    if (this.take(key, holder, leaseMs, Date.now())) {
+      await this.scheduleFor(Date.now() + leaseMs);
+      return { granted: true };
+    }
+    if (waitMs <= 0) return { granted: false };
+    return new Promise<AcquireResult>((resolve) => {
+      const queue = this.waiters.get(key) ?? [];
+      this.waiters.set(key, queue);
+      const waiter: Waiter = {
+        holder,
+        leaseMs,
+        resolve,
+        timer: setTimeout(() => {
+          const at = queue.indexOf(waiter);
+          if (at >= 0) queue.splice(at, 1);
+          if (queue.length === 0 && this.waiters.get(key) === queue) this.waiters.delete(key);
+          resolve({ granted: false });
+        }, waitMs),
+      };
+      queue.push(waiter);
+    });
+  }
+
+  /** Extends the holder's lease; false when it is no longer the holder's (it ran out). */
+  renew(key: string, holder: string, leaseMs: number): boolean {
+    const now = Date.now();
+    const cursor = this.storage.sql.exec(
+      'UPDATE leases SET expires_at = ? WHERE key = ? AND holder = ? AND expires_at > ?',
+      now + leaseMs,
+      key,
+      holder,
+      now,
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  /** Ends the holder's lease (nothing if it is not the holder's) and hands the key on. */
+  async release(key: string, holder: string): Promise<void> {
+    this.storage.sql.exec('DELETE FROM leases WHERE key = ? AND holder = ?', key, holder);
+    const handedUntil = this.handOn(key, Date.now());
+    if (handedUntil !== undefined) await this.scheduleFor(handedUntil);
+  }
+
+  /** Ends the leases that have run out, hands their keys to waiters, and sets the next alarm. */
+  async alarm(): Promise<void> {
+    const now = Date.now();
+    const expired = this.storage.sql
+      .exec('SELECT key FROM leases WHERE expires_at <= ?', now)
+      .toArray()
+      .map((row) => String(row.key));
+    this.storage.sql.exec('DELETE FROM leases WHERE expires_at <= ?', now);
+    for (const key of expired) this.handOn(key, now);
+    const [next] = this.storage.sql.exec('SELECT MIN(expires_at) AS next FROM leases').toArray();
+    if (typeof next?.next === 'number') await this.storage.setAlarm(next.next);
+  }
+
+  /** The lease on a key, if any row holds one. */
+  lease(key: string): Lease | undefined {
+    const [row] = this.storage.sql.exec('SELECT holder, expires_at FROM leases WHERE key = ?', key).toArray();
+    return row ? { holder: String(row.holder), expiresAt: Number(row.expires_at) } : undefined;
+  }
+
+  /** Synchronous, so no other call runs between the check and the write. */
+  private take(key: string, holder: string, leaseMs: number, now: number): boolean {
+    if (!mayTake(this.lease(key), holder, now)) return false;
+    this.storage.sql.exec(
+      'INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at',
+      key,
+      holder,
+      now + leaseMs,
+    );
+    return true;
+  }
+
+  /** Gives a free key to its first waiter; the new lease's expiry, when it was handed on. */
+  private handOn(key: string, now: number): number | undefined {
+    const queue = this.waiters.get(key);
+    const next = queue?.[0];
+    if (!queue || !next || !this.take(key, next.holder, next.leaseMs, now)) return undefined;
+    queue.shift();
+    if (queue.length === 0) this.waiters.delete(key);
+    clearTimeout(next.timer);
+    next.resolve({ granted: true });
+    return now + next.leaseMs;
+  }
+
+  private async scheduleFor(expiresAt: number): Promise<void> {
+    const at = alarmToSet(await this.storage.getAlarm(), expiresAt);
+    if (at !== undefined) await this.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Builds the Worker's app from its bindings: configuration from `[vars]` and secrets, a Medplum
+ * client, and, where their Durable Object bindings are present, the locks, X-Request-ID record
+ * and assertion ledger shared by every isolate (in-process ones otherwise). Each call builds an
+ * independent app, as each isolate has its own; src/worker.ts keeps one per isolate.
+ */
+import type { Hono } from 'hono';
+import { createApp } from '../app.ts';
+import { createAuthMode } from '../auth/mode.ts';
+import { parseConfig } from '../config.ts';
+import type { AppEnv } from '../http/env.ts';
+import { createJsonLogger } from '../logger.ts';
+import { createMedplumClient, createMedplumStore } from '../medplum/store.ts';
+import type { RateLimiter } from '../middleware/rate-limit.ts';
+import { createDurableObjectJtiLedger } from './jti.ts';
+import { createDurableObjectLocks } from './locks.ts';
+import { createDurableObjectReplayStore } from './replay.ts';
+import { isShardNamespace } from './shard-calls.ts';
+
+/** The Worker's bindings: vars and secrets (strings) and platform bindings. */
+export type WorkerEnv = Record<string, unknown>;
+
+/** The Durable Object bindings, as wrangler.toml names them. */
+export const SHARD_BINDINGS = {
+  locks: 'LOCK_SHARDS',
+  replay: 'REPLAY_SHARDS',
+  jtis: 'JTI_SHARDS',
+} as const;
+
+/** Builds one app; throws ConfigError or ClientRegistryError (or Error for the key) on bad settings. */
+export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
+  const config = parseConfig(env, { requireMedplum: true });
+  const medplum = config.medplum as NonNullable<typeof config.medplum>;
+  const client = createMedplumClient({ ...medplum, timeoutMs: config.upstreamTimeoutMs });
+  const clock = () => new Date();
+  const locks = env[SHARD_BINDINGS.locks];
+  const replay = env[SHARD_BINDINGS.replay];
+  const jtis = env[SHARD_BINDINGS.jtis];
+  const auth = await createAuthMode({
+    clients: config.auth.clients,
+    signingKey: config.auth.signingKey,
+    openWhenUnconfigured: false,
+    clock,
+    ...(isShardNamespace(jtis) ? { jtis: createDurableObjectJtiLedger(jtis, clock) } : {}),
+  });
+  const limiter = env.RATE_LIMITER as RateLimiter | undefined;
+  return createApp({
+    config,
+    store: createMedplumStore(client),
+    clock,
+    newId: () => crypto.randomUUID(),
+    logger: createJsonLogger(config.logLevel),
+    auth,
+    ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
+    ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
+    ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),
+  });
+}

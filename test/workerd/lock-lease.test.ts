@@ -1,0 +1,128 @@
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { LockShard } from '../../src/edge/lock-shard.ts';
+import { createDurableObjectLocks } from '../../src/edge/locks.ts';
+import { callShard, type ShardNamespace, type ShardState } from '../../src/edge/shard-calls.ts';
+import { digestOf, shardName, shardOf } from '../../src/edge/shards.ts';
+
+// The shared locks, driven as isolates drive them: each lock client stands for one isolate.
+
+const locks = env.LOCK_SHARDS as unknown as ShardNamespace;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const unique = (prefix: string) => `${prefix}|${crypto.randomUUID()}`;
+
+/** The shard object a key's lease lives in, and the digest it is kept under. */
+async function shardFor(key: string) {
+  const digest = await digestOf(key);
+  const stub = locks.get(locks.idFromName(shardName(shardOf(digest))));
+  return { digest, stub: stub as unknown as Parameters<typeof runDurableObjectAlarm>[0] };
+}
+
+/** Takes a key as an isolate that then dies: never renewed, never released. */
+async function takeAndDie(digest: string, leaseMs: number): Promise<void> {
+  const args = { key: digest, holder: 'isolate-that-died', leaseMs, waitMs: 0 };
+  expect(await callShard(locks, digest, 'acquire', args)).toEqual({ granted: true });
+}
+
+/** Runs `fn` under the locks, saying when it got them. */
+function timed(client: ReturnType<typeof createDurableObjectLocks>, keys: string[]) {
+  const state = { enteredAt: 0 };
+  const done = client.withLocks(keys, async () => {
+    state.enteredAt = Date.now();
+  });
+  return { state, done };
+}
+
+describe('locks shared through Durable Objects', () => {
+  it('never lets two isolates run the same key at once', async () => {
+    const [x, y] = [createDurableObjectLocks(locks), createDurableObjectLocks(locks)];
+    const key = unique('ServiceRequest');
+    let running = 0;
+    let most = 0;
+    let runs = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? x : y).withLocks([key], async () => {
+          running++;
+          most = Math.max(most, running);
+          await sleep(5);
+          running--;
+          runs++;
+        }),
+      ),
+    );
+    expect(runs).toBe(20);
+    expect(most).toBe(1);
+  });
+
+  it('takes keys held in different shards in one order, so overlapping sets do not deadlock', async () => {
+    const [x, y] = [createDurableObjectLocks(locks), createDurableObjectLocks(locks)];
+    const keys = Array.from({ length: 4 }, () => unique('Patient'));
+    const runs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 === 0 ? x : y).withLocks(i % 2 === 0 ? keys : [...keys].reverse(), async () => i),
+      ),
+    );
+    expect(runs).toHaveLength(10);
+  });
+
+  it('releases the lock of a holder that died once its lease has run out, by the alarm', async () => {
+    const key = unique('Patient');
+    const { digest, stub } = await shardFor(key);
+    await takeAndDie(digest, 60_000);
+    const waiter = timed(createDurableObjectLocks(locks, { waitMs: 30_000 }), [key]);
+    await sleep(200);
+    expect(waiter.state.enteredAt).toBe(0);
+
+    // The lease's minute passes: its expiry is moved into the past rather than waited for.
+    await runInDurableObject(stub, (_shard: LockShard, state) => {
+      (state as unknown as ShardState).storage.sql.exec(
+        'UPDATE leases SET expires_at = ? WHERE key = ?',
+        Date.now() - 1,
+        digest,
+      );
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await waiter.done;
+    expect(waiter.state.enteredAt).toBeGreaterThan(0);
+    // The waiter released it in turn: nothing is left held.
+    expect(await runInDurableObject(stub, (shard: LockShard) => shard.lease(digest))).toBeUndefined();
+  });
+
+  it('ends a short lease by itself, with nobody releasing it', async () => {
+    const key = unique('Patient');
+    const { digest } = await shardFor(key);
+    const takenAt = Date.now();
+    await takeAndDie(digest, 300);
+    const waiter = timed(createDurableObjectLocks(locks), [key]);
+    await waiter.done;
+    expect(waiter.state.enteredAt - takenAt).toBeGreaterThanOrEqual(300);
+    expect(waiter.state.enteredAt - takenAt).toBeLessThan(5_000);
+  });
+
+  it('keeps a live holder’s lock past its lease by renewing it', async () => {
+    const key = unique('ServiceRequest');
+    const short = { leaseMs: 300 };
+    const [x, y] = [createDurableObjectLocks(locks, short), createDurableObjectLocks(locks, short)];
+    let firstDoneAt = 0;
+    const first = x.withLocks([key], async () => {
+      await sleep(1_200);
+      firstDoneAt = Date.now();
+    });
+    await sleep(50);
+    const second = timed(y, [key]);
+    await Promise.all([first, second.done]);
+    expect(second.state.enteredAt).toBeGreaterThanOrEqual(firstDoneAt);
+  });
+
+  it('keeps leases in storage: an evicted object still knows who holds a key', async () => {
+    const key = unique('Patient');
+    const { digest, stub } = await shardFor(key);
+    await takeAndDie(digest, 60_000);
+    await evictDurableObject(stub);
+    const other = { key: digest, holder: 'another-isolate', leaseMs: 1_000, waitMs: 0 };
+    expect(await callShard(locks, digest, 'acquire', other)).toEqual({ granted: false });
+    await callShard(locks, digest, 'release', { key: digest, holder: 'isolate-that-died' });
+    expect(await callShard(locks, digest, 'acquire', other)).toEqual({ granted: true });
+  });
+});
