@@ -146,6 +146,34 @@ export async function searchAll(
   });
 }
 
+/** An id no resource has: Medplum assigns random (version 4) UUIDs, never the nil one. */
+const PROBE_ID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Whether the store runs a transaction Bundle as one transaction, all or nothing. Medplum does so
+ * only for a Project with the `transaction-bundles` feature: its FHIR route passes
+ * `transactions: project.features?.includes('transaction-bundles')` to the router
+ * (packages/server/src/fhir/routes.ts, v5.1.29), and the batch processor treats a `transaction`
+ * Bundle as one only then (`isTransaction()`, packages/fhir-router/src/batch.ts): an entry that
+ * fails makes the whole Bundle fail with that entry's outcome. Without it, entries are run one by
+ * one and each answers for itself. The probe is a transaction of one read of a resource that is
+ * not there, which changes nothing and needs only read access: as a transaction it fails 404; run
+ * entry by entry it answers 200 with the entry at 404.
+ */
+export async function runsTransactionsAtomically(store: FhirStore): Promise<boolean> {
+  try {
+    await store.bundle({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ request: { method: 'GET', url: `Organization/${PROBE_ID}` } }],
+    });
+    return false;
+  } catch (err) {
+    if (err instanceof StoreError && err.refusal === 'not-found') return true;
+    throw err;
+  }
+}
+
 /**
  * A Bundle that may be sent again without harm: every entry a read, a create conditional on a
  * search (`ifNoneExist`), or an update or delete conditional on a version (`ifMatch`).

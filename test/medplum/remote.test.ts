@@ -98,7 +98,7 @@ describe('remote Medplum through MedplumClient', () => {
   });
 
   it('rewrites Medplum’s fullUrls and paging links onto the facade', async () => {
-    const fake = fakeMedplum('https://medplum.test/', [patient]);
+    const fake = fakeMedplum('https://medplum.test/', [patient, { ...patient, id: 'p2' }]);
     server.use(...medplumHandlers(fake));
     const text = await (await call(remoteApp(), '/fhir/Patient?_count=1')).text();
     expect(text).not.toContain('medplum.test');
@@ -202,9 +202,9 @@ describe('remote Medplum through MedplumClient', () => {
       { system: OWN_SYSTEM.requestId, value: 'remote-audit-search' },
     ]);
     const [readEvent, searchEvent] = events as [AuditEvent, AuditEvent];
-    // Stored as Medplum stores a create: its own id, version 1.
+    // Stored as Medplum stores a create: its own id, and a version id of its own (a UUID too).
     expect(readEvent.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(readEvent.meta?.versionId).toBe('1');
+    expect(readEvent.meta?.versionId).toMatch(/^[0-9a-f-]{36}$/);
     for (const event of events) {
       expect(event.agent.map((a) => a.who?.identifier)).toEqual([
         { system: OWN_SYSTEM.client, value: GP },
@@ -220,5 +220,41 @@ describe('remote Medplum through MedplumClient', () => {
     for (const patientData of ['9000000009', 'Okafor', 'Grace', '1948-03-02', 'identifier=']) {
       expect(text).not.toContain(patientData);
     }
+  });
+});
+
+describe('readiness against a remote Medplum', () => {
+  it('is ready when the project runs transaction Bundles all or nothing', async () => {
+    const fake = fakeMedplum('https://medplum.test/', [patient]);
+    server.use(...medplumHandlers(fake));
+    const response = await call(remoteApp(), '/health/ready');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'pass',
+      checks: { 'fhir-store': 'pass', 'fhir-transactions': 'pass' },
+    });
+    // The probe is a read: nothing was written (earlier tests' apps may still write AuditEvents).
+    expect(fake.resources.filter((r) => r.resourceType !== 'AuditEvent').map((r) => r.id)).toEqual(['p1']);
+  });
+
+  it('is not ready, naming the missing transaction-bundles feature, when the project lacks it', async () => {
+    const fake = fakeMedplum('https://medplum.test/', [patient], { features: [] });
+    server.use(...medplumHandlers(fake));
+    const response = await call(remoteApp(), '/health/ready');
+    const outcome = await expectOutcome(response, 503, 'not-supported');
+    expect(outcome.issue[0].diagnostics).toMatch(/transaction-bundles feature/);
+    const text = JSON.stringify(outcome);
+    for (const secret of ['test-secret', 'test-client', 'medplum.test']) expect(text).not.toContain(secret);
+    expect(fake.resources.filter((r) => r.resourceType !== 'AuditEvent').map((r) => r.id)).toEqual(['p1']);
+  });
+
+  it('is not ready when Medplum refuses the facade’s credentials, and says no more', async () => {
+    server.use(...medplumHandlers(fakeMedplum()));
+    const outcome = await expectOutcome(
+      await call(remoteApp({ secret: 'wrong' }), '/health/ready'),
+      503,
+      'transient',
+    );
+    expect(JSON.stringify(outcome)).not.toContain('wrong');
   });
 });
