@@ -129,6 +129,7 @@ export async function searchResources(
   }
   const bundle = {
     ...found,
+    ...withKnownTotal(found, offset),
     ...(found.entry
       ? {
           entry: found.entry.map((e) =>
@@ -141,6 +142,16 @@ export async function searchResources(
   };
   for (const [key, value] of params) if (key === '_summary' || key === '_elements') query.append(key, value);
   return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
+}
+
+/**
+ * A real Medplum leaves `total` out unless `_total=accurate` is asked (which costs a count). On
+ * the last page it is known anyway: the matches before it and on it.
+ */
+function withKnownTotal(bundle: Bundle, offset: number): { total?: number } {
+  if (bundle.total !== undefined || bundle.link?.some((l) => l.relation === 'next')) return {};
+  const matches = (bundle.entry ?? []).filter((e) => e.search?.mode !== 'include').length;
+  return { total: offset + matches };
 }
 
 /** Parameters the facade answers itself, after tenancy, rather than passing to the store. */
