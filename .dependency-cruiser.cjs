@@ -4,6 +4,7 @@
  *   use cases:   src/resources, src/referrals, src/care-plans, src/workflow (what they share), src/auth, src/audit
  *   domain/FHIR: src/fhir, src/mapping, src/schemas
  *   port:        src/medplum (the only code that talks to Medplum)
+ *   outbox:      src/outbox (work after the response: a SQLite table on Node, a Queue on Workers)
  * Entry points (src/app.ts, src/node.ts, src/worker.ts) wire the layers and may import any;
  * src/edge (the Worker's wiring and its Durable Objects) belongs with them.
  */
@@ -71,6 +72,23 @@ module.exports = {
       severity: 'error',
       from: { path: ['^src/worker\\.ts$', EDGE] },
       to: { path: ['^src/medplum/embedded/', '^node_modules/@medplum/(fhir-router|definitions)/'] },
+    },
+    {
+      name: 'outbox-knows-only-itself',
+      comment: "The outbox carries messages; what they are for is its callers' business.",
+      severity: 'error',
+      from: { path: '^src/outbox/' },
+      to: { path: '^src/', pathNot: ['^src/outbox/', '^src/logger\\.ts$'] },
+    },
+    {
+      name: 'worker-never-reaches-node-only-code',
+      comment: 'Nothing the Worker bundles may lead, however indirectly, to node:sqlite or the code on it.',
+      severity: 'error',
+      from: { path: '^src/worker\\.ts$' },
+      to: {
+        path: ['^(node:)?sqlite$', '^src/outbox/sqlite', '^src/medplum/embedded/'],
+        reachable: true,
+      },
     },
     {
       name: 'nothing-imports-entries',

@@ -25,6 +25,7 @@ const SettingsSchema = z.object({
   AUTH_SIGNING_KEY: optionalText,
   CORS_ORIGINS: optionalText,
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
+  TEST_OUTBOX_ACK_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });
 
 export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
@@ -60,6 +61,11 @@ export interface Config {
   corsOrigins: string[];
   /** Requests per client per minute where no platform rate limiter is bound. */
   rateLimitPerMinute: number;
+  /**
+   * Tests only (Node): how long the outbox holds a delivered message before marking it delivered,
+   * so a test can kill the process between an audit write and its acknowledgement.
+   */
+  testOutboxAckDelayMs: number;
 }
 
 /** Every bad or missing setting, reported together. Values are never echoed (they may be secrets). */
@@ -119,5 +125,6 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
       .map((o) => o.trim().replace(/\/+$/, ''))
       .filter(Boolean),
     rateLimitPerMinute: s.RATE_LIMIT_PER_MINUTE,
+    testOutboxAckDelayMs: s.TEST_OUTBOX_ACK_DELAY_MS,
   };
 }

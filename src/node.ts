@@ -5,10 +5,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
+import { createStoreAuditSink } from './audit/audit-sink.ts';
+import { auditHandlers, createOutboxAuditSink } from './audit/outbox-audit.ts';
 import { ClientRegistryError } from './auth/clients.ts';
 import { type AuthMode, createAuthMode } from './auth/mode.ts';
 import { generateSigningKeyJwk } from './auth/tokens.ts';
@@ -21,6 +24,8 @@ import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
 import { EmbeddedRepository } from './medplum/embedded/repository.ts';
 import { seedOnce } from './medplum/embedded/seed.ts';
 import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
+import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { OutboxInUseError, openOutboxDatabase } from './outbox/sqlite-outbox-table.ts';
 
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
@@ -48,11 +53,24 @@ async function main(): Promise<void> {
   let store: ReturnType<typeof createMedplumStore>;
   let storeLabel: string;
   let closeStore = () => {};
+  // The outbox's table: in the embedded store's database, or in its own file beside a remote store.
+  let outboxDb: DatabaseSync;
   if (config.medplum) {
     store = createMedplumStore(
       createMedplumClient({ ...config.medplum, timeoutMs: config.upstreamTimeoutMs }),
     );
     storeLabel = `Medplum at ${config.medplum.baseUrl}`;
+    try {
+      outboxDb = openOutboxDatabase(inMemory ? 'memory' : { dir: config.dataDir ?? DEFAULT_DATA_DIR });
+    } catch (err) {
+      if (err instanceof OutboxInUseError) {
+        console.error(`${err.message}: stop it, or set DATA_DIR to another directory`);
+        process.exit(1);
+      }
+      throw err;
+    }
+    const db = outboxDb;
+    closeStore = () => db.close();
   } else {
     const dir = config.dataDir ?? DEFAULT_DATA_DIR;
     let repo: EmbeddedRepository;
@@ -66,6 +84,7 @@ async function main(): Promise<void> {
       throw err;
     }
     closeStore = () => repo.close();
+    outboxDb = repo.database();
     const embedded = createEmbeddedStore({ timeoutMs: config.upstreamTimeoutMs, repo });
     store = embedded.store;
     const seeded = await seedOnce(embedded.store, repo);
@@ -84,14 +103,23 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // Audit records wait in the outbox, on disk before each response is sent, until Medplum has them.
+  const outbox = new SqliteOutbox(outboxDb, {
+    handlers: auditHandlers(store),
+    logger,
+    ackDelayMs: config.testOutboxAckDelayMs,
+  });
+  const newId = () => crypto.randomUUID();
   const app = createApp({
     config,
     store,
     clock,
-    newId: () => crypto.randomUUID(),
+    newId,
     logger,
     auth,
+    audit: createOutboxAuditSink({ outbox, newId, logger, fallback: createStoreAuditSink(store, logger) }),
   });
+  outbox.start();
 
   const fetch = async (request: Request): Promise<Response> => {
     const response = await app.fetch(request);
@@ -122,7 +150,8 @@ async function main(): Promise<void> {
   });
   server.on('clientError', answerClientError);
   const stop = () =>
-    server.close(() => {
+    server.close(async () => {
+      await outbox.stop();
       closeStore();
       process.exit(0);
     });

@@ -5,14 +5,17 @@
  * clients registered, FHIR routes are refused (fail closed). A `RATE_LIMITER` rate-limiting
  * binding, when bound, limits each client. The Durable Object classes exported here hold what
  * every isolate must share (locks, the X-Request-ID record, the assertion ledger), when bound.
+ * The `queue` handler consumes the Worker's own outbox Queue (audit records), when bound.
  */
 import type { ExecutionContext, Hono } from 'hono';
 import { ClientRegistryError } from './auth/clients.ts';
 import { ConfigError } from './config.ts';
+import { consumeWorkerOutbox } from './edge/outbox.ts';
 import { buildWorkerApp, type WorkerEnv } from './edge/worker-app.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { operationOutcome } from './fhir/outcomes.ts';
 import type { AppEnv } from './http/env.ts';
+import type { QueueBatchLike } from './outbox/queue-outbox.ts';
 
 export { JtiShard } from './edge/jti-shard.ts';
 export { LockShard } from './edge/lock-shard.ts';
@@ -59,5 +62,9 @@ export default {
       throw err;
     }
     return app.fetch(request, env, ctx);
+  },
+
+  async queue(batch: QueueBatchLike, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
+    await consumeWorkerOutbox(batch, env);
   },
 };

@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
 import { HttpResponse, http, passthrough } from 'msw';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import keys from '../examples/auth/test-client-keys.json' with { type: 'json' };
 import { uniqueReferral } from '../scripts/bench/referrals.ts';
 import { compare, loadExamples, toRequestInit } from '../scripts/examples-lib.ts';
+import { getAccessToken } from '../scripts/smart-client.ts';
 import { server } from './support/msw.ts';
 
 // `npm start` itself, as a child process on a data directory: stopped and restarted, and killed
@@ -43,11 +45,13 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `node src/node.ts` on the data directory; resolves with its base URL once it listens. */
-async function start(): Promise<{ base: string; child: ChildProcess; output: () => string }> {
+async function start(
+  env: Record<string, string> = {},
+): Promise<{ base: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['src/node.ts'], {
     cwd: PROJECT,
-    env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent' },
+    env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -100,6 +104,32 @@ async function everything(base: string): Promise<Record<string, unknown>> {
     }
   }
   return result;
+}
+
+/** A bearer token from the service for a test client of examples/auth. */
+async function bearer(base: string, clientId: string, scope: string): Promise<string> {
+  const key = keys.keys.find((k) => k.clientId === clientId);
+  if (!key) throw new Error(`no test key for ${clientId}`);
+  return `Bearer ${await getAccessToken(fetch, base, key, scope)}`;
+}
+
+/** The request ids of the stored AuditEvents of Organization searches, one per AuditEvent. */
+async function auditedSearches(base: string, authorization: string): Promise<string[]> {
+  const response = await fetch(
+    `${base}/fhir/AuditEvent?entity-type=${encodeURIComponent('http://hl7.org/fhir/resource-types|Organization')}&_count=100`,
+    { headers: { authorization } },
+  );
+  expect(response.status).toBe(200);
+  const bundle = (await response.json()) as Bundle<AuditEvent>;
+  return (bundle.entry ?? []).map((e) => e.resource?.entity?.[0]?.what?.identifier?.value ?? '');
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 describe('npm start on a data directory', () => {
@@ -186,5 +216,37 @@ describe('npm start on a data directory', () => {
     }
     const patients = await getJson(`${second.base}/fhir/Patient?_count=100`);
     expect(patients.total).toBe(requests.length);
+  });
+
+  it('loses no audit record when killed with records pending, and stores each once after the restart', async () => {
+    const secured = { AUTH_CLIENTS_FILE: join(PROJECT, 'examples/auth/clients.json') };
+    // The first record delivered is written and then held unacknowledged: the rest queue behind it.
+    const first = await start({ ...secured, TEST_OUTBOX_ACK_DELAY_MS: '600000' });
+    const gp = await bearer(first.base, 'riverside-medical-gp-system', 'system/*.rs');
+    const auditor = await bearer(first.base, 'information-governance-audit', 'system/AuditEvent.rs');
+    const ids = Array.from({ length: 12 }, (_, i) => `outbox-kill-${i}-${crypto.randomUUID().slice(0, 8)}`);
+    for (const id of ids) {
+      const response = await fetch(`${first.base}/fhir/Organization`, {
+        headers: { authorization: gp, 'x-request-id': id },
+      });
+      expect(response.status).toBe(200);
+    }
+    await until(
+      async () => (await auditedSearches(first.base, auditor)).includes(ids[0] as string),
+      'written',
+    );
+    expect((await auditedSearches(first.base, auditor)).filter((id) => ids.includes(id))).toEqual([ids[0]]);
+    await stop(first.child, 'SIGKILL');
+
+    // Restarted: every pending record is delivered, the one written but unacknowledged again.
+    const second = await start(secured);
+    const reader = await bearer(second.base, 'information-governance-audit', 'system/AuditEvent.rs');
+    const all = async () => {
+      const stored = await auditedSearches(second.base, reader);
+      return ids.every((id) => stored.includes(id));
+    };
+    await until(all, 'every record is stored');
+    const stored = await auditedSearches(second.base, reader);
+    expect(ids.map((id) => stored.filter((s) => s === id).length)).toEqual(ids.map(() => 1));
   });
 });

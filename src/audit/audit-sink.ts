@@ -2,9 +2,12 @@ import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Logger } from '../logger.ts';
 import type { FhirStore } from '../medplum/store.ts';
 
-/** Where AuditEvents go. `record` never waits for the store; `flush` writes what is queued. */
+/**
+ * Where AuditEvents go. `record` never waits for the store (an outbox's durable enqueue at most);
+ * `flush` writes what is queued in memory.
+ */
 export interface AuditSink {
-  record(event: AuditEvent): void;
+  record(event: AuditEvent): void | Promise<void>;
   /** Resolves once everything queued has been written or has used up its attempts. */
   flush(): Promise<void>;
   /** Events written, and events still queued after failed attempts. */

@@ -1,8 +1,9 @@
 /**
  * Builds the Worker's app from its bindings: configuration from `[vars]` and secrets, a Medplum
  * client, and, where their Durable Object bindings are present, the locks, X-Request-ID record
- * and assertion ledger shared by every isolate (in-process ones otherwise). Each call builds an
- * independent app, as each isolate has its own; src/worker.ts keeps one per isolate.
+ * and assertion ledger shared by every isolate (in-process ones otherwise), and the audit outbox
+ * where its Queue is bound. Each call builds an independent app, as each isolate has its own;
+ * src/worker.ts keeps one per isolate.
  */
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
@@ -14,6 +15,7 @@ import { createMedplumClient, createMedplumStore } from '../medplum/store.ts';
 import type { RateLimiter } from '../middleware/rate-limit.ts';
 import { createDurableObjectJtiLedger } from './jti.ts';
 import { createDurableObjectLocks } from './locks.ts';
+import { outboxAuditFor } from './outbox.ts';
 import { createDurableObjectReplayStore } from './replay.ts';
 import { isShardNamespace } from './shard-calls.ts';
 
@@ -44,13 +46,17 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     ...(isShardNamespace(jtis) ? { jtis: createDurableObjectJtiLedger(jtis, clock) } : {}),
   });
   const limiter = env.RATE_LIMITER as RateLimiter | undefined;
+  const store = createMedplumStore(client);
+  const logger = createJsonLogger(config.logLevel);
   return createApp({
     config,
-    store: createMedplumStore(client),
+    store,
     clock,
     newId: () => crypto.randomUUID(),
-    logger: createJsonLogger(config.logLevel),
+    logger,
     auth,
+    // Audit records go through the outbox Queue when it is bound.
+    ...outboxAuditFor(env, store, logger),
     ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
     ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
     ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),

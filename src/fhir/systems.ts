@@ -35,6 +35,11 @@ export const OWN_SYSTEM = {
    * referrer and the receiving service). Internal: never shown to callers or searchable by them.
    */
   organisationAccess: `${CANONICAL_BASE}/CodeSystem/organisation-access`,
+  /**
+   * Tags each AuditEvent the outbox delivers with a code made once per request: its write is
+   * conditional on the tag, so a record delivered twice is stored once.
+   */
+  auditRecord: `${CANONICAL_BASE}/CodeSystem/audit-record`,
   /** Identifies the API client (its client id) in AuditEvents. */
   client: `${CANONICAL_BASE}/Id/client`,
   /** CarePlan.category of the plans this service keeps. */

@@ -27,8 +27,9 @@ export function interactionOf(method: string, path: string): { interaction: Rest
 
 /**
  * One AuditEvent per authenticated request, whatever its outcome, handed to the sink after the
- * response is ready. On Workers the write is kept alive with `waitUntil`; the response never
- * waits for it.
+ * response is ready. With an outbox the record is stored durably before the response goes (the
+ * write to Medplum happens later); without one, the write is kept alive on Workers with
+ * `waitUntil`. The response never waits for Medplum.
  */
 export function audit(sink: AuditSink, clock: () => Date): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -36,7 +37,7 @@ export function audit(sink: AuditSink, clock: () => Date): MiddlewareHandler<App
     const ctx = c.get('ctx');
     if (!ctx) return;
     const { interaction, type } = interactionOf(c.req.method, c.req.path);
-    sink.record(
+    await sink.record(
       toAuditEvent({
         ctx,
         interaction,

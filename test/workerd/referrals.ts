@@ -90,8 +90,8 @@ export function resourcesOf<T extends Resource>(bundle: Bundle, type: T['resourc
 
 /**
  * The AuditEvents that name `reference` among what a request touched, once the one for
- * `requestId` is there. Audit records are written after the response (kept alive by `waitUntil`),
- * so this asks again, a bounded number of times, until it arrives.
+ * `requestId` is there. Audit records are written after the response, by the Worker's consumer
+ * of its outbox Queue, so this asks again, a bounded number of times, until it arrives.
  */
 export async function auditEventsFor(
   auditor: string,
@@ -100,7 +100,8 @@ export async function auditEventsFor(
 ): Promise<AuditEvent[]> {
   const requestIdOf = (e: AuditEvent) => e.entity?.[0]?.what?.identifier?.value;
   let events: AuditEvent[] = [];
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // The Queue delivers in batches: allow up to 10 s.
+  for (let attempt = 0; attempt < 200; attempt++) {
     const response = await as(auditor, `/fhir/AuditEvent?entity=${reference}&_count=100`);
     expect(response.status).toBe(200);
     events = resourcesOf<AuditEvent>((await response.json()) as Bundle, 'AuditEvent');

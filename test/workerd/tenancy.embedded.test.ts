@@ -125,7 +125,8 @@ describe('tenancy between two clients in workerd, against an embedded Medplum', 
     const byRequestId = (events: AuditEvent[]) =>
       events.filter((e) => e.entity?.[0]?.what?.identifier?.value === requestId);
     let recorded: AuditEvent[] = [];
-    for (let attempt = 0; attempt < 50 && recorded.length === 0; attempt++) {
+    // Written through the outbox Queue, in batches: allow up to 10 s.
+    for (let attempt = 0; attempt < 200 && recorded.length === 0; attempt++) {
       if (attempt) await new Promise((resolve) => setTimeout(resolve, 50));
       const found = (await (
         await as(auditor, '/fhir/AuditEvent?subtype=read&outcome=4&_count=100')

@@ -149,6 +149,14 @@ export class Journal {
     }
   }
 
+  /**
+   * The SQLite connection, for the outbox: its table lives in the store's database, so a store and
+   * its pending work share one file and one exclusive lock.
+   */
+  get database(): DatabaseSync {
+    return this.db;
+  }
+
   getMeta(key: string): string | undefined {
     return this.statements.getMeta.get(key)?.value as string | undefined;
   }

@@ -1,3 +1,4 @@
+import type { DatabaseSync } from 'node:sqlite';
 import {
   badRequest,
   deepClone,
@@ -60,6 +61,11 @@ export class EmbeddedRepository extends FhirRepository {
 
   getMeta(name: string): string | undefined {
     return this.journal.getMeta(name);
+  }
+
+  /** The store's SQLite database, where the outbox keeps its table beside the resources. */
+  database(): DatabaseSync {
+    return this.journal.database;
   }
 
   setMeta(name: string, value: string): void {

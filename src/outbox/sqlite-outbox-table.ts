@@ -1,0 +1,142 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+/** One stored message. */
+export interface OutboxRow {
+  seq: number;
+  kind: string;
+  ref: string | null;
+  payload: string;
+  /** Attempts started so far. */
+  attempts: number;
+  /** When it may next be tried (ms since the epoch). */
+  dueAt: number;
+}
+
+/** A message that used up its attempts. */
+export interface DeadLetterRow extends OutboxRow {
+  deadAt: number;
+  lastError: string | null;
+}
+
+/** The outbox's own file, for a process whose FHIR store is not the embedded one. */
+export class OutboxInUseError extends Error {
+  constructor(file: string) {
+    super(`The outbox ${file} is in use by another process`);
+    this.name = 'OutboxInUseError';
+  }
+}
+
+/**
+ * Opens `outbox.sqlite` in the directory (created if missing), or a throwaway one in memory:
+ * WAL with full sync, so an enqueued message survives a crash; exclusive, so two processes never
+ * deliver the same messages.
+ */
+export function openOutboxDatabase(location: { dir: string } | 'memory'): DatabaseSync {
+  if (location === 'memory') return new DatabaseSync(':memory:');
+  const dir = resolve(location.dir);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'outbox.sqlite');
+  const db = new DatabaseSync(file);
+  try {
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (err) {
+    db.close();
+    if (err instanceof Error && /locked|busy/i.test(err.message)) throw new OutboxInUseError(file);
+    throw err;
+  }
+  return db;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref TEXT,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER NOT NULL,
+  dead_at INTEGER,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (dead_at, due_at, seq);
+`;
+
+const COLUMNS = 'seq, kind, ref, payload, attempts, due_at AS dueAt';
+
+/**
+ * The outbox table, in whatever SQLite database it is given (the embedded store's, or its own
+ * file). Every statement is a single autocommit write, durable when it returns.
+ */
+export class OutboxTable {
+  private readonly s: Record<
+    'insert' | 'due' | 'nextDue' | 'claim' | 'failed' | 'dead' | 'remove' | 'counts' | 'deadLetters',
+    StatementSync
+  >;
+
+  constructor(db: DatabaseSync) {
+    db.exec(SCHEMA);
+    this.s = {
+      insert: db.prepare('INSERT INTO outbox (kind, ref, payload, due_at) VALUES (?, ?, ?, ?)'),
+      due: db.prepare(
+        `SELECT ${COLUMNS} FROM outbox WHERE dead_at IS NULL AND due_at <= ? ORDER BY due_at, seq LIMIT ?`,
+      ),
+      nextDue: db.prepare('SELECT MIN(due_at) AS dueAt FROM outbox WHERE dead_at IS NULL'),
+      claim: db.prepare('UPDATE outbox SET attempts = ?, due_at = ? WHERE seq = ?'),
+      failed: db.prepare('UPDATE outbox SET last_error = ? WHERE seq = ?'),
+      dead: db.prepare('UPDATE outbox SET dead_at = ?, last_error = ? WHERE seq = ?'),
+      remove: db.prepare('DELETE FROM outbox WHERE seq = ?'),
+      counts: db.prepare(
+        'SELECT COUNT(*) FILTER (WHERE dead_at IS NULL) AS pending, COUNT(dead_at) AS dead FROM outbox',
+      ),
+      deadLetters: db.prepare(
+        `SELECT ${COLUMNS}, dead_at AS deadAt, last_error AS lastError FROM outbox WHERE dead_at IS NOT NULL ORDER BY seq`,
+      ),
+    };
+  }
+
+  insert(kind: string, ref: string | undefined, payload: string, dueAt: number): void {
+    this.s.insert.run(kind, ref ?? null, payload, dueAt);
+  }
+
+  /** Live messages due by `now`, oldest first. */
+  due(now: number, limit: number): OutboxRow[] {
+    return this.s.due.all(now, limit) as unknown as OutboxRow[];
+  }
+
+  /** When the next live message falls due, if there is one. */
+  nextDueAt(): number | undefined {
+    const row = this.s.nextDue.get() as { dueAt: number | null } | undefined;
+    return row?.dueAt ?? undefined;
+  }
+
+  /** Counts an attempt as started, and when to try again should it never finish. */
+  claim(seq: number, attempts: number, retryAt: number): void {
+    this.s.claim.run(attempts, retryAt, seq);
+  }
+
+  failed(seq: number, error: string): void {
+    this.s.failed.run(error, seq);
+  }
+
+  dead(seq: number, at: number, error: string): void {
+    this.s.dead.run(at, error, seq);
+  }
+
+  remove(seq: number): void {
+    this.s.remove.run(seq);
+  }
+
+  counts(): { pending: number; dead: number } {
+    const row = this.s.counts.get() as { pending: number; dead: number };
+    return { pending: Number(row.pending), dead: Number(row.dead) };
+  }
+
+  deadLetters(): DeadLetterRow[] {
+    return this.s.deadLetters.all() as unknown as DeadLetterRow[];
+  }
+}

@@ -1,0 +1,167 @@
+import type { DatabaseSync } from 'node:sqlite';
+import type { Logger } from '../logger.ts';
+import {
+  DEFAULT_DELIVERY_POLICY,
+  type DeliveryPolicy,
+  type EnqueueOptions,
+  errorName,
+  type Outbox,
+  type OutboxHandlers,
+  type OutboxStats,
+  retryDelayMs,
+} from './outbox.ts';
+import { type DeadLetterRow, type OutboxRow, OutboxTable } from './sqlite-outbox-table.ts';
+
+export interface SqliteOutboxOptions {
+  handlers: OutboxHandlers;
+  logger: Logger;
+  policy?: DeliveryPolicy;
+  now?: () => number;
+  random?: () => number;
+  /** Messages read per look at the table (default 50). */
+  batchSize?: number;
+  /**
+   * Tests only: how long a delivered message waits before it is marked delivered, so that a test
+   * can kill the process between a handler's write and its acknowledgement (default 0).
+   */
+  ackDelayMs?: number;
+}
+
+/** Longest a timer may wait in Node (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The Node outbox: a table in SQLite, written synchronously by `enqueue` (so a message is on
+ * disk before the response that caused it is sent) and drained by one loop. An attempt is
+ * counted, and its retry scheduled, before the handler runs: a process killed mid-attempt tries
+ * again after the backoff, and a message that keeps killing the process still runs out of
+ * attempts. Success deletes the message; the last failure marks it dead and keeps it.
+ */
+export class SqliteOutbox implements Outbox {
+  private readonly table: OutboxTable;
+  private readonly options: SqliteOutboxOptions;
+  private readonly policy: DeliveryPolicy;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private delivered = 0;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private wakeUp: (() => void) | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(db: DatabaseSync, options: SqliteOutboxOptions) {
+    this.table = new OutboxTable(db);
+    this.options = options;
+    this.policy = options.policy ?? DEFAULT_DELIVERY_POLICY;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  enqueue(kind: string, payload: unknown, options: EnqueueOptions = {}): void {
+    this.table.insert(kind, options.ref, JSON.stringify(payload), this.now());
+    this.wake();
+  }
+
+  stats(): OutboxStats {
+    return { delivered: this.delivered, ...this.table.counts() };
+  }
+
+  /** Messages that used up their attempts, oldest first. */
+  deadLetters(): DeadLetterRow[] {
+    return this.table.deadLetters();
+  }
+
+  /** Starts the loop: what is due now is delivered at once, the rest when it falls due. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const { pending, dead } = this.table.counts();
+    if (pending || dead) this.options.logger.info('outbox.resumed', { pending, dead });
+    this.running = this.loop();
+  }
+
+  /** Stops the loop after the delivery in progress, if any; what is left stays for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.running;
+    this.running = undefined;
+  }
+
+  /** Delivers every message due now, once each, without the loop (tests, and the loop itself). */
+  async deliverDue(): Promise<number> {
+    const rows = this.table.due(this.now(), this.options.batchSize ?? 50);
+    let done = 0;
+    for (const row of rows) {
+      if (this.stopped && this.running) break;
+      await this.deliver(row);
+      done++;
+    }
+    return done;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if ((await this.deliverDue()) > 0) continue;
+      } catch (err) {
+        // The table itself failed (disk full, database closed): wait and look again.
+        this.options.logger.error('outbox.failed', { error: errorName(err) });
+        await this.idle(this.policy.baseDelayMs);
+        continue;
+      }
+      const next = this.table.nextDueAt();
+      await this.idle(next === undefined ? MAX_TIMER_MS : next - this.now());
+    }
+  }
+
+  /** Waits until `ms` have passed, a message is enqueued, or the loop is stopped. */
+  private idle(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wakeUp = resolve;
+      // A timer must not keep a process alive that has nothing else to do.
+      this.timer = setTimeout(resolve, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
+      this.timer.unref?.();
+    }).finally(() => {
+      clearTimeout(this.timer);
+      this.wakeUp = undefined;
+    });
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const { logger, handlers } = this.options;
+    const fields = { kind: row.kind, ref: row.ref ?? undefined };
+    const attempts = row.attempts + 1;
+    const handler = handlers[row.kind];
+    // Started before and never finished: the process died during the last attempt it had.
+    if (attempts > this.policy.maxAttempts || !handler) {
+      this.table.dead(row.seq, this.now(), handler ? 'interrupted' : 'unknown-kind');
+      logger.error('outbox.dead-letter', { ...fields, attempts: row.attempts });
+      return;
+    }
+    const started = this.now();
+    const delayMs = retryDelayMs(attempts, this.policy, this.random);
+    this.table.claim(row.seq, attempts, started + delayMs);
+    try {
+      await handler(JSON.parse(row.payload));
+    } catch (err) {
+      const error = errorName(err);
+      if (attempts >= this.policy.maxAttempts) {
+        this.table.dead(row.seq, this.now(), error);
+        logger.error('outbox.dead-letter', { ...fields, attempts, error });
+      } else {
+        this.table.failed(row.seq, error);
+        logger.warn('outbox.retry', { ...fields, attempts, error, delayMs });
+      }
+      return;
+    }
+    if (this.options.ackDelayMs) await new Promise((r) => setTimeout(r, this.options.ackDelayMs));
+    this.table.remove(row.seq);
+    this.delivered++;
+    logger.debug('outbox.delivered', { ...fields, attempts, ms: this.now() - started });
+  }
+}
