@@ -19,6 +19,7 @@ import { authenticate } from './middleware/authenticate.ts';
 import { createInProcessRateLimiter, type RateLimiter, rateLimit } from './middleware/rate-limit.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { createInMemoryReplayStore, type ReplayStore, requestReplay } from './middleware/request-replay.ts';
+import type { AsyncIntakeDeps } from './referrals/async-intake.ts';
 import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import { authRoutes } from './routes/auth.ts';
 import { carePlanRoutes } from './routes/care-plans.ts';
@@ -48,6 +49,8 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
   /** Where AuditEvents go; the FHIR store unless given. */
   audit?: AuditSink;
+  /** Where `Prefer: respond-async` referrals are queued and their jobs kept; answered at once without. */
+  asyncIntake?: AsyncIntakeDeps;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -86,7 +89,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           'If-Modified-Since',
         ],
         allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        exposeHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-ID', 'Retry-After'],
+        exposeHeaders: [
+          'Location',
+          'Content-Location',
+          'ETag',
+          'Last-Modified',
+          'X-Request-ID',
+          'Retry-After',
+        ],
         maxAge: 600,
       }),
     );
@@ -102,7 +112,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clock: deps.clock,
     newId: deps.newId,
   };
-  const referrals = referralRoutes(intake, intake);
+  const referrals = referralRoutes(intake, intake, deps.asyncIntake);
   const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
   const carePlans = carePlanRoutes(intake);
   const features: FhirFeature[] = [

@@ -24,8 +24,11 @@ import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
 import { EmbeddedRepository } from './medplum/embedded/repository.ts';
 import { seedOnce } from './medplum/embedded/seed.ts';
 import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
+import { SqliteAsyncJobs } from './outbox/sqlite-async-jobs.ts';
 import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { OutboxInUseError, openOutboxDatabase } from './outbox/sqlite-outbox-table.ts';
+import { createInProcessLocks } from './referrals/locks.ts';
+import { asyncIntakeHandlers } from './routes/async-referrals.ts';
 
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
@@ -104,12 +107,15 @@ async function main(): Promise<void> {
   }
 
   // Audit records wait in the outbox, on disk before each response is sent, until Medplum has them.
+  // `Prefer: respond-async` referrals are queued there too, their jobs in a table beside it.
+  const newId = () => crypto.randomUUID();
+  const locks = createInProcessLocks();
+  const jobs = new SqliteAsyncJobs(outboxDb);
   const outbox = new SqliteOutbox(outboxDb, {
-    handlers: auditHandlers(store),
+    handlers: { ...auditHandlers(store), ...asyncIntakeHandlers({ store, locks, clock, newId }, jobs) },
     logger,
     ackDelayMs: config.testOutboxAckDelayMs,
   });
-  const newId = () => crypto.randomUUID();
   const app = createApp({
     config,
     store,
@@ -117,6 +123,8 @@ async function main(): Promise<void> {
     newId,
     logger,
     auth,
+    locks,
+    asyncIntake: { jobs, outbox },
     audit: createOutboxAuditSink({ outbox, newId, logger, fallback: createStoreAuditSink(store, logger) }),
   });
   outbox.start();

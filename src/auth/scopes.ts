@@ -71,3 +71,8 @@ export function covers(granted: readonly Scope[], requested: Scope): boolean {
   }
   return true;
 }
+
+/** A scope as text (`system/<Type>.<cruds>`), which `parseScope` reads back as the same scope. */
+export function formatScope(scope: Scope): string {
+  return `system/${scope.type}.${ORDER.filter((p) => scope.permissions.has(p)).join('')}`;
+}

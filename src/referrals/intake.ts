@@ -71,15 +71,29 @@ export async function submitReferral(
   return result;
 }
 
-async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Promise<IntakeResult> {
+/**
+ * The checks a referral Bundle passes before anything is looked up or written (base R4, entry
+ * conditions, the referral rules); throws the 400 or 422 outcome, whole.
+ */
+export function checkReferralBundle(body: unknown, now: Date): ReferralBundle {
   const read = readReferralBundle(body);
   // The referral's rules read only what base validation has vouched for.
   if (read.issues.length > 0 || !read.referral) throw new FhirError('malformed', read.issues);
   const conditionIssues = entryConditionIssues(body as Bundle, read.referral);
   if (conditionIssues.length > 0) throw new FhirError('malformed', conditionIssues);
-  const ruleIssues = checkReferralRules(read.referral, deps.clock());
+  const ruleIssues = checkReferralRules(read.referral, now);
   if (ruleIssues.length > 0) throw new FhirError('invalid', ruleIssues);
-  const referral = read.referral;
+  return read.referral;
+}
+
+/** The referral's identifier as `system|value`, the one the intake keys it by. */
+export function referralIdentifier(referral: ReferralBundle): string {
+  const id = referral.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
+  return `${id?.system}|${id?.value}`;
+}
+
+async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Promise<IntakeResult> {
+  const referral = checkReferralBundle(body, deps.clock());
 
   const fingerprint = await fingerprintReferral(referral);
   // Reads only, outside the lock: most people and organisations are already stored, and locking

@@ -4,7 +4,8 @@ import { FhirError, invalidBody, withExpressionsAs } from '../fhir/outcomes.ts';
 import { requireShape } from '../fhir/shape.ts';
 import { JSON_ENTRY_ROOTS, referralJsonToBundle } from '../mapping/referral-json-to-bundle.ts';
 import { ReferralJsonSchema } from '../schemas/referral-json.ts';
-import { type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
+import { checkReferralBundle, type IntakeDeps, type IntakeResult, submitReferral } from './intake.ts';
+import type { ReferralBundle } from './referral-bundle.ts';
 import { forEachReference } from './rules.ts';
 
 /** Contained resources a single ServiceRequest may carry (its consent, reasons, baseline answers). */
@@ -74,6 +75,28 @@ export async function submitJsonReferral(
   if (organization && !json.referrer.organisation.odsCode) json.referrer.organisation.odsCode = organization;
   const bundle = referralJsonToBundle(json, deps.clock(), deps.newId);
   return withExpressionRoots([...JSON_ENTRY_ROOTS], () => submitReferral(deps, bundle, ctx), toJsonPath);
+}
+
+/**
+ * The checks of `POST /referrals` made before anything is looked up (the schema, then the mapped
+ * Bundle's), with errors named as the JSON sender knows them; the referral as mapped.
+ */
+export async function checkJsonReferral(
+  deps: Pick<IntakeDeps, 'clock' | 'newId'>,
+  body: unknown,
+  ctx: RequestContext,
+): Promise<ReferralBundle> {
+  const parsed = ReferralJsonSchema.safeParse(body);
+  if (!parsed.success) throw invalidBody(parsed.error);
+  const json = parsed.data;
+  const organization = ctx.principal.organization;
+  if (organization && !json.referrer.organisation.odsCode) json.referrer.organisation.odsCode = organization;
+  const bundle = referralJsonToBundle(json, deps.clock(), deps.newId);
+  return withExpressionRoots(
+    [...JSON_ENTRY_ROOTS],
+    async () => checkReferralBundle(bundle, deps.clock()),
+    toJsonPath,
+  );
 }
 
 /** FHIR paths of the mapped ServiceRequest that a JSON sender knows by other names. */

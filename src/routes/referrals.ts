@@ -6,16 +6,23 @@ import { type CarePlanDeps, type CarePlanResult, createCarePlan } from '../care-
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir } from '../http/respond.ts';
+import type { AsyncIntakeDeps } from '../referrals/async-intake.ts';
 import { type IntakeDeps, type IntakeResult, submitReferral } from '../referrals/intake.ts';
-import { parsePrefer, toTransactionResponse, versionedLocation } from '../referrals/responses.ts';
+import { parsePrefer, versionedLocation } from '../referrals/responses.ts';
 import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-variants.ts';
 import { createUnlessMatched } from '../workflow/conditional-create.ts';
+import { acceptLater, sendJobStatus, wantsAsync } from './async-referrals.ts';
 import { type FhirFeature, sendCreated, storedButNotShown } from './feature.ts';
+import { jsonReferralAnswer, transactionAnswer } from './referral-answers.ts';
 
-/** Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON. */
+/**
+ * Referral intake: a GP system's transaction Bundle, a single ServiceRequest, or plain JSON; the
+ * Bundle and the JSON also with `Prefer: respond-async` where async jobs are kept.
+ */
 export function referralRoutes(
   deps: IntakeDeps,
   carePlans?: CarePlanDeps,
+  asyncIntake?: AsyncIntakeDeps,
 ): { fhir: FhirFeature; json: Hono<AppEnv> } {
   const fhir = new Hono<AppEnv>()
     .post('/', async (c) => {
@@ -33,9 +40,12 @@ export function referralRoutes(
           carePlanTransactionResponse(body as Bundle, written, (r) => mayShowInAnswer(principal, r, true)),
         );
       }
+      if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'bundle');
       const result = await submitReferral(deps, body, c.get('ctx'));
-      return sendFhir(c, toTransactionResponse(result, parsePrefer(c.req.header('prefer'))));
+      const answer = transactionAnswer(result, parsePrefer(c.req.header('prefer')));
+      return sendFhir(c, answer.body, answer);
     })
+
     .post('/ServiceRequest', async (c) => {
       const ctx = c.get('ctx');
       const body = c.get('body') as { resourceType?: string } | undefined;
@@ -61,24 +71,14 @@ export function referralRoutes(
       );
     });
 
+  // Without async jobs, `_async` is no route (the Worker, for now).
+  if (asyncIntake) fhir.get('/_async/:id', (c) => sendJobStatus(c, asyncIntake.jobs));
+
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {
+    if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'json');
     const result = await submitJsonReferral(deps, c.get('body'), c.get('ctx'));
-    const fhirBase = `${c.get('baseUrl')}/fhir`;
-    const link = (r: { resourceType: string; id?: string }) => ({
-      id: r.id,
-      location: `${fhirBase}/${r.resourceType}/${r.id}`,
-    });
-    const patient = result.entries.find((e) => e.resource.resourceType === 'Patient')?.resource;
-    return c.json(
-      {
-        status: result.kind,
-        serviceRequest: link(result.serviceRequest),
-        task: link(result.task),
-        ...(patient ? { patient: link(patient) } : {}),
-      },
-      result.kind === 'created' ? 201 : 200,
-      { Location: `${fhirBase}/ServiceRequest/${result.serviceRequest.id}` },
-    );
+    const answer = jsonReferralAnswer(result, c.get('baseUrl'));
+    return c.json(answer.body, answer.status, answer.headers);
   });
 
   return {

@@ -26,7 +26,7 @@ export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
 /** The app on a fresh embedded Medplum, with a fixed clock and predictable (UUID-shaped) ids. */
 export function createTestApp(
   env: Record<string, string> = {},
-  overrides: Partial<Pick<AppDeps, 'store' | 'clock' | 'auth' | 'rateLimiter'>> & {
+  overrides: Partial<Pick<AppDeps, 'store' | 'clock' | 'auth' | 'rateLimiter' | 'locks' | 'asyncIntake'>> & {
     logger?: ReturnType<typeof captureLogger>;
     auditFor?: (store: FhirStore) => AuditSink;
   } = {},
@@ -43,6 +43,8 @@ export function createTestApp(
     logger,
     ...(overrides.auth ? { auth: overrides.auth } : {}),
     ...(overrides.rateLimiter ? { rateLimiter: overrides.rateLimiter } : {}),
+    ...(overrides.locks ? { locks: overrides.locks } : {}),
+    ...(overrides.asyncIntake ? { asyncIntake: overrides.asyncIntake } : {}),
     ...(overrides.auditFor ? { audit: overrides.auditFor(store) } : {}),
   });
   return { app, store, logs: logger.lines, config };

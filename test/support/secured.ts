@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ClientKey, clientAssertion, tokenForm } from '../../scripts/smart-client.ts';
 import { testClientKey } from '../../scripts/test-client-keys.ts';
+import type { AppDeps } from '../../src/app.ts';
 import type { AuditSink } from '../../src/audit/audit-sink.ts';
 import { createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { type AuthMode, createAuthMode } from '../../src/auth/mode.ts';
@@ -38,7 +39,13 @@ export interface SecuredApp extends TestApp {
 /** The app with the test clients of examples/auth registered, on a seeded embedded store. */
 export async function securedApp(
   env: Record<string, string> = {},
-  options: { store?: FhirStore; audit?: AuditSink; clients?: string } = {},
+  options: {
+    store?: FhirStore;
+    audit?: AuditSink;
+    clients?: string;
+    asyncIntake?: AppDeps['asyncIntake'];
+    locks?: AppDeps['locks'];
+  } = {},
 ): Promise<SecuredApp> {
   let now = TEST_NOW;
   const clock = () => now;
@@ -52,6 +59,8 @@ export async function securedApp(
   let audit = options.audit;
   const test = createTestApp(env, {
     ...(options.store ? { store: options.store } : {}),
+    ...(options.asyncIntake ? { asyncIntake: options.asyncIntake } : {}),
+    ...(options.locks ? { locks: options.locks } : {}),
     clock,
     auth,
     logger,

@@ -1,0 +1,80 @@
+import { authorize, type Principal, type RequestContext } from '../auth/principal.ts';
+import { formatScope, parseScopes } from '../auth/scopes.ts';
+import type { AsyncJobs } from '../outbox/async-jobs.ts';
+import type { Outbox } from '../outbox/outbox.ts';
+import { fingerprintReferral } from './fingerprint.ts';
+import { checkReferralBundle, type IntakeDeps, referralIdentifier } from './intake.ts';
+import type { ReturnPreference } from './responses.ts';
+import { checkJsonReferral } from './submit-variants.ts';
+
+/** The outbox message kind of a referral accepted with `Prefer: respond-async`. */
+export const ASYNC_INTAKE_KIND = 'referral-intake';
+
+/** Which intake a queued referral goes to: the transaction Bundle's, or the plain JSON one's. */
+export type IntakeForm = 'bundle' | 'json';
+
+/** What is queued for a referral accepted asynchronously: enough to run the intake as the caller. */
+export interface AsyncIntakeMessage {
+  jobId: string;
+  form: IntakeForm;
+  body: unknown;
+  prefer: ReturnPreference;
+  /** The public base URL the answer's links are built on. */
+  baseUrl: string;
+  requestId: string;
+  principal: { clientId: string; organization: string | null; scopes: string[] };
+}
+
+/** Where async jobs are kept and how their work is queued. */
+export interface AsyncIntakeDeps {
+  jobs: AsyncJobs;
+  outbox: Outbox;
+}
+
+/**
+ * Accepts a referral for later: checks it now as the synchronous intake would before looking
+ * anything up (so bad input is refused at once and nothing is queued), then opens a job keyed by
+ * the caller's organisation, the referral identifier and its content, and queues the intake. The
+ * same referral sent again while its job is pending gets that job. Identity look-ups wait for the
+ * intake.
+ */
+export async function acceptReferralLater(
+  deps: AsyncIntakeDeps & Pick<IntakeDeps, 'clock' | 'newId'>,
+  request: Omit<AsyncIntakeMessage, 'jobId' | 'principal' | 'requestId'>,
+  ctx: RequestContext,
+): Promise<string> {
+  authorize(ctx.principal, 'ServiceRequest', 'c');
+  const referral =
+    request.form === 'json'
+      ? await checkJsonReferral(deps, request.body, ctx)
+      : checkReferralBundle(request.body, deps.clock());
+  const { clientId, organization, scopes } = ctx.principal;
+  // Its content too: another referral under the same identifier is its own job (and a 409).
+  const key = `${organization ?? ''}|${referralIdentifier(referral)}|${await fingerprintReferral(referral)}`;
+  const job = deps.jobs.open(clientId, key, deps.newId());
+  if (!job.created) return job.id;
+  const message: AsyncIntakeMessage = {
+    ...request,
+    jobId: job.id,
+    requestId: ctx.requestId,
+    principal: { clientId, organization: organization ?? null, scopes: scopes.map(formatScope) },
+  };
+  try {
+    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
+  } catch (err) {
+    // Not queued, so never worked: a job left pending would be waited on for ever.
+    deps.jobs.remove(job.id);
+    throw err;
+  }
+  return job.id;
+}
+
+/** The caller of a queued referral, as it was when the referral was accepted. */
+export function principalOf(message: AsyncIntakeMessage): Principal {
+  const { clientId, organization, scopes } = message.principal;
+  return {
+    clientId,
+    organization: organization ?? undefined,
+    scopes: parseScopes(scopes.join(' ')).scopes,
+  };
+}

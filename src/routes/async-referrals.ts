@@ -1,0 +1,118 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { FhirError, operationOutcome } from '../fhir/outcomes.ts';
+import type { AppEnv } from '../http/env.ts';
+import { toErrorAnswer } from '../http/errors.ts';
+import { sendFhir } from '../http/respond.ts';
+import { UpstreamError } from '../medplum/errors.ts';
+import type { AsyncJobAnswer, AsyncJobs } from '../outbox/async-jobs.ts';
+import type { OutboxHandlers } from '../outbox/outbox.ts';
+import {
+  ASYNC_INTAKE_KIND,
+  type AsyncIntakeDeps,
+  type AsyncIntakeMessage,
+  acceptReferralLater,
+  type IntakeForm,
+  principalOf,
+} from '../referrals/async-intake.ts';
+import type { IntakeDeps } from '../referrals/intake.ts';
+import { submitReferral } from '../referrals/intake.ts';
+import { parsePrefer } from '../referrals/responses.ts';
+import { submitJsonReferral } from '../referrals/submit-variants.ts';
+import { jsonReferralAnswer, transactionAnswer } from './referral-answers.ts';
+
+/** Seconds a client is asked to wait before looking at a pending job again. */
+const RETRY_AFTER_SECONDS = '2';
+
+/** Whether the client asked for the asynchronous pattern (https://hl7.org/fhir/R4/async.html). */
+export const wantsAsync = (c: Context<AppEnv>): boolean =>
+  /(^|[\s,;])respond-async($|[\s,;])/.test(c.req.header('prefer') ?? '');
+
+/** Checks the referral, queues it, and answers 202 with the job's status location. */
+export async function acceptLater(
+  c: Context<AppEnv>,
+  deps: AsyncIntakeDeps & IntakeDeps,
+  form: IntakeForm,
+): Promise<Response> {
+  const id = await acceptReferralLater(
+    deps,
+    { form, body: c.get('body'), prefer: parsePrefer(c.req.header('prefer')), baseUrl: c.get('baseUrl') },
+    c.get('ctx'),
+  );
+  const outcome = operationOutcome([
+    {
+      severity: 'information',
+      code: 'informational',
+      diagnostics: 'The referral was accepted for processing; its answer will be at the Content-Location',
+    },
+  ]);
+  return sendFhir(c, outcome, {
+    status: 202,
+    headers: { 'Content-Location': `${c.get('baseUrl')}/fhir/_async/${id}` },
+  });
+}
+
+/**
+ * `GET /fhir/_async/{id}`: 202 with Retry-After while the job is pending, then the answer the
+ * synchronous request would have had. Another client's job is a 404, as an unknown one is.
+ */
+export async function sendJobStatus(c: Context<AppEnv>, jobs: AsyncJobs): Promise<Response> {
+  const job = jobs.get(c.req.param('id') as string);
+  if (!job || job.owner !== c.get('ctx').principal.clientId) {
+    throw new FhirError('not-found', [{ code: 'not-found', diagnostics: 'No such asynchronous request' }]);
+  }
+  const { answer } = job;
+  if (!answer) {
+    const pending = operationOutcome([
+      {
+        severity: 'information',
+        code: 'informational',
+        diagnostics: 'The referral is still being processed',
+      },
+    ]);
+    return sendFhir(c, pending, { status: 202, headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+  }
+  const status = answer.status as ContentfulStatusCode;
+  if (answer.format === 'json') return c.json(answer.body as object, status, answer.headers);
+  return sendFhir(c, answer.body as Resource, { status, headers: answer.headers });
+}
+
+/** A failure that may pass: retried (every write is conditional, so a retry completes a part-write). */
+const mayPass = (err: unknown): boolean =>
+  err instanceof UpstreamError ||
+  (err instanceof FhirError && (err.kind === 'unavailable' || err.kind === 'incomplete-write'));
+
+/**
+ * The outbox handler of queued referrals: the synchronous intake, run as the caller, its answer
+ * kept for the job. A store that fails, or a write left part-done, rejects, so the referral waits
+ * for the store to recover; any other failure is the answer. Redelivered after its answer was kept, it does nothing.
+ */
+export function asyncIntakeHandlers(deps: IntakeDeps, jobs: AsyncJobs): OutboxHandlers {
+  return {
+    [ASYNC_INTAKE_KIND]: async (payload) => {
+      const message = payload as AsyncIntakeMessage;
+      const job = jobs.get(message.jobId);
+      if (!job || job.answer) return;
+      const ctx = { requestId: message.requestId, principal: principalOf(message), touched: [] };
+      let answer: AsyncJobAnswer;
+      try {
+        answer =
+          message.form === 'json'
+            ? {
+                ...jsonReferralAnswer(await submitJsonReferral(deps, message.body, ctx), message.baseUrl),
+                format: 'json',
+              }
+            : {
+                ...transactionAnswer(await submitReferral(deps, message.body, ctx), message.prefer),
+                format: 'fhir',
+              };
+      } catch (err) {
+        if (mayPass(err)) throw err;
+        const error = toErrorAnswer(err);
+        answer = { status: error.status, headers: error.headers, format: 'fhir', body: error.outcome };
+      }
+      jobs.complete(message.jobId, answer);
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { UpstreamError } from '../../src/medplum/errors.ts';
+import type { FhirStore } from '../../src/medplum/store.ts';
+import { SqliteAsyncJobs } from '../../src/outbox/sqlite-async-jobs.ts';
+import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { openOutboxDatabase } from '../../src/outbox/sqlite-outbox-table.ts';
+import { createInProcessLocks } from '../../src/referrals/locks.ts';
+import { asyncIntakeHandlers } from '../../src/routes/async-referrals.ts';
+import { captureLogger } from '../support/app.ts';
+import { exampleBody } from '../support/referrals.ts';
+import { BASE, COMMUNITY, GP, SP, securedApp } from '../support/secured.ts';
+
+const ASYNC = { prefer: 'respond-async' };
+
+/** A store that answers as Medplum does while `down` is false, and is unavailable while it is true. */
+function switchableStore(inner: FhirStore): FhirStore & { down: boolean } {
+  const wrapper = { down: false } as FhirStore & { down: boolean };
+  for (const name of [
+    'read',
+    'readVersion',
+    'history',
+    'search',
+    'create',
+    'update',
+    'delete',
+    'bundle',
+    'ping',
+  ] as const) {
+    (wrapper as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      if (wrapper.down) return Promise.reject(new UpstreamError('unavailable'));
+      return (inner[name] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+    };
+  }
+  return wrapper;
+}
+
+/** The secured app with async jobs and an outbox drained by hand (no loop), retrying at once. */
+async function asyncApp() {
+  const store = switchableStore(createEmbeddedStore({ timeoutMs: 5_000 }).store);
+  const db = openOutboxDatabase('memory');
+  const jobs = new SqliteAsyncJobs(db);
+  const locks = createInProcessLocks();
+  const handlers: Parameters<typeof asyncIntakeHandlers> = [
+    { store, locks, clock: () => s.now(), newId: () => crypto.randomUUID() },
+    jobs,
+  ];
+  const outbox = new SqliteOutbox(db, {
+    handlers: asyncIntakeHandlers(...handlers),
+    logger: captureLogger(),
+    policy: { maxAttempts: 20, baseDelayMs: 0, maxDelayMs: 0 },
+  });
+  const s = await securedApp({}, { store, locks, asyncIntake: { jobs, outbox } });
+  const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
+  return { s, store, outbox, gp };
+}
+
+const pathOf = (response: Response) => (response.headers.get('content-location') ?? '').slice(BASE.length);
+
+describe('Prefer: respond-async on referral intake', () => {
+  it('answers 202 with a status location, pending until worked, then the transaction-response', async () => {
+    const { s, outbox, gp } = await asyncApp();
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    expect(sent.status).toBe(202);
+    expect(sent.headers.get('content-location')).toMatch(
+      /^http:\/\/facade\.test\/fhir\/_async\/[0-9a-f-]{36}$/,
+    );
+    expect(((await sent.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+
+    const pending = await s.as(gp, pathOf(sent));
+    expect(pending.status).toBe(202);
+    expect(pending.headers.get('retry-after')).toBeTruthy();
+
+    expect(await outbox.deliverDue()).toBe(1);
+    const done = await s.as(gp, pathOf(sent));
+    expect(done.status).toBe(200);
+    expect(done.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+    const bundle = (await done.json()) as Bundle;
+    expect(bundle.type).toBe('transaction-response');
+    expect(bundle.entry?.some((e) => e.response?.status === '201 Created')).toBe(true);
+    // The same answer as a later synchronous send of the same referral gets, bar its statuses.
+    const again = await s.as(gp, '/fhir', { body: exampleBody('01-gp-transaction-bundle.200') });
+    expect(again.status).toBe(200);
+    const locations = ((await again.json()) as Bundle).entry?.map((e) => e.response?.location);
+    expect(bundle.entry?.map((e) => e.response?.location)).toEqual(locations);
+  });
+
+  it('works the plain JSON form too, keeping its 201 and Location', async () => {
+    const { s, outbox } = await asyncApp();
+    const community = await s.token(COMMUNITY, 'system/ServiceRequest.c');
+    const sent = await s.as(community, '/referrals', {
+      body: exampleBody('04-plain-json-referral.201'),
+      headers: { ...ASYNC, 'content-type': 'application/json' },
+    });
+    expect(sent.status).toBe(202);
+    await outbox.deliverDue();
+    const done = await s.as(community, pathOf(sent));
+    expect(done.status).toBe(201);
+    expect(done.headers.get('location')).toMatch(/\/fhir\/ServiceRequest\//);
+    expect(((await done.json()) as { status: string }).status).toBe('created');
+  });
+
+  it('refuses bad input at once, with the whole OperationOutcome, and queues nothing', async () => {
+    const { s, outbox, gp } = await asyncApp();
+    const body = exampleBody('10-bad-nhs-number.422');
+    const sync = await s.as(gp, '/fhir', { body });
+    const refused = await s.as(gp, '/fhir', { body, headers: ASYNC });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toEqual(await sync.json());
+    const badJson = await s.as(gp, '/referrals', {
+      body: { referralId: 'X' },
+      headers: { ...ASYNC, 'content-type': 'application/json' },
+    });
+    expect(badJson.status).toBe(400);
+    expect(outbox.stats().pending).toBe(0);
+  });
+
+  it('shows a job only to the client that sent it: another gets 404, as for an unknown id', async () => {
+    const { s, gp } = await asyncApp();
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    const sp = await s.token(SP, 'system/*.rs');
+    const other = await s.as(sp, pathOf(sent));
+    const unknown = await s.as(sp, '/fhir/_async/00000000-0000-4000-8000-999999999999');
+    expect(other.status).toBe(404);
+    expect(unknown.status).toBe(404);
+    expect(await other.json()).toEqual(await unknown.json());
+    expect((await s.as(gp, pathOf(sent), { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('gives the same referral sent again while queued the same status location', async () => {
+    const { s, outbox, gp } = await asyncApp();
+    const body = exampleBody('01-gp-transaction-bundle.200');
+    const first = await s.as(gp, '/fhir', { body, headers: ASYNC });
+    const second = await s.as(gp, '/fhir', { body, headers: { ...ASYNC, 'x-request-id': 'another' } });
+    expect(second.status).toBe(202);
+    expect(second.headers.get('content-location')).toBe(first.headers.get('content-location'));
+    expect(outbox.stats().pending).toBe(1);
+
+    // Another referral under the same identifier is its own job, answered as a synchronous send would be.
+    const changed = structuredClone(body);
+    const sr = changed.entry?.find((e) => e.resource?.resourceType === 'ServiceRequest')?.resource;
+    if (sr?.resourceType === 'ServiceRequest') sr.priority = 'urgent';
+    const third = await s.as(gp, '/fhir', { body: changed, headers: ASYNC });
+    expect(third.headers.get('content-location')).not.toBe(first.headers.get('content-location'));
+    await outbox.deliverDue();
+    expect((await s.as(gp, pathOf(first))).status).toBe(200);
+    expect((await s.as(gp, pathOf(third))).status).toBe(409);
+  });
+
+  it('keeps referrals waiting while the store is down and writes each once it recovers', async () => {
+    const { s, store, outbox, gp } = await asyncApp();
+    store.down = true;
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    expect(sent.status).toBe(202);
+    await outbox.deliverDue();
+    await outbox.deliverDue();
+    expect(outbox.stats().pending).toBe(1);
+    expect((await s.as(gp, pathOf(sent))).status).toBe(202);
+
+    store.down = false;
+    await outbox.deliverDue();
+    expect(outbox.stats()).toMatchObject({ pending: 0, dead: 0 });
+    expect((await s.as(gp, pathOf(sent))).status).toBe(200);
+    // Delivered again (as after a crash before the acknowledgement): nothing more is written.
+    const found = await store.search('ServiceRequest', {
+      identifier: 'https://fhir.riverside-medical.example/referrals|RMP-2026-000101',
+    });
+    expect(found.entry).toHaveLength(1);
+    await asyncIntakeHandlers(
+      { store, locks: createInProcessLocks(), clock: s.now, newId: () => crypto.randomUUID() },
+      {
+        get: () => ({ id: 'x', owner: GP, key: 'k' }),
+        open: () => ({ id: 'x', created: false }),
+        complete: () => {},
+        remove: () => {},
+      },
+    )['referral-intake']?.({
+      jobId: 'x',
+      form: 'bundle',
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      prefer: 'representation',
+      baseUrl: BASE,
+      requestId: 'redelivered',
+      principal: {
+        clientId: GP,
+        organization: 'B99901',
+        scopes: ['system/ServiceRequest.crs', 'system/*.rs'],
+      },
+    });
+    const after = await store.search('ServiceRequest', {
+      identifier: 'https://fhir.riverside-medical.example/referrals|RMP-2026-000101',
+    });
+    expect(after.entry).toHaveLength(1);
+  });
+});
