@@ -1,7 +1,7 @@
 import { getSearchParameter, parseSearchRequest } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
@@ -93,12 +93,19 @@ export async function searchResources(
   const resourceType = servedType(type);
   authorize(ctx.principal, resourceType, 's');
   // An iterated include walks on from resources the store includes and this service then
-  // withholds, so what it reaches could tell about them: not offered to a tenant.
+  // withholds, so what it reaches could tell about them: not offered to a tenant. Nor is a chain
+  // into personal data: the store narrows the searched type, not the type a chain reaches, so
+  // `subject:Patient.birthdate=` would test another organisation's record.
   if (ctx.principal.organization !== undefined) {
     for (const key of params.keys()) {
       if (/^_(rev)?include:iterate$/.test(key)) {
         throw Failures.badRequest(`${key} is not supported`, [key]);
       }
+      const reached = chainTargets(resourceType, key).find(isPersonalData);
+      if (reached)
+        throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
+          key.split('.')[0] as string,
+        ]);
     }
   }
   const subset = parseSubset(params, true);
@@ -182,6 +189,15 @@ function assertSupportedParam(type: ServedResourceType, key: string): void {
   if (STORE_INTERNAL_SEARCH_PARAMS.includes(code) || !getSearchParameter(type, code)) {
     throw Failures.badRequest(`Search parameter ${code} is not supported for ${type}`, [code]);
   }
+}
+
+/** The types a chained parameter (`subject:Patient.birthdate`, `subject.birthdate`) reaches. */
+function chainTargets(type: ServedResourceType, key: string): string[] {
+  const [head] = key.split('.');
+  if (head === undefined || head === key) return [];
+  const [code = '', named] = head.split(':');
+  if (named) return [named];
+  return getSearchParameter(type, code)?.target ?? [];
 }
 
 /**

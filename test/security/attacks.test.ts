@@ -235,7 +235,6 @@ describe('attacks on the API', () => {
       `/fhir/ServiceRequest?_id=${serviceRequestId}`,
       `/fhir/ServiceRequest?_id=${serviceRequestId},nothing`,
       `/fhir/ServiceRequest?patient=Patient/${patientId}`,
-      `/fhir/ServiceRequest?subject:Patient.identifier=${encodeURIComponent('https://fhir.nhs.uk/Id/nhs-number|9990000018')}`,
       `/fhir/Patient?identifier=${encodeURIComponent('https://fhir.nhs.uk/Id/nhs-number|9990000018')}`,
       '/fhir/Task',
       '/fhir/Provenance',
@@ -247,6 +246,14 @@ describe('attacks on the API', () => {
       const bundle = (await response.json()) as Bundle;
       expect(bundle.entry ?? [], query).toEqual([]);
       expect(bundle.total, query).toBe(0);
+    }
+    // A chain into personal data would test the record behind the referral: refused outright.
+    for (const chain of ['subject:Patient.identifier', 'subject.birthdate', 'patient:Patient.family']) {
+      const refused = await s.as(otherToken, `/fhir/ServiceRequest?${chain}=x`);
+      expect(refused.status, chain).toBe(400);
+      expect(await refused.text(), chain).toContain(
+        'chained search into Patient is not offered'.replace('c', 'C'),
+      );
     }
     // The referrer and the receiving service do find it.
     const spToken = await s.token(SP, 'system/*.rs');
