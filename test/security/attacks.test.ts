@@ -251,9 +251,7 @@ describe('attacks on the API', () => {
     for (const chain of ['subject:Patient.identifier', 'subject.birthdate', 'patient:Patient.family']) {
       const refused = await s.as(otherToken, `/fhir/ServiceRequest?${chain}=x`);
       expect(refused.status, chain).toBe(400);
-      expect(await refused.text(), chain).toContain(
-        'chained search into Patient is not offered'.replace('c', 'C'),
-      );
+      expect(await refused.text(), chain).toContain('chained search into Patient is not offered');
     }
     // The referrer and the receiving service do find it.
     const spToken = await s.token(SP, 'system/*.rs');
