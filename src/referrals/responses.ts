@@ -43,14 +43,18 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
               : [{ severity: 'information', code: 'informational', diagnostics: 'Stored' }],
           )
         : undefined;
+    // A person's entry names the record and nothing about its versions: when it last changed
+    // would tell whether it was on record before this referral.
+    const person = stored.resource.resourceType === 'Patient';
+    const { meta } = stored.resource;
     return {
       fullUrl: undefined,
       ...(prefer === 'representation' && stored.shown ? { resource: toPublicResource(stored.resource) } : {}),
       response: {
         status: status(stored, result),
-        location: versionedLocation(stored.resource),
-        ...(stored.resource.meta?.versionId ? { etag: `W/"${stored.resource.meta.versionId}"` } : {}),
-        ...(stored.resource.meta?.lastUpdated ? { lastModified: stored.resource.meta.lastUpdated } : {}),
+        location: person ? `Patient/${stored.resource.id}` : versionedLocation(stored.resource),
+        ...(!person && meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
+        ...(!person && meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),
         ...(outcome ? { outcome } : {}),
       },
     };
