@@ -6,6 +6,7 @@ import { PROFILE_OF } from '../fhir/profiles.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
+import { searchFormParams } from '../http/search-form.ts';
 import {
   CONTRACT_OPERATIONS,
   type ContractSearchType,
@@ -30,15 +31,8 @@ const definitionOf = (id: string) => CONTRACT_OPERATIONS.find((od) => od.id === 
 
 /** The search's parameters: the URL's, and for a search by POST the form's too. */
 async function searchParams(c: Context<AppEnv>): Promise<URLSearchParams> {
-  const params = new URL(c.req.url).searchParams;
-  if (c.req.method !== 'POST') return params;
-  const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  const form = await c.req.text();
-  if (mediaType !== 'application/x-www-form-urlencoded' && form.length > 0) {
-    throw Failures.unsupportedMediaType();
-  }
-  for (const [key, value] of new URLSearchParams(form)) params.append(key, value);
-  return params;
+  if (c.req.method !== 'POST') return new URL(c.req.url).searchParams;
+  return searchFormParams(c);
 }
 
 /** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */

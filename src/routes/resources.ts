@@ -3,6 +3,7 @@ import { Failures } from '../fhir/outcomes.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
+import { searchFormParams } from '../http/search-form.ts';
 import type { FhirStore } from '../resources/ports.ts';
 import {
   readResource,
@@ -37,14 +38,7 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
     })
     // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form's parameters and the URL's, together.
     .post('/:type/_search', async (c) => {
-      const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-      if (mediaType !== 'application/x-www-form-urlencoded' && (await c.req.text()).length > 0) {
-        throw Failures.unsupportedMediaType();
-      }
-      const params = query(c.req.url);
-      if (mediaType === 'application/x-www-form-urlencoded') {
-        for (const [key, value] of new URLSearchParams(await c.req.text())) params.append(key, value);
-      }
+      const params = await searchFormParams(c);
       return sendFhir(
         c,
         await searchResources(store, c.get('ctx'), c.req.param('type'), params, c.get('baseUrl')),

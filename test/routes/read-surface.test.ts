@@ -171,3 +171,19 @@ describe('what is not served is said so', () => {
     expect(await (await call(app, '/fhir/Organization')).text()).not.toContain('\n');
   });
 });
+
+describe('search by POST is bounded', () => {
+  it('refuses a form over 16 KiB, and one of more than 100 parameters', async () => {
+    const { app } = await withReferral();
+    const post = (body: string) =>
+      app.request('http://facade.test/fhir/ValueSet/_search', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+    expect((await post(`url=${'x'.repeat(20_000)}`)).status).toBe(413);
+    const many = Array.from({ length: 101 }, (_, i) => `url=u${i}`).join('&');
+    expect((await post(many)).status).toBe(400);
+    expect((await post('url=u1')).status).toBe(200);
+  });
+});
