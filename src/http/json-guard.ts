@@ -13,6 +13,9 @@ export const MAX_DEPTH = 48;
  * the depth of the input cannot exhaust the stack; stops after `limit` issues.
  */
 export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
+  // An issue names where it is, shortened: a key may be a megabyte long, and 100 of them echoed
+  // back would make the answer a hundred times the request.
+  const short = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}…` : path);
   const issues: Issue[] = [];
   const stack: { value: unknown; path: string; depth: number; nullsAllowed: boolean }[] = [
     { value: body, path: '', depth: 0, nullsAllowed: false },
@@ -24,7 +27,7 @@ export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
       issues.push({
         code: 'too-long',
         diagnostics: `The body is nested deeper than ${MAX_DEPTH} levels`,
-        expression: [path || '(body)'],
+        expression: [short(path) || '(body)'],
       });
       break;
     }
@@ -35,7 +38,7 @@ export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
           issues.push({
             code: 'structure',
             diagnostics: 'Arrays may not hold null',
-            expression: [`${path}[${i}]`],
+            expression: [short(`${path}[${i}]`)],
           });
         }
         // Only containers are walked further: a long array of strings costs one pass, no more.
@@ -49,7 +52,11 @@ export function jsonBodyIssues(body: unknown, limit = 100): Issue[] {
     for (const key of Object.keys(record)) {
       const at = path ? `${path}.${key}` : key;
       if (FORBIDDEN_KEYS.has(key)) {
-        issues.push({ code: 'structure', diagnostics: `The key ${key} is not allowed`, expression: [at] });
+        issues.push({
+          code: 'structure',
+          diagnostics: `The key ${key} is not allowed`,
+          expression: [short(at)],
+        });
         continue;
       }
       // FHIR JSON: `given: ["A", null]` with `_given: [null, {...}]` lines values up with extensions.

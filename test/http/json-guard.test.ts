@@ -68,3 +68,12 @@ describe('bounded work per request', () => {
     expect(outcome.issue.length).toBeLessThanOrEqual(101);
   });
 });
+
+describe('answers no larger than their requests', () => {
+  it('shortens the paths it names', () => {
+    const key = 'k'.repeat(100_000);
+    const issues = jsonBodyIssues({ [key]: [null, null] });
+    expect(issues).toHaveLength(2);
+    for (const issue of issues) expect(issue.expression?.[0]?.length).toBeLessThanOrEqual(201);
+  });
+});
