@@ -175,15 +175,16 @@ export async function runsTransactionsAtomically(store: FhirStore): Promise<bool
 }
 
 /**
- * A Bundle that may be sent again without harm: every entry a read, a create conditional on a
- * search (`ifNoneExist`), or an update or delete conditional on a version (`ifMatch`).
+ * A Bundle that may be sent again without harm: every entry a read or a create conditional on a
+ * search (`ifNoneExist`). An update conditional on a version is not: if the first attempt was
+ * applied and only its answer lost, the repeat fails with 412 and reports a stale version for a
+ * change that was made.
  */
 export function isSafeToRepeat(bundle: Bundle): boolean {
   return (bundle.entry ?? []).every(({ request }) => {
     if (!request) return false;
     if (request.method === 'GET' || request.method === 'HEAD') return true;
-    if (request.method === 'POST') return Boolean(request.ifNoneExist);
-    return Boolean(request.ifMatch);
+    return request.method === 'POST' && Boolean(request.ifNoneExist);
   });
 }
 

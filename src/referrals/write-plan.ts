@@ -62,7 +62,12 @@ export interface WritePlan {
  */
 export function planReferralWrite(input: WritePlanInput): WritePlan {
   const { referral, resolution, now } = input;
-  const part = (name: string) => ({ system: OWN_SYSTEM.referralPart, code: `${input.referralKey}/${name}` });
+  // Parts are named by the referral and its content: a retry of the same referral completes its
+  // parts; a corrected one (same identifier, other content) never takes up a stale attempt's.
+  const part = (name: string) => ({
+    system: OWN_SYSTEM.referralPart,
+    code: `${input.referralKey}/${input.fingerprint.slice(0, 16)}/${name}`,
+  });
   const urns = new Map<number, string>();
   const rewrite = new Map<string, string>();
   for (const entry of referral.entries) {

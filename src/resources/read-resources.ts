@@ -136,7 +136,7 @@ export async function searchResources(
   }
   const bundle = {
     ...found,
-    ...withKnownTotal(found, offset),
+    ...withKnownTotal(found, offset, Number(storeQuery.get('_count'))),
     ...(found.entry
       ? {
           entry: found.entry.map((e) =>
@@ -155,9 +155,11 @@ export async function searchResources(
  * A real Medplum leaves `total` out unless `_total=accurate` is asked (which costs a count). On
  * the last page it is known anyway: the matches before it and on it.
  */
-function withKnownTotal(bundle: Bundle, offset: number): { total?: number } {
+function withKnownTotal(bundle: Bundle, offset: number, count: number): { total?: number } {
   if (bundle.total !== undefined || bundle.link?.some((l) => l.relation === 'next')) return {};
   const matches = (bundle.entry ?? []).filter((e) => e.search?.mode !== 'include').length;
+  // An empty page past the start, or a page of none asked for, says nothing about the total.
+  if (count <= 0 || (matches === 0 && offset > 0)) return {};
   return { total: offset + matches };
 }
 
