@@ -1,4 +1,6 @@
 import type { Bundle, Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Principal } from '../auth/principal.ts';
+import { scopedQuery } from '../auth/tenancy.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
@@ -44,13 +46,22 @@ export interface Resolution {
  * Matches the referral's people and organisations to stored ones, resolves references to
  * resources outside the Bundle, and checks that the receiving service is known. Reads only.
  */
-export async function resolveIdentities(store: FhirStore, referral: ReferralBundle): Promise<Resolution> {
+export async function resolveIdentities(
+  store: FhirStore,
+  referral: ReferralBundle,
+  principal: Principal,
+): Promise<Resolution> {
   const issues: Issue[] = [];
   const { at } = referral.serviceRequest;
   const matching = entryMatching(referral);
+  // What the referral names outside itself is looked for only among what the caller may see:
+  // otherwise whether it resolved would tell a sender that a person or consent is on record.
   const externals = externalTargets(referral).map((target) => ({
     ...target,
-    searches: externalSearches(target.ref, target.types),
+    searches: externalSearches(target.ref, target.types).map(({ type, query }) => ({
+      type,
+      query: Object.fromEntries(scopedQuery(principal, type, new URLSearchParams(query))),
+    })),
   }));
   const service = receivingServiceSearch(referral);
   // Every look-up the referral needs, in one round trip.
@@ -77,6 +88,9 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
       });
     }
   }
+  const person =
+    resolved.get('subject') ?? (referral.subject ? matched.get(referral.subject.index) : undefined);
+  consentIssues(referral, resolved, person, issues);
   const services = service ? results[next] : undefined;
   const receiving = await checkReceivingService(store, referral, matched, resolved, issues, services);
   return {
@@ -86,6 +100,34 @@ export async function resolveIdentities(store: FhirStore, referral: ReferralBund
     receivingOdsCode: receiving.odsCode,
     issues,
   };
+}
+
+/**
+ * A consent named by reference, rather than sent, must hold as one sent would: active, permitting,
+ * and the referred person's.
+ */
+function consentIssues(
+  referral: ReferralBundle,
+  resolved: Map<string, Resource>,
+  person: Resource | undefined,
+  issues: Issue[],
+): void {
+  const { at } = referral.serviceRequest;
+  for (const [path, resource] of resolved) {
+    if (resource.resourceType !== 'Consent') continue;
+    const problems = [
+      resource.status !== 'active' && 'is not active',
+      resource.provision?.type === 'deny' && 'denies sharing',
+      (!person || resource.patient?.reference !== `Patient/${person.id}`) && 'is not the referred person’s',
+    ].filter(Boolean);
+    if (problems.length) {
+      issues.push({
+        code: 'business-rule',
+        diagnostics: `The consent named ${problems.join(' and ')}`,
+        expression: [`${at}.${path}`],
+      });
+    }
+  }
 }
 
 /** The references of the ServiceRequest to resources outside the Bundle, by element path. */

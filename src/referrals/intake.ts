@@ -98,7 +98,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const fingerprint = await fingerprintReferral(referral);
   // Reads only, outside the lock: most people and organisations are already stored, and locking
   // on them would serialise every referral from the same practice.
-  const resolution = await resolveIdentities(deps.store, referral);
+  const resolution = await resolveIdentities(deps.store, referral, ctx.principal);
   const referrer = await referrerOdsCode(deps.store, referral, resolution);
   const { organization } = ctx.principal;
   if (organization !== undefined && referrer !== organization) {

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { exampleBody } from '../support/referrals.ts';
+import { all, exampleBody } from '../support/referrals.ts';
 import { CLIENTS_JSON, COMMUNITY, GP, securedApp } from '../support/secured.ts';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -134,5 +134,50 @@ describe('a write answers with no more than a read would show', () => {
     const retry = await s.as(gp, '/referrals', referral('Amir'));
     expect(retry.status).toBe(200);
     expect((await retry.json()).serviceRequest.id).toBe(ids[0]);
+  });
+});
+
+describe('a referral naming what is on record outside itself', () => {
+  /** Example 06 (one ServiceRequest naming its person by NHS number), sent as the community centre. */
+  function single(nhs: string, consent?: string) {
+    const body = exampleBody<Record<string, unknown>>('06-single-service-request.201');
+    body.identifier = [{ system: 'https://riverside-community.example/referrals', value: `RCC-${nhs}` }];
+    body.subject = { identifier: { system: NHS, value: nhs } };
+    body.requester = {
+      type: 'Organization',
+      identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RCC01' },
+    };
+    if (consent) {
+      body.contained = [];
+      body.supportingInfo = [{ reference: consent }];
+    }
+    return { body };
+  }
+
+  it('tells no sender whether a person it cannot see is on record', async () => {
+    const { s, community } = await gpAndCommunity(['system/ServiceRequest.c']);
+    // 9990000018 is the GP's patient; 9990000042 is no one's.
+    const known = await s.as(community, '/fhir/ServiceRequest', single('9990000018'));
+    const unknown = await s.as(community, '/fhir/ServiceRequest', single('9990000042'));
+    expect(known.status).toBe(422);
+    expect(unknown.status).toBe(422);
+    const issues = async (r: Response) =>
+      ((await r.json()) as { issue: { code: string; expression?: string[] }[] }).issue.map((i) => [
+        i.code,
+        i.expression,
+      ]);
+    expect(await issues(known)).toEqual(await issues(unknown));
+  });
+
+  it('does not take another organisation’s consent as the person’s', async () => {
+    const { s, community } = await gpAndCommunity(['system/ServiceRequest.c']);
+    const [consent] = await all(s.store, 'Consent');
+    const response = await s.as(
+      community,
+      '/fhir/ServiceRequest',
+      single('9990000018', `Consent/${consent?.id}`),
+    );
+    expect(response.status).toBe(422);
+    expect(JSON.stringify(await response.json())).toContain('supportingInfo[0] does not resolve');
   });
 });
