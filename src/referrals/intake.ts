@@ -139,7 +139,12 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       ]);
     }
     // Accepted before, and the directory has changed since: answer with what was stored.
-    if (existing && resolution.issues.length > 0) return replay(deps.store, existing);
+    if (existing && resolution.issues.length > 0) {
+      // Accepted whole before: answer with it. Left incomplete, it cannot be completed now.
+      const replayed = await replay(deps.store, existing);
+      if (replayed) return replayed;
+      throw new FhirError('invalid', resolution.issues);
+    }
     if (resolution.issues.length > 0) throw new FhirError('invalid', resolution.issues);
     resolution.matched = matching.apply(matches);
     const plan = planReferralWrite({
@@ -221,7 +226,7 @@ function acceptedSearch(
 }
 
 /** Rebuilds the answer to an accepted referral from its intake Provenance, for a retry. */
-async function replay(store: FhirStore, serviceRequest: ServiceRequest): Promise<IntakeResult> {
+async function replay(store: FhirStore, serviceRequest: ServiceRequest): Promise<IntakeResult | undefined> {
   const found = await store.search('Provenance', {
     target: `ServiceRequest/${serviceRequest.id}`,
     _include: 'Provenance:target',
@@ -237,11 +242,12 @@ async function replay(store: FhirStore, serviceRequest: ServiceRequest): Promise
     .map((t) => byRef.get(t.reference ?? ''))
     .filter((r): r is Resource => Boolean(r));
   const task = targets.find((r): r is Task => r.resourceType === 'Task');
+  if (!task) return undefined;
   const senderTargets = targets.filter((r) => r !== task);
   return {
     kind: 'existing',
     serviceRequest,
-    task: task as Task,
+    task,
     entries: senderTargets.map((resource) => ({ resource, created: false, shown: false, notes: [] })),
   };
 }
