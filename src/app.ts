@@ -139,7 +139,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.use(path, async (c, next) =>
       WRITE_METHODS.includes(c.req.method) && !c.req.path.endsWith('/_search') ? body(c, next) : next(),
     );
-    app.use(path, async (c, next) => (c.req.method === 'POST' ? replay(c, next) : next()));
+    // A search by POST changes nothing, so it is not held to its X-Request-ID as a write is.
+    app.use(path, async (c, next) =>
+      c.req.method === 'POST' && !c.req.path.endsWith('/_search') ? replay(c, next) : next(),
+    );
   }
   for (const feature of features) app.route('/fhir', feature.routes);
   app.route('/', referrals.json);

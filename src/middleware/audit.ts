@@ -17,6 +17,7 @@ export function interactionOf(method: string, path: string): { interaction: Rest
     .filter(Boolean);
   const [type, id, history, version] = segments;
   if (segments.some((s) => s.startsWith('$'))) return { interaction: 'operation', type };
+  if (id === '_search') return { interaction: 'search-type', type };
   if (method === 'POST') return type ? { interaction: 'create', type } : { interaction: 'transaction' };
   if (method === 'PUT' || method === 'PATCH') return { interaction: 'update', type };
   if (method === 'DELETE') return { interaction: 'delete', type };

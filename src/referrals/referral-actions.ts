@@ -74,7 +74,8 @@ async function actOnce(
       ? { businessStatus: { coding: [{ system: REFERRAL_BUSINESS_STATUS.url, code: businessStatus }] } }
       : {}),
     ...(input.reason ? { statusReason: { text: input.reason } } : {}),
-    ...(input.note
+    // A note already last on the Task is the same operation repeated: not added twice.
+    ...(input.note && stored.note?.at(-1)?.text !== input.note
       ? { note: [...(stored.note ?? []), { text: input.note, time: deps.clock().toISOString() }] }
       : {}),
   };

@@ -69,3 +69,46 @@ describe('plain operations are idempotent', () => {
     expect(await all(base, 'Provenance')).toHaveLength(3);
   });
 });
+
+describe('plain operations with a note', () => {
+  it('a repeated $progress with the same note writes once', async () => {
+    const { app, store } = await seededApp();
+    const sent = (await (
+      await postBundle(app, exampleBody('01-gp-transaction-bundle.200'))
+    ).json()) as Bundle;
+    const srId = sent.entry
+      ?.map((e) => e.response?.location ?? '')
+      .find((l) => l.startsWith('ServiceRequest/'))
+      ?.split('/')[1];
+    expect((await call(app, `/referrals/${srId}/$accept`, { method: 'POST' })).status).toBe(200);
+    const progress = () =>
+      call(app, `/referrals/${srId}/$progress`, {
+        body: { businessStatus: 'contacted', note: 'Phoned, will call back' },
+        headers: { 'content-type': 'application/json' },
+      });
+    expect((await progress()).status).toBe(200);
+    expect((await progress()).status).toBe(200);
+    const [task] = await all<Task>(store, 'Task');
+    expect(task?.note?.filter((n) => n.text === 'Phoned, will call back')).toHaveLength(1);
+    expect((await store.history('Task', task?.id as string)).entry).toHaveLength(3);
+  });
+});
+
+describe('search by POST', () => {
+  it('is audited as a search and is not held to its X-Request-ID', async () => {
+    const { app } = await seededApp();
+    const search = (body: string) =>
+      app.request('http://facade.test/fhir/Organization/_search', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'same-search' },
+        body,
+      });
+    const first = (await (
+      await search('identifier=https://fhir.nhs.uk/Id/ods-organization-code|SPX01')
+    ).json()) as Bundle;
+    const second = (await (
+      await search('identifier=https://fhir.nhs.uk/Id/ods-organization-code|B99901')
+    ).json()) as Bundle;
+    expect(first.entry?.[0]?.resource?.id).not.toBe(second.entry?.[0]?.resource?.id);
+  });
+});
