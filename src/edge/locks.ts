@@ -5,6 +5,9 @@ import type { AcquireResult } from './lock-shard.ts';
 import { callShard, type ShardNamespace } from './shard-calls.ts';
 import { digestOf } from './shards.ts';
 
+/** A failed renewal or release needs no handling: the lease it concerns expires on its own. */
+const leftToExpiry = (): void => {};
+
 /** Timings of the shared locks, in milliseconds. */
 export interface DurableLockOptions {
   /** How long a lease lasts unless renewed: how long a dead isolate's lock outlives it. */
@@ -59,7 +62,7 @@ export function createDurableObjectLocks(
         for (const key of held) {
           // A lost renewal is retried at the next beat; a lost lease is what the store's
           // conditional writes are there for.
-          callShard(namespace, key, 'renew', { key, holder, leaseMs }).catch(() => undefined);
+          callShard(namespace, key, 'renew', { key, holder, leaseMs }).catch(leftToExpiry);
         }
       };
       const heartbeat = setInterval(renew, renewEvery(leaseMs));
@@ -74,7 +77,7 @@ export function createDurableObjectLocks(
         clearInterval(heartbeat);
         // A release that fails is ended by the lease instead.
         await Promise.all(
-          held.map((key) => callShard(namespace, key, 'release', { key, holder }).catch(() => undefined)),
+          held.map((key) => callShard(namespace, key, 'release', { key, holder }).catch(leftToExpiry)),
         );
       }
     },

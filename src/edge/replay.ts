@@ -4,6 +4,9 @@ import type { ShardBegin } from './replay-shard.ts';
 import { callShard, type ShardNamespace } from './shard-calls.ts';
 import { digestOf } from './shards.ts';
 
+/** A failed renewal needs no handling: the claim it concerns expires on its own. */
+const leftToExpiry = (): void => {};
+
 /**
  * The X-Request-ID record across isolates: each key (as its digest) lives in the shard object
  * the digest names, where `begin` checks and claims it atomically. A claim is renewed while its
@@ -39,7 +42,7 @@ export function createDurableObjectReplayStore(
       waits.delete(digest);
       if (begun.state === 'recorded') return begun;
       const renew = () =>
-        callShard(namespace, digest, 'renew', { key: digest, claim, claimMs }).catch(() => undefined);
+        callShard(namespace, digest, 'renew', { key: digest, claim, claimMs }).catch(leftToExpiry);
       heartbeats.set(claim, setInterval(renew, renewEvery(claimMs)));
       return { state: 'claimed', claim };
     },

@@ -2,6 +2,9 @@ import type { MiddlewareHandler } from 'hono';
 import { FhirError } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 
+/** A record that could not be kept or let go needs no handling: its claim expires on its own. */
+const leftToExpiry = (): void => {};
+
 /** A response as first sent, kept so a repeated request id gets the same answer. */
 export interface RecordedResponse {
   bodyHash: string;
@@ -142,7 +145,7 @@ export function requestReplay(store: ReplayStore): MiddlewareHandler<AppEnv> {
         const ending = response
           ? store.complete(key, begun.claim, response)
           : store.abandon(key, begun.claim);
-        await ending.catch(() => undefined);
+        await ending.catch(leftToExpiry);
       }
       return;
     }
