@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { openExclusiveSqlite } from '../sqlite-file.ts';
 
 /** One stored message. */
 export interface OutboxRow {
@@ -35,21 +34,7 @@ export class OutboxInUseError extends Error {
  */
 export function openOutboxDatabase(location: { dir: string } | 'memory'): DatabaseSync {
   if (location === 'memory') return new DatabaseSync(':memory:');
-  const dir = resolve(location.dir);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'outbox.sqlite');
-  const db = new DatabaseSync(file);
-  try {
-    db.exec('PRAGMA locking_mode = EXCLUSIVE');
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = FULL');
-    db.exec('BEGIN EXCLUSIVE; COMMIT');
-  } catch (err) {
-    db.close();
-    if (err instanceof Error && /locked|busy/i.test(err.message)) throw new OutboxInUseError(file);
-    throw err;
-  }
-  return db;
+  return openExclusiveSqlite(location.dir, 'outbox.sqlite', (file) => new OutboxInUseError(file));
 }
 
 const SCHEMA = `

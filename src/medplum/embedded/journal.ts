@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { openExclusiveSqlite } from '../../sqlite-file.ts';
 
 /** One change to the store, as the repository hands it over at commit. */
 export type JournalChange =
@@ -93,20 +93,11 @@ export class Journal {
 
   static open(location: JournalLocation): Journal {
     if (location === 'memory') return new Journal(new DatabaseSync(':memory:'));
-    const dir = resolve(location.dir);
-    mkdirSync(dir, { recursive: true });
-    const db = new DatabaseSync(join(dir, 'store.sqlite'));
-    try {
-      db.exec('PRAGMA locking_mode = EXCLUSIVE');
-      db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = FULL');
-      // Take the exclusive lock now, so a second process fails at start-up, not on its first write.
-      db.exec('BEGIN EXCLUSIVE; COMMIT');
-    } catch (err) {
-      db.close();
-      if (err instanceof Error && /locked|busy/i.test(err.message)) throw new DataDirectoryInUseError(dir);
-      throw err;
-    }
+    const db = openExclusiveSqlite(
+      location.dir,
+      'store.sqlite',
+      () => new DataDirectoryInUseError(resolve(location.dir)),
+    );
     return new Journal(db);
   }
 
