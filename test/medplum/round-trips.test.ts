@@ -4,7 +4,7 @@ import { nhsNumber } from '../../scripts/bench/referrals.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
 import { call } from '../support/app.ts';
-import { exampleBody, postBundle, seededApp } from '../support/referrals.ts';
+import { exampleBody, idInAnswer, postBundle, seededApp } from '../support/referrals.ts';
 
 /** The store, counting the calls each request makes to Medplum (audit records, written after the answer, apart). */
 function counting(store: FhirStore) {
@@ -42,8 +42,8 @@ describe('round trips to Medplum per operation', () => {
     const sent = await postBundle(app, referral(2));
     expect(sent.status).toBe(200);
     expect(calls).toHaveLength(3);
-    const locations = ((await sent.json()) as Bundle).entry?.map((e) => e.response?.location ?? '') ?? [];
-    const id = (type: string) => locations.find((l) => l.startsWith(`${type}/`))?.split('/')[1];
+    const answer = (await sent.json()) as Bundle;
+    const id = (type: string) => idInAnswer(answer, type);
 
     calls.length = 0;
     expect((await call(app, `/referrals/${id('ServiceRequest')}/$accept`, { method: 'POST' })).status).toBe(

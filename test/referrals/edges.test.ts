@@ -1,7 +1,7 @@
 import type { Bundle, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { call } from '../support/app.ts';
-import { all, exampleBody, postBundle, seededApp } from '../support/referrals.ts';
+import { all, exampleBody, idInAnswer, postBundle, seededApp } from '../support/referrals.ts';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 
@@ -55,10 +55,7 @@ describe('referral intake at the edges', () => {
     const sent = (await (
       await postBundle(app, exampleBody('01-gp-transaction-bundle.200'))
     ).json()) as Bundle;
-    const srId = sent.entry
-      ?.map((e) => e.response?.location ?? '')
-      .find((l) => l.startsWith('ServiceRequest/'))
-      ?.split('/')[1];
+    const srId = idInAnswer(sent, 'ServiceRequest');
     const accepted = await call(app, `/referrals/${srId}/$accept`, { method: 'POST' });
     expect(accepted.status).toBe(200);
     expect((await accepted.json()).status).toBe('accepted');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { UpstreamError } from '../../src/medplum/errors.ts';
 import { call } from '../support/app.ts';
-import { all, exampleBody, postBundle, seededApp, withLatency } from '../support/referrals.ts';
+import { all, exampleBody, idInAnswer, postBundle, seededApp, withLatency } from '../support/referrals.ts';
 
 describe('plain operations are idempotent', () => {
   it('50 concurrent $accept calls on one referral all answer accepted, and write one version and one Provenance', async () => {
@@ -14,10 +14,7 @@ describe('plain operations are idempotent', () => {
     const sent = (await (
       await postBundle(app, exampleBody('01-gp-transaction-bundle.200'))
     ).json()) as Bundle;
-    const srId = sent.entry
-      ?.map((e) => e.response?.location ?? '')
-      .find((l) => l.startsWith('ServiceRequest/'))
-      ?.split('/')[1];
+    const srId = idInAnswer(sent, 'ServiceRequest');
     const answers = await Promise.all(
       Array.from({ length: 50 }, () => call(app, `/referrals/${srId}/$accept`, { method: 'POST' })),
     );
@@ -49,10 +46,7 @@ describe('plain operations are idempotent', () => {
     const sent = (await (
       await postBundle(app, exampleBody('01-gp-transaction-bundle.200'))
     ).json()) as Bundle;
-    const srId = sent.entry
-      ?.map((e) => e.response?.location ?? '')
-      .find((l) => l.startsWith('ServiceRequest/'))
-      ?.split('/')[1] as string;
+    const srId = idInAnswer(sent, 'ServiceRequest');
     expect((await call(app, `/referrals/${srId}/$accept`, { method: 'POST' })).status).toBe(200);
     cut = true;
     expect((await call(app, `/referrals/${srId}/$complete`, { method: 'POST' })).status).toBe(504);
@@ -76,10 +70,7 @@ describe('plain operations with a note', () => {
     const sent = (await (
       await postBundle(app, exampleBody('01-gp-transaction-bundle.200'))
     ).json()) as Bundle;
-    const srId = sent.entry
-      ?.map((e) => e.response?.location ?? '')
-      .find((l) => l.startsWith('ServiceRequest/'))
-      ?.split('/')[1];
+    const srId = idInAnswer(sent, 'ServiceRequest');
     expect((await call(app, `/referrals/${srId}/$accept`, { method: 'POST' })).status).toBe(200);
     const progress = () =>
       call(app, `/referrals/${srId}/$progress`, {

@@ -1,7 +1,7 @@
 import type { Bundle, Organization, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { call, expectOutcome } from '../support/app.ts';
-import { exampleBody, postBundle, seededApp } from '../support/referrals.ts';
+import { exampleBody, idInAnswer, postBundle, seededApp } from '../support/referrals.ts';
 
 const SUBSETTED = (r: { meta?: { tag?: { code?: string }[] } }) =>
   r.meta?.tag?.some((t) => t.code === 'SUBSETTED');
@@ -11,12 +11,7 @@ async function withReferral() {
   const sent = (await (
     await postBundle(test.app, exampleBody('01-gp-transaction-bundle.200'))
   ).json()) as Bundle;
-  const id = (type: string) =>
-    sent.entry
-      ?.map((e) => e.response?.location ?? '')
-      .find((l) => l.startsWith(`${type}/`))
-      ?.split('/')[1] as string;
-  return { ...test, srId: id('ServiceRequest'), patientId: id('Patient') };
+  return { ...test, srId: idInAnswer(sent, 'ServiceRequest'), patientId: idInAnswer(sent, 'Patient') };
 }
 
 describe('_summary and _elements', () => {

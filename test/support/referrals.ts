@@ -91,3 +91,9 @@ export function withLatency(store: FhirStore, ms = 3): FhirStore {
     ping: delayed(store.ping),
   };
 }
+
+/** The id of the entry of this type in a transaction-response (from its `Location`). */
+export function idInAnswer(answer: Bundle, type: string): string {
+  const location = answer.entry?.map((e) => e.response?.location ?? '').find((l) => l.startsWith(`${type}/`));
+  return location?.split('/')[1] as string;
+}
