@@ -146,8 +146,6 @@ export const Failures = {
   notServed: (diagnostics: string) => fail('not-found', 'not-supported', diagnostics),
   unsupportedType: (type: string) =>
     fail('not-found', 'not-supported', `Resource type ${type} is not served here`),
-  forbidden: (diagnostics: string, expression?: string[]) =>
-    fail('forbidden', 'forbidden', diagnostics, expression),
   /** A change made against a version that is no longer current. */
   stale: (what: string) =>
     fail(

@@ -269,19 +269,6 @@ export function entryMatching(
   };
 }
 
-/**
- * Matches bundle entries to stored resources by identifier, in one round trip; entries already in
- * `known` are kept as they are and not searched again.
- */
-export async function matchEntries(
-  store: FhirStore,
-  referral: ReferralBundle,
-  known: ReadonlyMap<number, Resource> = new Map(),
-): Promise<Map<number, Resource>> {
-  const matching = entryMatching(referral, known);
-  return matching.apply(await searchAll(store, matching.searches));
-}
-
 /** The search for a resource by an identifier (an ODS code under either spelling of its system). */
 function identifierQuery(identifier: Identifier): Record<string, string> {
   const systems = ODS_SYSTEMS.includes(identifier.system ?? '') ? ODS_SYSTEMS : [identifier.system];

@@ -1,12 +1,14 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../src/medplum/errors.ts';
+import { StoreError, UpstreamError } from '../../src/medplum/errors.ts';
 import {
   createMedplumClient,
   createMedplumStore,
+  type FhirStore,
   isSafeToRepeat,
   type RetryPolicy,
+  searchAll,
   withRetries,
 } from '../../src/medplum/store.ts';
 import { fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
@@ -103,5 +105,44 @@ describe('a remote Medplum that fails for a moment', () => {
       policy,
     );
     expect((await store.read('Patient', 'p1')).id).toBe('p1');
+  });
+});
+
+describe('searchAll', () => {
+  const store = (entries: NonNullable<Bundle['entry']>): FhirStore =>
+    ({
+      bundle: async () => ({ resourceType: 'Bundle', type: 'batch-response', entry: entries }),
+    }) as unknown as FhirStore;
+  const searches = [
+    { type: 'Patient' as const, query: { _id: 'a' } },
+    { type: 'Organization' as const, query: { _id: 'b' } },
+  ];
+
+  it('answers each search with its Bundle, in order', async () => {
+    const a: Bundle = { resourceType: 'Bundle', type: 'searchset', total: 1 };
+    const b: Bundle = { resourceType: 'Bundle', type: 'searchset', total: 0 };
+    const found = await searchAll(
+      store([
+        { resource: a, response: { status: '200 OK' } },
+        { resource: b, response: { status: '200' } },
+      ]),
+      searches,
+    );
+    expect(found).toEqual([a, b]);
+  });
+
+  it('raises a search the store refused as its refusal, and a failed one as the store’s fault', async () => {
+    const outcome = { resourceType: 'OperationOutcome' as const, issue: [] };
+    const ok = {
+      resource: { resourceType: 'Bundle', type: 'searchset' } as Bundle,
+      response: { status: '200' },
+    };
+    await expect(
+      searchAll(store([ok, { response: { status: '400 Bad Request', outcome } }]), searches),
+    ).rejects.toBeInstanceOf(StoreError);
+    await expect(searchAll(store([ok, { response: { status: '500' } }]), searches)).rejects.toBeInstanceOf(
+      UpstreamError,
+    );
+    await expect(searchAll(store([ok]), searches)).rejects.toBeInstanceOf(UpstreamError);
   });
 });
