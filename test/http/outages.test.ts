@@ -480,6 +480,28 @@ const CASES: Case[] = [
         ),
       ),
   },
+  {
+    name: 'POST /fhir/ServiceRequest with If-None-Exist',
+    who: 'gp',
+    method: 'POST',
+    path: () => '/fhir/ServiceRequest',
+    body: () =>
+      JSON.parse(
+        JSON.stringify(exampleBody<ServiceRequest>('06-single-service-request.201')).replaceAll(
+          '9990000026',
+          JOURNEY_NHS_NUMBER,
+        ),
+      ),
+    headers: () => ({ 'if-none-exist': 'identifier=https://example.org/referrals|IFNE-1' }),
+  },
+  {
+    name: 'POST /fhir/ServiceRequest/_search (a form)',
+    who: 'gp',
+    method: 'POST',
+    path: () => '/fhir/ServiceRequest/_search',
+    body: () => `identifier=${encodeURIComponent('https://example.org/referrals|x')}`,
+    headers: () => ({ 'content-type': 'application/x-www-form-urlencoded' }),
+  },
 ];
 
 const OUTAGES: { failure: UpstreamFailure; status: number; code: string }[] = [
