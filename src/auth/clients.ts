@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseScope, type Scope } from './scopes.ts';
 
 /** The signing algorithms client assertions may use (SMART Backend Services asks for both). */

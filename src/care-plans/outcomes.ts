@@ -8,7 +8,7 @@ import type {
   Reference,
   ServiceRequest,
 } from '@medplum/fhirtypes';
-import { z } from 'zod';
+import * as z from 'zod';
 import ons4 from '../../terminology/Questionnaire-ons4-personal-wellbeing.json' with { type: 'json' };
 import swemwbs from '../../terminology/Questionnaire-swemwbs.json' with { type: 'json' };
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FhirError, invalidBody } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ACTIONS, type Action, actOnReferral } from '../referrals/referral-actions.ts';

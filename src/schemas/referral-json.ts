@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidNhsNumber } from '../fhir/nhs-number.ts';
 
 const dateTime = z.iso.datetime({ offset: true });
