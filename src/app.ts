@@ -7,6 +7,7 @@ import type { AuthMode } from './auth/mode.ts';
 import type { Config } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { Failures } from './fhir/outcomes.ts';
+import { NO_PUBLISHED_PROFILES, type PublishedProfileSource } from './fhir/published-profiles.ts';
 import { allowedMethods } from './http/allowed-methods.ts';
 import { jsonBody } from './http/body.ts';
 import type { AppEnv } from './http/env.ts';
@@ -51,6 +52,8 @@ export interface AppDeps {
   audit?: AuditSink;
   /** Where `Prefer: respond-async` referrals are queued and their jobs kept; answered at once without. */
   asyncIntake?: AsyncIntakeDeps;
+  /** Where the full published profiles are read; the slim copies are served without. */
+  publishedProfiles?: PublishedProfileSource;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -116,7 +119,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
   const carePlans = carePlanRoutes(intake);
   const features: FhirFeature[] = [
-    contractRoutes(deps.clock),
+    contractRoutes(deps.clock, deps.publishedProfiles ?? NO_PUBLISHED_PROFILES),
     referrals.fhir,
     tasks.fhir,
     carePlans.fhir,

@@ -18,6 +18,7 @@ import { generateSigningKeyJwk } from './auth/tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { operationOutcome } from './fhir/outcomes.ts';
+import { publishedProfileFiles } from './fhir/published-profile-files.ts';
 import { createJsonLogger } from './logger.ts';
 import { createEmbeddedStore } from './medplum/embedded/connect.ts';
 import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
     auth,
     locks,
     asyncIntake: { jobs, outbox },
+    publishedProfiles: publishedProfileFiles(),
     audit: createOutboxAuditSink({ outbox, newId, logger, fallback: createStoreAuditSink(store, logger) }),
   });
   outbox.start();

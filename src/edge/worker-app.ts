@@ -16,6 +16,7 @@ import type { RateLimiter } from '../middleware/rate-limit.ts';
 import { createDurableObjectJtiLedger } from './jti.ts';
 import { createDurableObjectLocks } from './locks.ts';
 import { outboxAuditFor } from './outbox.ts';
+import { isAssetsBinding, publishedProfileAssets } from './published-profile-assets.ts';
 import { createDurableObjectReplayStore } from './replay.ts';
 import { isShardNamespace } from './shard-calls.ts';
 
@@ -28,6 +29,9 @@ export const SHARD_BINDINGS = {
   replay: 'REPLAY_SHARDS',
   jtis: 'JTI_SHARDS',
 } as const;
+
+/** The static assets holding the published profiles (profiles/generated/), as wrangler.toml names them. */
+export const PROFILES_BINDING = 'PROFILES';
 
 /** Builds one app; throws ConfigError or ClientRegistryError (or Error for the key) on bad settings. */
 export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
@@ -48,6 +52,7 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
   const limiter = env.RATE_LIMITER as RateLimiter | undefined;
   const store = createMedplumStore(client);
   const logger = createJsonLogger(config.logLevel);
+  const profiles = env[PROFILES_BINDING];
   return createApp({
     config,
     store,
@@ -59,6 +64,7 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     ...outboxAuditFor(env, store, logger),
     ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
     ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
+    ...(isAssetsBinding(profiles) ? { publishedProfiles: publishedProfileAssets(profiles) } : {}),
     ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),
   });
 }

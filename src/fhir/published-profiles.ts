@@ -1,47 +1,18 @@
 import type { StructureDefinition } from '@medplum/fhirtypes';
 
-type Loader = () => Promise<{ default: unknown }>;
-
 /**
- * The full StructureDefinitions as published (prose, differential and snapshot), loaded the first
- * time each is asked for: they are for readers, and the service enforces the slim copies.
+ * Where the full StructureDefinitions (prose, differential and snapshot, as `npm run
+ * build:profiles` writes them to profiles/generated/) are read from: files on Node, the Worker's
+ * static assets on Workers. They are for readers and are kept out of the Worker's bundle; the
+ * service enforces the slim copies in src/fhir/definitions/profiles.json. Answers undefined when
+ * the file is not there.
  */
-const LOADERS: Record<string, Loader> = {
-  'social-prescribing-patient': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-patient.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-organization': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-organization.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-consent': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-consent.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-referral': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-referral.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-referral-task': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-referral-task.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-care-plan': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-care-plan.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-goal': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-goal.json', {
-      with: { type: 'json' },
-    }),
-  'social-prescribing-care-team': () =>
-    import('../../profiles/generated/StructureDefinition-social-prescribing-care-team.json', {
-      with: { type: 'json' },
-    }),
-};
+export type PublishedProfileSource = (fileName: string) => Promise<StructureDefinition | undefined>;
 
-export async function publishedProfile(id: string): Promise<StructureDefinition | undefined> {
-  const load = Object.hasOwn(LOADERS, id) ? LOADERS[id] : undefined;
-  return load ? ((await load()).default as StructureDefinition) : undefined;
+/** The file a profile is published in, under profiles/generated/. */
+export function publishedProfileFile(id: string): string {
+  return `StructureDefinition-${id}.json`;
 }
+
+/** A source with nothing in it: readers get the slim copies. */
+export const NO_PUBLISHED_PROFILES: PublishedProfileSource = async () => undefined;

@@ -11,7 +11,7 @@ import type {
 import operationDefinitions from '../fhir/definitions/operation-definitions.json' with { type: 'json' };
 import { Failures, FhirError, type Issue, operationOutcome } from '../fhir/outcomes.ts';
 import { checkAgainstProfile, PROFILE_OF, PROFILES } from '../fhir/profiles.ts';
-import { publishedProfile } from '../fhir/published-profiles.ts';
+import { type PublishedProfileSource, publishedProfileFile } from '../fhir/published-profiles.ts';
 import { isReadableResourceType } from '../fhir/resource-types.ts';
 import { CODE_SYSTEMS, type ExpandedConcept, expand, VALUE_SETS } from '../fhir/terminology.ts';
 
@@ -55,6 +55,7 @@ export async function searchContract(
   type: ContractSearchType,
   params: URLSearchParams,
   baseUrl: string,
+  published: PublishedProfileSource,
 ): Promise<Bundle> {
   for (const key of params.keys()) {
     if (key !== 'url' && !RESPONSE_ONLY.includes(key) && !PAGING.includes(key)) {
@@ -75,7 +76,7 @@ export async function searchContract(
   const page = matches.slice(offset, offset + count);
   const resources =
     type === 'StructureDefinition'
-      ? await Promise.all(page.map((sd) => readProfile(sd.id as string)))
+      ? await Promise.all(page.map((sd) => readProfile(sd.id as string, published)))
       : (page as Resource[]);
   const link = (at: number) => {
     const query = new URLSearchParams([...params].filter(([key]) => key === 'url'));
@@ -101,11 +102,18 @@ export async function searchContract(
   };
 }
 
-/** A profile as published (full, with its differential and snapshot), by id. */
-export async function readProfile(id: string): Promise<StructureDefinition> {
-  const found = await publishedProfile(id);
-  if (!found) throw Failures.notFound();
-  return found;
+/**
+ * A profile as published (full, with its differential and snapshot), by id; the slim copy the
+ * service enforces (same url and version) when the published file is not there.
+ */
+export async function readProfile(
+  id: string,
+  published: PublishedProfileSource,
+): Promise<StructureDefinition> {
+  const slim = PROFILES.find((sd) => sd.id === id);
+  if (!slim) throw Failures.notFound();
+  const full = await published(publishedProfileFile(id));
+  return full?.url === slim.url ? full : slim;
 }
 
 function valueSetByUrl(url: string | undefined): ValueSet {

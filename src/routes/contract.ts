@@ -3,6 +3,7 @@ import { type Context, Hono } from 'hono';
 import type { ResourceCapability, SearchParamCapability } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { PROFILE_OF } from '../fhir/profiles.ts';
+import type { PublishedProfileSource } from '../fhir/published-profiles.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
@@ -65,9 +66,9 @@ function codeParams(query: URLSearchParams, body: unknown) {
  * `$validate-code` on its value sets, and `$validate` of any resource it accepts. Reading the
  * contract needs no token; `$validate` does.
  */
-export function contractRoutes(clock: () => Date): FhirFeature {
+export function contractRoutes(clock: () => Date, published: PublishedProfileSource): FhirFeature {
   const search = async (c: Context<AppEnv>, type: ContractSearchType) =>
-    sendFhir(c, await searchContract(type, await searchParams(c), c.get('baseUrl')));
+    sendFhir(c, await searchContract(type, await searchParams(c), c.get('baseUrl'), published));
   const routes = new Hono<AppEnv>();
   // One route per path rather than a regex alternation, which Hono does not anchor.
   for (const type of SEARCHED) {
@@ -77,7 +78,9 @@ export function contractRoutes(clock: () => Date): FhirFeature {
     routes.get(`/OperationDefinition/${od.id}`, (c) => sendResource(c, od));
   }
   routes
-    .get('/StructureDefinition/:id', async (c) => sendResource(c, await readProfile(c.req.param('id'))))
+    .get('/StructureDefinition/:id', async (c) =>
+      sendResource(c, await readProfile(c.req.param('id'), published)),
+    )
     .get('/ValueSet/:operation{\\$expand}', (c) =>
       sendFhir(c, expandValueSet({ url: c.req.query('url') }, clock())),
     )

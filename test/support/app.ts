@@ -1,6 +1,7 @@
 import { type AppDeps, createApp } from '../../src/app.ts';
 import type { AuditSink } from '../../src/audit/audit-sink.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
+import { publishedProfileFiles } from '../../src/fhir/published-profile-files.ts';
 import type { Logger } from '../../src/logger.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
@@ -23,6 +24,9 @@ export interface TestApp {
 
 export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
 
+/** One reader of profiles/generated/ for every test app: each file is parsed once. */
+const PUBLISHED_PROFILES = publishedProfileFiles();
+
 /** The app on a fresh embedded Medplum, with a fixed clock and predictable (UUID-shaped) ids. */
 export function createTestApp(
   env: Record<string, string> = {},
@@ -41,6 +45,7 @@ export function createTestApp(
     clock: overrides.clock ?? (() => TEST_NOW),
     newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
     logger,
+    publishedProfiles: PUBLISHED_PROFILES,
     ...(overrides.auth ? { auth: overrides.auth } : {}),
     ...(overrides.rateLimiter ? { rateLimiter: overrides.rateLimiter } : {}),
     ...(overrides.locks ? { locks: overrides.locks } : {}),
