@@ -25,6 +25,7 @@ import { createInProcessLocks, type KeyedLocks } from './referrals/locks.ts';
 import { authRoutes } from './routes/auth.ts';
 import { carePlanRoutes } from './routes/care-plans.ts';
 import { contractRoutes } from './routes/contract.ts';
+import { directoryRoutes } from './routes/directory.ts';
 import type { FhirFeature } from './routes/feature.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     referrals.fhir,
     tasks.fhir,
     carePlans.fhir,
+    directoryRoutes(intake),
     resourceReadRoutes(deps.store),
   ];
   app.route('/', healthRoutes(deps.store));

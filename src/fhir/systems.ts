@@ -71,3 +71,24 @@ export const PRACTITIONER_ID_SYSTEMS: readonly string[] = [
   SYSTEM.hcpc,
 ];
 export const ODS_SYSTEMS: readonly string[] = [SYSTEM.odsOrganization, SYSTEM.odsOrganisationAlt];
+
+/**
+ * Identifier and code systems of the community service directory imported from Open Referral UK
+ * (ORUK) feeds. ORUK ids are the publisher's own, so each kind of record has its own system here.
+ * England and Wales charity numbers, Companies House numbers and UPRNs have no official FHIR
+ * identifier system that we know of (UK Core carries a UPRN only as an address-key extension), so
+ * ours stand in for them under CANONICAL_BASE; swap them for official URIs if any are published.
+ */
+export const DIRECTORY_SYSTEM = {
+  orukService: `${CANONICAL_BASE}/Id/open-referral-service`,
+  orukOrganization: `${CANONICAL_BASE}/Id/open-referral-organization`,
+  orukLocation: `${CANONICAL_BASE}/Id/open-referral-location`,
+  /** Register of charities in England and Wales (org-id.guide scheme GB-CHC). */
+  charityNumber: `${CANONICAL_BASE}/Id/charity-number`,
+  /** Companies House register of companies (org-id.guide scheme GB-COH). */
+  companyNumber: `${CANONICAL_BASE}/Id/company-number`,
+  /** Unique Property Reference Number of a location (OS AddressBase). */
+  uprn: `${CANONICAL_BASE}/Id/uprn`,
+  /** Base of the code systems made for ORUK taxonomies that publish no URI (`/<vocabulary>` added). */
+  openReferralTaxonomy: `${CANONICAL_BASE}/CodeSystem/open-referral-taxonomy`,
+} as const;

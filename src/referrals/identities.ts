@@ -1,4 +1,11 @@
-import type { Bundle, Identifier, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  HealthcareService,
+  Identifier,
+  Reference,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
 import type { Principal } from '../auth/principal.ts';
 import { scopedQuery } from '../auth/tenancy.ts';
 import type { Issue } from '../fhir/outcomes.ts';
@@ -177,7 +184,7 @@ function externalSearches(
 }
 
 /**
- * The search for the receiving organisation's active services, made with the other look-ups
+ * The search for the receiving organisation's services (active or not), made with the other look-ups
  * when the performer is named by ODS code (in the Bundle or as a logical reference) or by id.
  */
 function receivingServiceSearch(
@@ -197,8 +204,7 @@ function receivingServiceSearch(
       type: 'HealthcareService',
       query: {
         'organization:Organization.identifier': identifierQuery(identifier).identifier as string,
-        active: 'true',
-        _count: '1',
+        _count: String(SERVICES_LOOKED_AT),
       },
     };
   }
@@ -206,7 +212,7 @@ function receivingServiceSearch(
   return target?.type === 'Organization'
     ? {
         type: 'HealthcareService',
-        query: { organization: `Organization/${target.id}`, active: 'true', _count: '1' },
+        query: { organization: `Organization/${target.id}`, _count: String(SERVICES_LOOKED_AT) },
       }
     : undefined;
 }
@@ -279,13 +285,16 @@ function identifierQuery(identifier: Identifier): Record<string, string> {
  * The performer must be a service this deployment knows: a stored Organization that provides an
  * active HealthcareService (or such a HealthcareService itself).
  */
+/** Services of the receiving organisation looked at: enough to find an active one among withdrawn ones. */
+const SERVICES_LOOKED_AT = 20;
+
 async function checkReceivingService(
   store: FhirStore,
   referral: ReferralBundle,
   matched: Map<number, Resource>,
   resolved: Map<string, Resource>,
   issues: Issue[],
-  /** The performer's active services, when they were searched with the other look-ups. */
+  /** The performer's services, when they were searched with the other look-ups. */
   found?: Bundle,
 ): Promise<{ reference: Reference; odsCode?: string }> {
   const { resource: sr, at } = referral.serviceRequest;
@@ -303,10 +312,20 @@ async function checkReceivingService(
     }
     return { reference: {} };
   };
+  const withdrawn = () => {
+    issues.push({
+      code: 'business-rule',
+      diagnostics:
+        'The receiving service is not taking referrals: it has been marked inactive in the directory',
+      expression: [`${at}.performer[0]`],
+    });
+    return { reference: {} };
+  };
   if (!performer) return unknown();
   if (performer.resourceType === 'HealthcareService') {
     const provider = performer.providedBy?.reference;
-    if (performer.active === false || !provider?.startsWith('Organization/')) return unknown();
+    if (performer.active === false) return withdrawn();
+    if (!provider?.startsWith('Organization/')) return unknown();
     const organization = await readIfExists(store, 'Organization', provider.slice('Organization/'.length));
     return organization
       ? { reference: { reference: provider }, odsCode: odsCodeOf(organization) }
@@ -317,10 +336,10 @@ async function checkReceivingService(
     found ??
     (await store.search('HealthcareService', {
       organization: `Organization/${performer.id}`,
-      active: 'true',
-      _count: '1',
+      _count: String(SERVICES_LOOKED_AT),
     }));
-  return services.entry?.length
-    ? { reference: { reference: `Organization/${performer.id}` }, odsCode: odsCodeOf(performer) }
-    : unknown();
+  const all = (services.entry ?? []).map((e) => e.resource as HealthcareService);
+  if (all.some((service) => service.active !== false))
+    return { reference: { reference: `Organization/${performer.id}` }, odsCode: odsCodeOf(performer) };
+  return all.length ? withdrawn() : unknown();
 }

@@ -115,13 +115,17 @@ export async function searchResources(
     assertValueForm(resourceType, key, value);
     if (!RESPONSE_ONLY_PARAMS.includes(key) && !FACADE_PARAMS.includes(key)) query.append(key, value);
   }
+  const storeQuery = withIncludesByParameter(query);
   query.set('_count', String(pageSize(params.get('_count'))));
+  storeQuery.set('_count', query.get('_count') as string);
   const offset = Number(params.get('_offset') ?? 0);
   if (!Number.isInteger(offset) || offset < 0) {
     throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
   }
-  if (offset > 0) query.set('_offset', String(offset));
-  const storeQuery = new URLSearchParams(query);
+  if (offset > 0) {
+    query.set('_offset', String(offset));
+    storeQuery.set('_offset', String(offset));
+  }
   // A count is the total alone, counted by the store over what the caller may see.
   if (subset.summary === 'count') {
     storeQuery.set('_count', '0');
@@ -161,6 +165,24 @@ function withKnownTotal(bundle: Bundle, offset: number, count: number): { total?
   // An empty page past the start, or a page of none asked for, says nothing about the total.
   if (count <= 0 || (matches === 0 && offset > 0)) return {};
   return { total: offset + matches };
+}
+
+/**
+ * Includes named by the element rather than by the search parameter, as readers of the resource
+ * expect (`HealthcareService:providedBy`), as the store knows them.
+ */
+const INCLUDE_ALIASES: Readonly<Record<string, string>> = {
+  'HealthcareService:providedBy': 'HealthcareService:organization',
+};
+
+function withIncludesByParameter(query: URLSearchParams): URLSearchParams {
+  const forStore = new URLSearchParams();
+  for (const [key, value] of query) {
+    const [include, ...rest] = value.split(':iterate');
+    const alias = key.startsWith('_include') && include ? INCLUDE_ALIASES[include] : undefined;
+    forStore.append(key, alias ? [alias, ...rest].join(':iterate') : value);
+  }
+  return forStore;
 }
 
 /** Parameters the facade answers itself, after tenancy, rather than passing to the store. */

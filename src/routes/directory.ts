@@ -1,0 +1,76 @@
+import { Hono } from 'hono';
+import { DIRECTORY_TYPES } from '../directory/directory-rules.ts';
+import { searchNear } from '../directory/near-search.ts';
+import {
+  type DirectoryDeps,
+  patchDirectoryEntry,
+  registerDirectoryEntry,
+  updateDirectoryEntry,
+} from '../directory/register.ts';
+import type { AppEnv } from '../http/env.ts';
+import { sendFhir } from '../http/respond.ts';
+import { searchFormParams } from '../http/search-form.ts';
+import { searchResources } from '../resources/read-resources.ts';
+import { type FhirFeature, sendCreated, updateRoute } from './feature.ts';
+
+/**
+ * The directory of organisations, services and places: registered and changed by clients with
+ * directory scopes, read and searched by every client (the read routes), `Location?near=`
+ * answered here.
+ */
+export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
+  const routes = new Hono<AppEnv>();
+  for (const type of DIRECTORY_TYPES) {
+    routes
+      .post(`/${type}`, async (c) => {
+        const result = await registerDirectoryEntry(
+          deps,
+          c.get('ctx'),
+          type,
+          c.get('body'),
+          c.req.header('if-none-exist'),
+        );
+        return sendCreated(c, result.resource, result.created ? 'created' : 'matched');
+      })
+      .put(
+        `/${type}/:id`,
+        updateRoute((ctx, id, body, ifMatch) => updateDirectoryEntry(deps, ctx, type, id, body, ifMatch)),
+      )
+      .patch(
+        `/${type}/:id`,
+        updateRoute((ctx, id, body, ifMatch) => patchDirectoryEntry(deps, ctx, type, id, body, ifMatch)),
+      );
+  }
+  // Without `near`, a Location search is the store's, like any other (the read routes).
+  routes
+    .get('/Location', async (c, next) => {
+      const params = new URL(c.req.url).searchParams;
+      if (!params.has('near')) return next();
+      return sendFhir(c, await searchNear(deps.store, c.get('ctx'), 'Location', params, c.get('baseUrl')));
+    })
+    // The form is read once, so both kinds of search are answered here.
+    .post('/Location/_search', async (c) => {
+      const params = await searchFormParams(c);
+      const search = params.has('near') ? searchNear : searchResources;
+      return sendFhir(c, await search(deps.store, c.get('ctx'), 'Location', params, c.get('baseUrl')));
+    });
+  return {
+    routes,
+    capabilities: DIRECTORY_TYPES.map((type) => ({
+      type,
+      interactions: ['create', 'update', 'patch'],
+      conditionalCreate: true,
+      ...(type === 'Location'
+        ? {
+            searchParams: [
+              {
+                name: 'near',
+                type: 'special',
+                definition: 'http://hl7.org/fhir/SearchParameter/Location-near',
+              },
+            ],
+          }
+        : {}),
+    })),
+  };
+}
