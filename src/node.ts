@@ -29,7 +29,7 @@ import { SqliteAsyncJobs } from './outbox/sqlite-async-jobs.ts';
 import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { OutboxInUseError, openOutboxDatabase } from './outbox/sqlite-outbox-table.ts';
 import { createInProcessLocks } from './referrals/locks.ts';
-import { asyncIntakeHandlers } from './routes/async-referrals.ts';
+import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from './routes/async-referrals.ts';
 
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
@@ -108,12 +108,15 @@ async function main(): Promise<void> {
   }
 
   // Audit records wait in the outbox, on disk before each response is sent, until Medplum has them.
-  // `Prefer: respond-async` referrals are queued there too, their jobs in a table beside it.
+  // `Prefer: respond-async` referrals are queued there too, their jobs in a table beside it (jobs
+  // expired are dropped as the table is opened, and as jobs are opened).
   const newId = () => crypto.randomUUID();
   const locks = createInProcessLocks();
   const jobs = new SqliteAsyncJobs(outboxDb);
   const outbox = new SqliteOutbox(outboxDb, {
     handlers: { ...auditHandlers(store), ...asyncIntakeHandlers({ store, locks, clock, newId }, jobs) },
+    // A referral that used up its attempts leaves its job answering that it was not written.
+    deadLetterHandlers: asyncIntakeDeadLetterHandlers(jobs),
     logger,
     ackDelayMs: config.testOutboxAckDelayMs,
   });

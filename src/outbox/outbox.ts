@@ -1,3 +1,5 @@
+import type { Logger } from '../logger.ts';
+
 /**
  * The outbox: work that must happen after a response and must not be lost (audit records). A
  * message is stored durably before the response is sent, then handed to the handler for its kind
@@ -37,6 +39,29 @@ export type OutboxHandler = (payload: unknown) => Promise<void>;
 
 /** The handler for each kind of message. */
 export type OutboxHandlers = Readonly<Record<string, OutboxHandler>>;
+
+/**
+ * Runs the dead-letter handler of the message's kind, if it has one, once the message has been
+ * dead-lettered: what its sender was waiting for can be told it will not come. Never rejects: a
+ * failure is logged (kind, request id, error name) and the message stays dead-lettered.
+ */
+export async function afterDeadLetter(
+  handlers: OutboxHandlers | undefined,
+  envelope: { kind: string; ref?: string | null; payload: unknown },
+  logger: Logger,
+): Promise<void> {
+  const handler = handlers && Object.hasOwn(handlers, envelope.kind) ? handlers[envelope.kind] : undefined;
+  if (!handler) return;
+  try {
+    await handler(envelope.payload);
+  } catch (err) {
+    logger.error('outbox.dead-letter-handler-failed', {
+      kind: envelope.kind,
+      ref: envelope.ref ?? undefined,
+      error: errorName(err),
+    });
+  }
+}
 
 /** The message as stored or sent: its kind, its log label and its payload. */
 export interface OutboxEnvelope {

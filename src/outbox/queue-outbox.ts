@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import {
+  afterDeadLetter,
   asEnvelope,
   DEFAULT_DELIVERY_POLICY,
   type DeliveryPolicy,
@@ -50,6 +51,8 @@ export function createQueueOutbox(queue: QueueProducer): Outbox {
 
 export interface QueueConsumerOptions {
   handlers: OutboxHandlers;
+  /** Run for a message of their kind once it is dead-lettered (see afterDeadLetter). */
+  deadLetterHandlers?: OutboxHandlers;
   logger: Logger;
   /** Where a message goes after its last attempt; without it the Queue's own dead-letter queue takes it. */
   deadLetters?: QueueProducer;
@@ -63,7 +66,8 @@ export interface QueueConsumerOptions {
  * success acks it; a failure retries it after the backoff; a failure on the last attempt sends it
  * to the dead-letter queue (with its attempts) and logs kind, request id and attempts, never the
  * payload. Should that send fail, the message is retried once more, which makes the Queue move it
- * to its configured dead-letter queue: a message is never dropped.
+ * to its configured dead-letter queue: a message is never dropped. Either way the dead-letter
+ * handler of its kind, if any, then runs.
  */
 export async function consumeOutboxBatch(
   batch: QueueBatchLike,
@@ -93,6 +97,8 @@ export async function consumeOutboxBatch(
     }
     options.logger.error('outbox.dead-letter', { ...fields, error, queue: batch.queue });
     await deadLetter(message, envelope, error, options.deadLetters, options.logger);
+    // Last, whichever queue keeps it: the consumer will not see this message again.
+    if (envelope) await afterDeadLetter(options.deadLetterHandlers, envelope, options.logger);
   }
 }
 

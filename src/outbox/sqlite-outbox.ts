@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '../logger.ts';
 import {
+  afterDeadLetter,
   DEFAULT_DELIVERY_POLICY,
   type DeliveryPolicy,
   type EnqueueOptions,
@@ -14,6 +15,8 @@ import { type DeadLetterRow, type OutboxRow, OutboxTable } from './sqlite-outbox
 
 export interface SqliteOutboxOptions {
   handlers: OutboxHandlers;
+  /** Run for a message of their kind once it is dead-lettered (see afterDeadLetter). */
+  deadLetterHandlers?: OutboxHandlers;
   logger: Logger;
   policy?: DeliveryPolicy;
   now?: () => number;
@@ -35,7 +38,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * disk before the response that caused it is sent) and drained by one loop. An attempt is
  * counted, and its retry scheduled, before the handler runs: a process killed mid-attempt tries
  * again after the backoff, and a message that keeps killing the process still runs out of
- * attempts. Success deletes the message; the last failure marks it dead and keeps it.
+ * attempts. Success deletes the message; the last failure marks it dead and keeps it, then runs
+ * the dead-letter handler of its kind, if any.
  */
 export class SqliteOutbox implements Outbox {
   private readonly table: OutboxTable;
@@ -132,6 +136,16 @@ export class SqliteOutbox implements Outbox {
     this.wakeUp?.();
   }
 
+  private async afterDeadLetter(row: OutboxRow): Promise<void> {
+    const envelope = { kind: row.kind, ref: row.ref, payload: undefined as unknown };
+    try {
+      envelope.payload = JSON.parse(row.payload);
+    } catch {
+      return;
+    }
+    await afterDeadLetter(this.options.deadLetterHandlers, envelope, this.options.logger);
+  }
+
   private async deliver(row: OutboxRow): Promise<void> {
     const { logger, handlers } = this.options;
     const fields = { kind: row.kind, ref: row.ref ?? undefined };
@@ -141,6 +155,7 @@ export class SqliteOutbox implements Outbox {
     if (attempts > this.policy.maxAttempts || !handler) {
       this.table.dead(row.seq, this.now(), handler ? 'interrupted' : 'unknown-kind');
       logger.error('outbox.dead-letter', { ...fields, attempts: row.attempts });
+      await this.afterDeadLetter(row);
       return;
     }
     const started = this.now();
@@ -153,6 +168,7 @@ export class SqliteOutbox implements Outbox {
       if (attempts >= this.policy.maxAttempts) {
         this.table.dead(row.seq, this.now(), error);
         logger.error('outbox.dead-letter', { ...fields, attempts, error });
+        await this.afterDeadLetter(row);
       } else {
         this.table.failed(row.seq, error);
         logger.warn('outbox.retry', { ...fields, attempts, error, delayMs });

@@ -1,5 +1,6 @@
 import { authorize, type Principal, type RequestContext } from '../auth/principal.ts';
 import { formatScope, parseScopes } from '../auth/scopes.ts';
+import { FhirError } from '../fhir/outcomes.ts';
 import type { AsyncJobs } from '../outbox/async-jobs.ts';
 import type { Outbox } from '../outbox/outbox.ts';
 import { fingerprintReferral } from './fingerprint.ts';
@@ -51,7 +52,7 @@ export async function acceptReferralLater(
   const { clientId, organization, scopes } = ctx.principal;
   // Its content too: another referral under the same identifier is its own job (and a 409).
   const key = `${organization ?? ''}|${referralIdentifier(referral)}|${await fingerprintReferral(referral)}`;
-  const job = deps.jobs.open(clientId, key, deps.newId());
+  const job = await deps.jobs.open(clientId, key, deps.newId());
   if (!job.created) return job.id;
   const message: AsyncIntakeMessage = {
     ...request,
@@ -62,12 +63,16 @@ export async function acceptReferralLater(
   try {
     await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
   } catch (err) {
-    // Not queued, so never worked: a job left pending would be waited on for ever.
-    deps.jobs.remove(job.id);
+    // Not queued, so never worked: a job left pending would be waited on until it lapses. Should
+    // that fail too, it does lapse (ASYNC_JOB_PENDING_LIMIT_MS); the caller hears of the first failure.
+    await deps.jobs.remove(job.id).catch(lapses);
     throw err;
   }
   return job.id;
 }
+
+/** A job that cannot be removed needs no handling: it lapses, unworked, on its own. */
+const lapses = (): void => {};
 
 /** The caller of a queued referral, as it was when the referral was accepted. */
 export function principalOf(message: AsyncIntakeMessage): Principal {
@@ -77,4 +82,18 @@ export function principalOf(message: AsyncIntakeMessage): Principal {
     organization: organization ?? undefined,
     scopes: parseScopes(scopes.join(' ')).scopes,
   };
+}
+
+/**
+ * What a queued referral that was never written answers: its message used up its attempts (the
+ * store was down throughout), or its job lapsed. Nothing was written, and the same referral may be
+ * sent again (intake is idempotent, so that is safe even had part of it been written).
+ */
+export function referralNotWritten(): FhirError {
+  return new FhirError('unavailable', [
+    {
+      code: 'transient',
+      diagnostics: 'The referral could not be written; it may be sent again',
+    },
+  ]);
 }

@@ -15,6 +15,7 @@ import {
   acceptReferralLater,
   type IntakeForm,
   principalOf,
+  referralNotWritten,
 } from '../referrals/async-intake.ts';
 import type { IntakeDeps } from '../referrals/intake.ts';
 import { submitReferral } from '../referrals/intake.ts';
@@ -55,13 +56,15 @@ export async function acceptLater(
 
 /**
  * `GET /fhir/_async/{id}`: 202 with Retry-After while the job is pending, then the answer the
- * synchronous request would have had. Another client's job is a 404, as an unknown one is.
+ * synchronous request would have had. Another client's job is a 404, as an unknown or expired one
+ * is; a lapsed one answers that the referral was not written.
  */
 export async function sendJobStatus(c: Context<AppEnv>, jobs: AsyncJobs): Promise<Response> {
-  const job = jobs.get(c.req.param('id') as string);
+  const job = await jobs.get(c.req.param('id') as string);
   if (!job || job.owner !== c.get('ctx').principal.clientId) {
     throw new FhirError('not-found', [{ code: 'not-found', diagnostics: 'No such asynchronous request' }]);
   }
+  if (job.lapsed) throw referralNotWritten();
   const { answer } = job;
   if (!answer) {
     const pending = operationOutcome([
@@ -86,14 +89,15 @@ const mayPass = (err: unknown): boolean =>
 /**
  * The outbox handler of queued referrals: the synchronous intake, run as the caller, its answer
  * kept for the job. A store that fails, or a write left part-done, rejects, so the referral waits
- * for the store to recover; any other failure is the answer. Redelivered after its answer was kept, it does nothing.
+ * for the store to recover; any other failure is the answer. Redelivered after its answer was
+ * kept (or once its job has lapsed or expired), it does nothing.
  */
 export function asyncIntakeHandlers(deps: IntakeDeps, jobs: AsyncJobs): OutboxHandlers {
   return {
     [ASYNC_INTAKE_KIND]: async (payload) => {
       const message = payload as AsyncIntakeMessage;
-      const job = jobs.get(message.jobId);
-      if (!job || job.answer) return;
+      const job = await jobs.get(message.jobId);
+      if (!job || job.answer || job.lapsed) return;
       const ctx = { requestId: message.requestId, principal: principalOf(message), touched: [] };
       let answer: AsyncJobAnswer;
       try {
@@ -112,7 +116,26 @@ export function asyncIntakeHandlers(deps: IntakeDeps, jobs: AsyncJobs): OutboxHa
         const error = toErrorAnswer(err);
         answer = { status: error.status, headers: error.headers, format: 'fhir', body: error.outcome };
       }
-      jobs.complete(message.jobId, answer);
+      await jobs.complete(message.jobId, answer);
+    },
+  };
+}
+
+/**
+ * What the outbox does with a queued referral once it is dead-lettered (the store was down for
+ * every attempt): its job answers that the referral was not written and may be sent again, rather
+ * than staying pending. A rejection is the outbox's to log; the job then lapses in the end.
+ */
+export function asyncIntakeDeadLetterHandlers(jobs: AsyncJobs): OutboxHandlers {
+  return {
+    [ASYNC_INTAKE_KIND]: async (payload) => {
+      const error = toErrorAnswer(referralNotWritten());
+      await jobs.complete((payload as AsyncIntakeMessage).jobId, {
+        status: error.status,
+        headers: error.headers,
+        format: 'fhir',
+        body: error.outcome,
+      });
     },
   };
 }

@@ -116,6 +116,32 @@ describe('the Workers outbox (Cloudflare Queue)', () => {
     expect(logger.lines.join('\n')).not.toContain('Patient/p1');
   });
 
+  it('runs the dead-letter handler of the kind after the last attempt, whichever queue keeps it', async () => {
+    const told: unknown[] = [];
+    const options = (deadLetters: QueueProducer) => ({
+      handlers: { job: () => Promise.reject(new TypeError('store down')) },
+      deadLetterHandlers: {
+        job: async (payload: unknown) => {
+          told.push(payload);
+        },
+      },
+      logger: captureLogger(),
+      policy: POLICY,
+      deadLetters,
+    });
+    const early = message('m7', 2, { kind: 'job', ref: 'req-7', payload: { jobId: 'j7' } });
+    const last = message('m8', 3, { kind: 'job', ref: 'req-8', payload: { jobId: 'j8' } });
+    await consumeOutboxBatch({ queue: 'outbox', messages: [early.msg, last.msg] }, options(producer()));
+    const unsent = message('m9', 3, { kind: 'job', ref: 'req-9', payload: { jobId: 'j9' } });
+    await consumeOutboxBatch({ queue: 'outbox', messages: [unsent.msg] }, options(producer(true)));
+    expect([early.done.retried !== undefined, last.done.acked, unsent.done.retried]).toEqual([
+      true,
+      true,
+      {},
+    ]);
+    expect(told).toEqual([{ jobId: 'j8' }, { jobId: 'j9' }]);
+  });
+
   it('leaves a dead letter to the Queue when it cannot send it, and dead-letters unknown kinds at once', async () => {
     const last = message('m4', 3, { kind: 'audit', ref: 'req-4', payload: {} });
     await consumeOutboxBatch(

@@ -136,6 +136,47 @@ describe('the Node outbox (SQLite)', () => {
     expect(logger.lines.join('\n')).not.toMatch(/Amir|9990000034/);
   });
 
+  it('runs the dead-letter handler of the kind once, after the last attempt, and logs its failure by name', async () => {
+    const db = database();
+    const told: unknown[] = [];
+    const logger = captureLogger();
+    const box = new SqliteOutbox(db, {
+      handlers: { audit: failing, other: failing },
+      deadLetterHandlers: {
+        audit: async (payload) => {
+          told.push(payload);
+        },
+        other: async () => {
+          throw new RangeError('job store down');
+        },
+      },
+      logger,
+      policy: POLICY,
+      now: () => now,
+      random: () => 1,
+    });
+    box.enqueue('audit', { jobId: 'j1' }, { ref: 'req-a' });
+    box.enqueue('other', { jobId: 'j2' }, { ref: 'req-b' });
+    for (let i = 0; i < 3; i++) {
+      await box.deliverDue();
+      now += 10_000;
+    }
+    expect(told).toEqual([]);
+    await box.deliverDue();
+    await box.deliverDue();
+    expect(told).toEqual([{ jobId: 'j1' }]);
+    expect(box.stats()).toEqual({ delivered: 0, pending: 0, dead: 2 });
+    expect(logger.lines.filter((l) => l.includes('dead-letter-handler')).map((l) => JSON.parse(l))).toEqual([
+      {
+        level: 'error',
+        event: 'outbox.dead-letter-handler-failed',
+        kind: 'other',
+        ref: 'req-b',
+        error: 'RangeError',
+      },
+    ]);
+  });
+
   it('dead-letters a message of a kind it has no handler for at once', async () => {
     const { box } = outbox(async () => undefined);
     box.enqueue('mystery', {});

@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { UpstreamError } from '../../src/medplum/errors.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
+import { ASYNC_JOB_PENDING_LIMIT_MS, ASYNC_JOB_TTL_MS } from '../../src/outbox/async-jobs.ts';
 import { SqliteAsyncJobs } from '../../src/outbox/sqlite-async-jobs.ts';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { openOutboxDatabase } from '../../src/outbox/sqlite-outbox-table.ts';
 import { createInProcessLocks } from '../../src/referrals/locks.ts';
-import { asyncIntakeHandlers } from '../../src/routes/async-referrals.ts';
+import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from '../../src/routes/async-referrals.ts';
 import { captureLogger } from '../support/app.ts';
 import { exampleBody } from '../support/referrals.ts';
 import { BASE, COMMUNITY, GP, SP, securedApp } from '../support/secured.ts';
@@ -36,24 +37,30 @@ function switchableStore(inner: FhirStore): FhirStore & { down: boolean } {
   return wrapper;
 }
 
-/** The secured app with async jobs and an outbox drained by hand (no loop), retrying at once. */
-async function asyncApp() {
+/**
+ * The secured app with async jobs and an outbox drained by hand (no loop), retrying at once. The
+ * jobs' clock is moved by hand (`jobClock.now`).
+ */
+async function asyncApp(maxAttempts = 20) {
   const store = switchableStore(createEmbeddedStore({ timeoutMs: 5_000 }).store);
   const db = openOutboxDatabase('memory');
-  const jobs = new SqliteAsyncJobs(db);
+  const jobClock = { now: Date.now() };
+  const jobs = new SqliteAsyncJobs(db, () => jobClock.now);
   const locks = createInProcessLocks();
   const handlers: Parameters<typeof asyncIntakeHandlers> = [
     { store, locks, clock: () => s.now(), newId: () => crypto.randomUUID() },
     jobs,
   ];
+  const logger = captureLogger();
   const outbox = new SqliteOutbox(db, {
     handlers: asyncIntakeHandlers(...handlers),
-    logger: captureLogger(),
-    policy: { maxAttempts: 20, baseDelayMs: 0, maxDelayMs: 0 },
+    deadLetterHandlers: asyncIntakeDeadLetterHandlers(jobs),
+    logger,
+    policy: { maxAttempts, baseDelayMs: 0, maxDelayMs: 0 },
   });
   const s = await securedApp({}, { store, locks, asyncIntake: { jobs, outbox } });
   const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
-  return { s, store, outbox, gp };
+  return { s, store, outbox, gp, jobClock, logger };
 }
 
 const pathOf = (response: Response) => (response.headers.get('content-location') ?? '').slice(BASE.length);
@@ -179,10 +186,10 @@ describe('Prefer: respond-async on referral intake', () => {
     await asyncIntakeHandlers(
       { store, locks: createInProcessLocks(), clock: s.now, newId: () => crypto.randomUUID() },
       {
-        get: () => ({ id: 'x', owner: GP, key: 'k' }),
-        open: () => ({ id: 'x', created: false }),
-        complete: () => {},
-        remove: () => {},
+        get: async () => ({ id: 'x', owner: GP }),
+        open: async () => ({ id: 'x', created: false }),
+        complete: async () => {},
+        remove: async () => {},
       },
     )['referral-intake']?.({
       jobId: 'x',
@@ -201,5 +208,57 @@ describe('Prefer: respond-async on referral intake', () => {
       identifier: 'https://fhir.riverside-medical.example/referrals|RMP-2026-000101',
     });
     expect(after.entry).toHaveLength(1);
+  });
+
+  it('answers 503 for a referral dead-lettered while the store was down, with nothing written', async () => {
+    const { s, store, outbox, gp, logger } = await asyncApp(3);
+    store.down = true;
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    for (let i = 0; i < 3; i++) await outbox.deliverDue();
+    expect(outbox.stats()).toMatchObject({ pending: 0, dead: 1 });
+    store.down = false;
+    const status = await s.as(gp, pathOf(sent));
+    expect(status.status).toBe(503);
+    const outcome = (await status.json()) as { resourceType: string; issue: { diagnostics: string }[] };
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0]?.diagnostics).toMatch(/could not be written; it may be sent again/);
+    const found = await store.search('ServiceRequest', {
+      identifier: 'https://fhir.riverside-medical.example/referrals|RMP-2026-000101',
+    });
+    expect(found.entry ?? []).toHaveLength(0);
+    expect(logger.lines.join('\n')).not.toMatch(/RMP-2026-000101|9990000018/);
+  });
+
+  it('forgets an answered job 24 hours after its answer: its status location is then a 404', async () => {
+    const { s, outbox, gp, jobClock } = await asyncApp();
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    await outbox.deliverDue();
+    jobClock.now += ASYNC_JOB_TTL_MS - 1;
+    expect((await s.as(gp, pathOf(sent))).status).toBe(200);
+    jobClock.now += 1;
+    const gone = await s.as(gp, pathOf(sent));
+    expect(gone.status).toBe(404);
+  });
+
+  it('answers 503 for a job whose work never came, once it has lapsed, and never works it after', async () => {
+    const { s, store, outbox, gp, jobClock } = await asyncApp();
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    jobClock.now += ASYNC_JOB_PENDING_LIMIT_MS;
+    expect((await s.as(gp, pathOf(sent))).status).toBe(503);
+    await outbox.deliverDue();
+    expect((await s.as(gp, pathOf(sent))).status).toBe(503);
+    const found = await store.search('ServiceRequest', {
+      identifier: 'https://fhir.riverside-medical.example/referrals|RMP-2026-000101',
+    });
+    expect(found.entry ?? []).toHaveLength(0);
   });
 });
