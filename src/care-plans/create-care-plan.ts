@@ -17,6 +17,7 @@ import {
   TASK_STATUSES_FOR_PLANNING,
 } from './care-plan-rules.ts';
 import { openPlanOf, referralNamed } from './plan-referral.ts';
+import { planServiceIssues } from './plan-services.ts';
 
 export interface CarePlanDeps {
   store: FhirStore;
@@ -85,6 +86,7 @@ export async function createCarePlan(
     ]);
   }
   issues.push(...profileIssues(input, issues));
+  issues.push(...(await planServiceIssues(deps.store, carePlan, at)));
   if (issues.length) throw new FhirError('invalid', issues);
 
   return deps.locks.withLocks([`CarePlan|${srRef}`], async () => {

@@ -32,7 +32,7 @@ const MAX_PER_PART = 100;
 /**
  * `GET /fhir/Patient/{id}/$social-prescribing-summary`: everything a care-plan viewer needs about
  * one person, in one Bundle: the Patient, their referrals and the Tasks tracking them, care
- * plans, goals, care team, consents and outcome questionnaires. Only what the caller may see:
+ * plans and the services they name, goals, care team, consents and outcome questionnaires. Only what the caller may see:
  * each part goes through the same tenancy narrowing as a search, and parts the token's scopes do
  * not grant reading are left out.
  */
@@ -53,12 +53,23 @@ export async function socialPrescribingSummary(
     store,
     parts.map(([type, param]) => {
       const query = new URLSearchParams({ [param]: `Patient/${patientId}`, _count: String(MAX_PER_PART) });
+      // The community services the plans connect the person to, in the same search.
+      if (type === 'CarePlan' && allows(ctx.principal.scopes, 'HealthcareService', 'r'))
+        query.set('_include', 'CarePlan:performer');
       return { type, query: Object.fromEntries(scopedQuery(ctx.principal, type, query)) };
     }),
   );
+  const seen = new Set([`Patient/${patient.id}`]);
   for (const bundle of found) {
     const visible = visibleEntries(ctx.principal, bundle);
-    resources.push(...(visible.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+    for (const { resource, search } of visible.entry ?? []) {
+      const key = `${resource?.resourceType}/${resource?.id}`;
+      // Of what a plan's activities name, the services only (the people are parts of their own).
+      if (!resource || seen.has(key)) continue;
+      if (search?.mode === 'include' && resource.resourceType !== 'HealthcareService') continue;
+      seen.add(key);
+      resources.push(resource);
+    }
   }
   ctx.touched.push(...resources.map((r) => `${r.resourceType}/${r.id}`));
   const entry: BundleEntry[] = resources.map((r) => ({ resource: toPublicResource(r) }));
@@ -82,7 +93,7 @@ export const SUMMARY_DEFINITION: OperationDefinition = {
   type: false,
   instance: true,
   description:
-    'Everything a care-plan viewer needs about one person, in one Bundle: the Patient, their social prescribing referrals (ServiceRequest) with the Tasks tracking them, care plans, goals, care team, consents and outcome questionnaires (QuestionnaireResponse). Only resources the caller may see are included.',
+    'Everything a care-plan viewer needs about one person, in one Bundle: the Patient, their social prescribing referrals (ServiceRequest) with the Tasks tracking them, care plans with the community services (HealthcareService) their activities connect the person to, goals, care team, consents and outcome questionnaires (QuestionnaireResponse). Only resources the caller may see are included.',
   parameter: [
     {
       name: 'return',

@@ -9,6 +9,7 @@ import { postEntry } from '../workflow/writes.ts';
 import { planContentIssues, planMoveRefusal, referralOf } from './care-plan-rules.ts';
 import { type CarePlanDeps, NOT_THE_RECEIVER } from './create-care-plan.ts';
 import { referralNamed } from './plan-referral.ts';
+import { planServiceIssues } from './plan-services.ts';
 
 /**
  * `PUT /fhir/CarePlan/{id}` with `If-Match`: the plan's content and status move on; the
@@ -74,6 +75,7 @@ async function applyPlanUpdate(
     });
   }
   issues.push(...profileErrors(next, issues, { at: 'CarePlan' }));
+  issues.push(...(await planServiceIssues(deps.store, next, 'CarePlan', stored)));
   if (issues.length) throw new FhirError('invalid', issues);
 
   const security = stored.meta?.security ?? [];

@@ -85,15 +85,25 @@ export function carePlanJsonToFhir(
         },
         status: activity.status,
         description: activity.description,
-        ...(activity.provider
+        ...(activity.provider || activity.serviceId
           ? {
               performer: [
-                {
-                  display: activity.provider.name,
-                  ...(activity.provider.odsCode
-                    ? { identifier: { system: SYSTEM.odsOrganization, value: activity.provider.odsCode } }
-                    : {}),
-                },
+                ...(activity.serviceId ? [{ reference: `HealthcareService/${activity.serviceId}` }] : []),
+                ...(activity.provider
+                  ? [
+                      {
+                        display: activity.provider.name,
+                        ...(activity.provider.odsCode
+                          ? {
+                              identifier: {
+                                system: SYSTEM.odsOrganization,
+                                value: activity.provider.odsCode,
+                              },
+                            }
+                          : {}),
+                      },
+                    ]
+                  : []),
               ],
             }
           : {}),

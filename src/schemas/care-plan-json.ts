@@ -42,6 +42,11 @@ export const CarePlanJsonSchema = z
               odsCode: z.string().trim().min(3).max(10).optional(),
             })
             .optional(),
+          /** The id of the HealthcareService in the directory the activity connects the person to. */
+          serviceId: z
+            .string()
+            .regex(/^[A-Za-z0-9\-.]{1,64}$/)
+            .optional(),
           location: z.string().trim().min(1).max(200).optional(),
           /** When, in words ("Tuesdays 10:00") or as a start date-time. */
           schedule: z.union([isoDateTime, z.string().trim().min(1).max(200)]).optional(),
