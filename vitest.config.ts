@@ -44,6 +44,9 @@ const workerdMedplum = fakeMedplum('https://medplum.test/', [
 ]);
 const workerdHandlers = medplumHandlers(workerdMedplum);
 
+/** A host the embedded project's outbound requests fail at, as from a Medplum that is down. */
+const MEDPLUM_DOWN_HOST = 'medplum-down.test';
+
 // A second Worker project talks to a real embedded Medplum (FhirRouter + the embedded store, in
 // Node), so referral intake runs end to end with the Worker's code in workerd.
 let embedded: Promise<(request: Request) => Promise<Response>> | undefined;
@@ -103,7 +106,11 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              outboundService: async (request: Request) => (await embeddedMedplum())(request),
+              // Except at MEDPLUM_DOWN_HOST, a Medplum that is down (503), for bindings that name it.
+              outboundService: async (request: Request) =>
+                new URL(request.url).hostname === MEDPLUM_DOWN_HOST
+                  ? new Response('Service Unavailable', { status: 503 })
+                  : (await embeddedMedplum())(request),
               bindings: {
                 MEDPLUM_BASE_URL: 'https://embedded-medplum.test/',
                 MEDPLUM_CLIENT_ID: 'workerd',

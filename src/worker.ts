@@ -4,8 +4,9 @@
  * are registered in the AUTH_CLIENTS secret and tokens signed with AUTH_SIGNING_KEY; with no
  * clients registered, FHIR routes are refused (fail closed). A `RATE_LIMITER` rate-limiting
  * binding, when bound, limits each client. The Durable Object classes exported here hold what
- * every isolate must share (locks, the X-Request-ID record, the assertion ledger), when bound.
- * The `queue` handler consumes the Worker's own outbox Queue (audit records), when bound.
+ * every isolate must share (locks, the X-Request-ID record, the assertion ledger, async jobs),
+ * when bound. The `queue` handler consumes the Worker's own outbox Queue (audit records, and
+ * referrals sent with `Prefer: respond-async`), when bound.
  */
 import type { ExecutionContext, Hono } from 'hono';
 import { ClientRegistryError } from './auth/clients.ts';
@@ -17,6 +18,7 @@ import { operationOutcome } from './fhir/outcomes.ts';
 import type { AppEnv } from './http/env.ts';
 import type { QueueBatchLike } from './outbox/queue-outbox.ts';
 
+export { AsyncJobShard } from './edge/async-job-shard.ts';
 export { JtiShard } from './edge/jti-shard.ts';
 export { LockShard } from './edge/lock-shard.ts';
 export { ReplayShard } from './edge/replay-shard.ts';

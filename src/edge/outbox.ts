@@ -2,7 +2,9 @@
  * The Worker's outbox: a Cloudflare Queue (binding `OUTBOX`) that the Worker both sends to and
  * consumes, with a dead-letter queue (binding `OUTBOX_DEAD_LETTERS`) for messages that used up
  * their attempts. Audit records go through it when it is bound; without it the app keeps them in
- * memory and writes them with `waitUntil`, as before.
+ * memory and writes them with `waitUntil`, as before. Referrals sent with `Prefer: respond-async`
+ * go through it too when the async job objects (`ASYNC_JOB_SHARDS`) are bound as well; without
+ * either, such referrals are answered at once.
  */
 import type { AuditSink } from '../audit/audit-sink.ts';
 import { createStoreAuditSink } from '../audit/audit-sink.ts';
@@ -10,13 +12,21 @@ import { auditHandlers, createOutboxAuditSink } from '../audit/outbox-audit.ts';
 import { ConfigError, parseConfig } from '../config.ts';
 import { createJsonLogger, type Logger } from '../logger.ts';
 import { createMedplumClient, createMedplumStore, type FhirStore } from '../medplum/store.ts';
-import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy } from '../outbox/outbox.ts';
+import type { AsyncJobs } from '../outbox/async-jobs.ts';
+import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy, type OutboxHandlers } from '../outbox/outbox.ts';
 import {
   consumeOutboxBatch,
   createQueueOutbox,
   type QueueBatchLike,
   type QueueProducer,
 } from '../outbox/queue-outbox.ts';
+import type { AsyncIntakeDeps } from '../referrals/async-intake.ts';
+import { createInProcessLocks } from '../referrals/locks.ts';
+import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from '../routes/async-referrals.ts';
+import { createDurableObjectAsyncJobs } from './async-jobs.ts';
+import { createDurableObjectLocks } from './locks.ts';
+import { isShardNamespace } from './shard-calls.ts';
+import { SHARD_BINDINGS } from './shards.ts';
 
 /** The Queue bindings, as wrangler.toml names them. */
 export const OUTBOX_BINDINGS = { queue: 'OUTBOX', deadLetters: 'OUTBOX_DEAD_LETTERS' } as const;
@@ -50,9 +60,25 @@ export function outboxAuditFor(
   };
 }
 
+/** The async job objects, when they are bound. */
+function asyncJobsFor(env: Record<string, unknown>): AsyncJobs | undefined {
+  const namespace = env[SHARD_BINDINGS.asyncJobs];
+  return isShardNamespace(namespace) ? createDurableObjectAsyncJobs(namespace) : undefined;
+}
+
+/** `{ asyncIntake }` for createApp when both the outbox Queue and the job objects are bound. */
+export function outboxAsyncIntakeFor(env: Record<string, unknown>): { asyncIntake?: AsyncIntakeDeps } {
+  const queue = env[OUTBOX_BINDINGS.queue];
+  const jobs = asyncJobsFor(env);
+  if (!isQueueProducer(queue) || !jobs) return {};
+  return { asyncIntake: { jobs, outbox: createQueueOutbox(queue) } };
+}
+
 interface Consumer {
   store: FhirStore;
   logger: Logger;
+  handlers: OutboxHandlers;
+  deadLetterHandlers: OutboxHandlers;
 }
 
 let built: { env: Record<string, unknown>; consumer: Consumer } | undefined;
@@ -63,14 +89,36 @@ function consumerFor(env: Record<string, unknown>): Consumer {
   const config = parseConfig(env, { requireMedplum: true });
   const medplum = config.medplum as NonNullable<typeof config.medplum>;
   const client = createMedplumClient({ ...medplum, timeoutMs: config.upstreamTimeoutMs });
-  const consumer = { store: createMedplumStore(client), logger: createJsonLogger(config.logLevel) };
+  const store = createMedplumStore(client);
+  const consumer: Consumer = {
+    store,
+    logger: createJsonLogger(config.logLevel),
+    handlers: auditHandlers(store),
+    deadLetterHandlers: {},
+  };
+  // Queued referrals: the intake as the synchronous one runs it (with the shared locks when bound),
+  // its answer kept in the job's object.
+  const jobs = asyncJobsFor(env);
+  if (jobs) {
+    const locks = env[SHARD_BINDINGS.locks];
+    const intake = {
+      store,
+      locks: isShardNamespace(locks) ? createDurableObjectLocks(locks) : createInProcessLocks(),
+      clock: () => new Date(),
+      newId: () => crypto.randomUUID(),
+    };
+    consumer.handlers = { ...consumer.handlers, ...asyncIntakeHandlers(intake, jobs) };
+    consumer.deadLetterHandlers = asyncIntakeDeadLetterHandlers(jobs);
+  }
   built = { env, consumer };
   return consumer;
 }
 
 /**
- * The Worker's `queue` handler for the outbox. A configuration problem fails the whole batch,
- * which the Queue delivers again (and in the end dead-letters); it is logged by setting name only.
+ * The Worker's `queue` handler for the outbox: audit records, and queued referrals where the job
+ * objects are bound (a referral dead-lettered after its last attempt leaves its job answering 503,
+ * not pending). A configuration problem fails the whole batch, which the Queue delivers again
+ * (and in the end dead-letters; a referral's job then lapses); it is logged by setting name only.
  */
 export async function consumeWorkerOutbox(
   batch: QueueBatchLike,
@@ -87,7 +135,8 @@ export async function consumeWorkerOutbox(
   }
   const deadLetters = env[OUTBOX_BINDINGS.deadLetters];
   await consumeOutboxBatch(batch, {
-    handlers: auditHandlers(consumer.store),
+    handlers: consumer.handlers,
+    deadLetterHandlers: consumer.deadLetterHandlers,
     logger: consumer.logger,
     policy: OUTBOX_QUEUE_POLICY,
     ...(isQueueProducer(deadLetters) ? { deadLetters } : {}),

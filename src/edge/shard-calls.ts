@@ -57,7 +57,17 @@ export async function callShard<T>(
   args: object,
   shards = SHARD_COUNT,
 ): Promise<T> {
-  const name = shardName(shardOf(digest, shards));
+  return callShardAt<T>(namespace, shardOf(digest, shards), op, args);
+}
+
+/** Calls operation `op` on shard number `shard` (0 to the count - 1), as callShard does. */
+export async function callShardAt<T>(
+  namespace: ShardNamespace,
+  shard: number,
+  op: string,
+  args: object,
+): Promise<T> {
+  const name = shardName(shard);
   for (let attempt = 0; ; attempt++) {
     try {
       // A stub per call: stubs are not carried from one request's context into another's.

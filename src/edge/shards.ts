@@ -4,6 +4,14 @@
  * their SHA-256 digests: lock keys name NHS numbers, and storage never needs the original.
  */
 
+/** The Durable Object bindings, as wrangler.toml names them. */
+export const SHARD_BINDINGS = {
+  locks: 'LOCK_SHARDS',
+  replay: 'REPLAY_SHARDS',
+  jtis: 'JTI_SHARDS',
+  asyncJobs: 'ASYNC_JOB_SHARDS',
+} as const;
+
 /** Objects per concern. Changing it moves keys between objects, so only with nothing in flight. */
 export const SHARD_COUNT = 64;
 

@@ -1,8 +1,9 @@
 /**
  * Builds the Worker's app from its bindings: configuration from `[vars]` and secrets, a Medplum
  * client, and, where their Durable Object bindings are present, the locks, X-Request-ID record
- * and assertion ledger shared by every isolate (in-process ones otherwise), and the audit outbox
- * where its Queue is bound. Each call builds an independent app, as each isolate has its own;
+ * and assertion ledger shared by every isolate (in-process ones otherwise), the audit outbox
+ * where its Queue is bound, and asynchronous referral intake where the Queue and the async job
+ * objects are both bound. Each call builds an independent app, as each isolate has its own;
  * src/worker.ts keeps one per isolate.
  */
 import type { Hono } from 'hono';
@@ -15,20 +16,14 @@ import { createMedplumClient, createMedplumStore } from '../medplum/store.ts';
 import type { RateLimiter } from '../middleware/rate-limit.ts';
 import { createDurableObjectJtiLedger } from './jti.ts';
 import { createDurableObjectLocks } from './locks.ts';
-import { outboxAuditFor } from './outbox.ts';
+import { outboxAsyncIntakeFor, outboxAuditFor } from './outbox.ts';
 import { isAssetsBinding, publishedProfileAssets } from './published-profile-assets.ts';
 import { createDurableObjectReplayStore } from './replay.ts';
 import { isShardNamespace } from './shard-calls.ts';
+import { SHARD_BINDINGS } from './shards.ts';
 
 /** The Worker's bindings: vars and secrets (strings) and platform bindings. */
 export type WorkerEnv = Record<string, unknown>;
-
-/** The Durable Object bindings, as wrangler.toml names them. */
-export const SHARD_BINDINGS = {
-  locks: 'LOCK_SHARDS',
-  replay: 'REPLAY_SHARDS',
-  jtis: 'JTI_SHARDS',
-} as const;
 
 /** The static assets holding the published profiles (profiles/generated/), as wrangler.toml names them. */
 export const PROFILES_BINDING = 'PROFILES';
@@ -60,8 +55,10 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     newId: () => crypto.randomUUID(),
     logger,
     auth,
-    // Audit records go through the outbox Queue when it is bound.
+    // Audit records go through the outbox Queue when it is bound; `Prefer: respond-async`
+    // referrals too when the job objects are bound as well (answered at once otherwise).
     ...outboxAuditFor(env, store, logger),
+    ...outboxAsyncIntakeFor(env),
     ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
     ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
     ...(isAssetsBinding(profiles) ? { publishedProfiles: publishedProfileAssets(profiles) } : {}),
