@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { DIRECTORY_TYPES } from '../directory/directory-rules.ts';
+import { importOpenReferral } from '../directory/import-open-referral.ts';
+import { IMPORT_DEFINITION, IMPORT_OPERATION, importParameters } from '../directory/import-operation.ts';
 import { searchNear } from '../directory/near-search.ts';
 import {
   type DirectoryDeps,
@@ -41,6 +43,11 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
         updateRoute((ctx, id, body, ifMatch) => patchDirectoryEntry(deps, ctx, type, id, body, ifMatch)),
       );
   }
+  routes
+    .post(`/HealthcareService/:operation{\\$${IMPORT_OPERATION}}`, async (c) =>
+      sendFhir(c, importParameters(await importOpenReferral(deps, c.get('ctx'), c.get('body')))),
+    )
+    .get(`/OperationDefinition/${IMPORT_OPERATION}`, (c) => sendFhir(c, IMPORT_DEFINITION));
   // Without `near`, a Location search is the store's, like any other (the read routes).
   routes
     .get('/Location', async (c, next) => {
@@ -60,6 +67,9 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
       type,
       interactions: ['create', 'update', 'patch'],
       conditionalCreate: true,
+      ...(type === 'HealthcareService'
+        ? { operations: [{ name: IMPORT_OPERATION, definition: IMPORT_DEFINITION.url as string }] }
+        : {}),
       ...(type === 'Location'
         ? {
             searchParams: [

@@ -47,13 +47,15 @@ export async function all<T extends Resource>(
   return (bundle.entry ?? []).map((e) => e.resource as T);
 }
 
-/** How many of each referral resource type are stored. */
+/** How many of each referral and directory resource type are stored. */
 export async function counts(store: FhirStore): Promise<Record<string, number>> {
   const types: ResourceType[] = [
     'Patient',
     'Practitioner',
     'PractitionerRole',
     'Organization',
+    'HealthcareService',
+    'Location',
     'ServiceRequest',
     'Task',
     'Consent',

@@ -1,0 +1,358 @@
+import type {
+  Bundle,
+  BundleEntry,
+  HealthcareService,
+  Identifier,
+  Location,
+  Reference,
+} from '@medplum/fhirtypes';
+import { authorize, type RequestContext } from '../auth/principal.ts';
+import { FhirError } from '../fhir/outcomes.ts';
+import { DIRECTORY_SYSTEM } from '../fhir/systems.ts';
+import {
+  type MappedRecord,
+  mapOpenReferral,
+  type RecordKind,
+  type RefusedRecord,
+} from '../mapping/open-referral.ts';
+import { StoreError } from '../medplum/errors.ts';
+import { type FhirStore, searchAll } from '../medplum/store.ts';
+import {
+  DIRECTORY_TYPES,
+  type DirectoryResource,
+  type DirectoryType,
+  directoryIssues,
+  prepareForStore,
+  UNIQUE_IDENTIFIER_SYSTEMS,
+  uniqueIdentifiers,
+} from './directory-rules.ts';
+import type { DirectoryDeps } from './register.ts';
+
+/** What an import did, by record kind. */
+export interface ImportCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  refused: number;
+}
+
+export interface ImportSummary {
+  total: ImportCounts;
+  byKind: Record<RecordKind, ImportCounts>;
+  /** Each record not stored, with its ORUK id (or place in the input) and why. */
+  refusals: RefusedRecord[];
+}
+
+const TYPE_OF: Record<RecordKind, DirectoryType> = {
+  organization: 'Organization',
+  location: 'Location',
+  service: 'HealthcareService',
+};
+const ORUK_SYSTEM: Record<RecordKind, string> = {
+  organization: DIRECTORY_SYSTEM.orukOrganization,
+  location: DIRECTORY_SYSTEM.orukLocation,
+  service: DIRECTORY_SYSTEM.orukService,
+};
+const KIND_OF_SYSTEM = new Map(
+  Object.entries(ORUK_SYSTEM).map(([kind, system]) => [system, kind as RecordKind]),
+);
+/** Written in this order, so each kind's references name entries already stored. */
+const ORDER: readonly RecordKind[] = ['organization', 'location', 'service'];
+/** Entries per transaction, and identifier values per look-up search, and searches per batch. */
+const WRITES_PER_TRANSACTION = 100;
+const VALUES_PER_SEARCH = 50;
+const SEARCHES_PER_BATCH = 20;
+
+/**
+ * `POST /fhir/HealthcareService/$import-open-referral`: an Open Referral UK feed (one service, a
+ * list of them, an organisation with its services, or a list page; ORUK v1 or HSDS 3) stored as
+ * Organization, Location and HealthcareService, keyed by their ORUK ids, so importing the same
+ * feed again updates in place and creates nothing new. Each record that cannot be stored is
+ * refused on its own, with its id and a reason; the rest are stored. Needs create and update on
+ * all three directory types. Imports run one at a time.
+ */
+export async function importOpenReferral(
+  deps: DirectoryDeps,
+  ctx: RequestContext,
+  body: unknown,
+): Promise<ImportSummary> {
+  for (const type of DIRECTORY_TYPES) {
+    authorize(ctx.principal, type, 'c');
+    authorize(ctx.principal, type, 'u');
+  }
+  const feed = mapOpenReferral(body);
+  const whole = feed.refused.find((r) => r.kind === 'input');
+  if (whole && feed.records.length === 0) {
+    throw new FhirError('invalid', [{ code: 'structure', diagnostics: `The body is ${whole.reason}` }]);
+  }
+  return deps.locks.withLocks(['DirectoryImport'], async () => {
+    const run = new ImportRun(deps.store, feed.refused);
+    await run.findStored(feed.records);
+    for (const kind of ORDER)
+      await run.write(
+        kind,
+        feed.records.filter((r) => r.kind === kind),
+      );
+    for (const [key, id] of run.written)
+      ctx.touched.push(`${TYPE_OF[key.split('|')[0] as RecordKind]}/${id}`);
+    return run.summary();
+  });
+}
+
+const key = (kind: RecordKind, orukId: string) => `${kind}|${orukId}`;
+const zero = (): ImportCounts => ({ created: 0, updated: 0, unchanged: 0, refused: 0 });
+
+/** One import: what is stored already, what this import wrote, and the counts. */
+class ImportRun {
+  /** Stored entries by `<kind>|<ORUK id>` and by other unique identifier (`<type>|<system>|<value>`). */
+  private readonly stored = new Map<string, DirectoryResource>();
+  /** Ids of entries stored or written, by `<kind>|<ORUK id>`. */
+  readonly written = new Map<string, string>();
+  private readonly counts: Record<RecordKind, ImportCounts> = {
+    organization: zero(),
+    location: zero(),
+    service: zero(),
+  };
+
+  private readonly store: FhirStore;
+  private readonly refusals: RefusedRecord[];
+
+  constructor(store: FhirStore, refusals: RefusedRecord[]) {
+    this.store = store;
+    this.refusals = refusals;
+    for (const refusal of refusals) if (refusal.kind !== 'input') this.counts[refusal.kind].refused++;
+  }
+
+  /** Looks up, in few round trips, every entry the feed's records are or name. */
+  async findStored(records: readonly MappedRecord[]): Promise<void> {
+    const wanted = new Map<DirectoryType, Set<string>>(DIRECTORY_TYPES.map((t) => [t, new Set()]));
+    for (const record of records) {
+      const type = TYPE_OF[record.kind];
+      for (const id of uniqueIdentifiers(record.resource)) wanted.get(type)?.add(tokenOf(id));
+      for (const ref of namedRefs(record.resource)) {
+        const kind = KIND_OF_SYSTEM.get(ref.identifier?.system ?? '');
+        if (kind && ref.identifier?.value) wanted.get(TYPE_OF[kind])?.add(tokenOf(ref.identifier));
+      }
+    }
+    const searches = [...wanted].flatMap(([type, tokens]) =>
+      chunks([...tokens], VALUES_PER_SEARCH).map((values) => ({
+        type,
+        query: { identifier: values.join(','), _count: String(values.length * 2) },
+      })),
+    );
+    for (const batch of chunks(searches, SEARCHES_PER_BATCH)) {
+      for (const bundle of await searchAll(this.store, batch)) {
+        for (const entry of bundle.entry ?? []) {
+          const resource = entry.resource as DirectoryResource | undefined;
+          if (resource?.id) this.remember(resource);
+        }
+      }
+    }
+  }
+
+  private remember(resource: DirectoryResource): void {
+    for (const id of uniqueIdentifiers(resource)) {
+      const kind = KIND_OF_SYSTEM.get(id.system ?? '');
+      if (kind) {
+        this.stored.set(key(kind, id.value as string), resource);
+        this.written.set(key(kind, id.value as string), resource.id as string);
+      } else this.stored.set(`${resource.resourceType}|${id.system}|${id.value}`, resource);
+    }
+  }
+
+  /** The stored entry a record is: by its ORUK id, else by another unique identifier it carries. */
+  private storedFor(record: MappedRecord): DirectoryResource | undefined {
+    const own = this.stored.get(key(record.kind, record.orukId));
+    if (own) return own;
+    return uniqueIdentifiers(record.resource)
+      .map((i) => this.stored.get(`${record.resource.resourceType}|${i.system}|${i.value}`))
+      .find(Boolean);
+  }
+
+  /** Writes one kind's records: new ones created, changed ones updated, the rest left alone. */
+  async write(kind: RecordKind, records: readonly MappedRecord[]): Promise<void> {
+    const entries: { record: MappedRecord; entry: BundleEntry }[] = [];
+    for (const record of records) {
+      const resource = prepareForStore(this.linked(record.resource));
+      const { malformed, issues } = directoryIssues(resource);
+      const problem = [...malformed, ...issues][0];
+      if (problem) {
+        this.refuse(
+          record,
+          `not stored: ${problem.expression?.[0] ?? resource.resourceType} ${problem.code}`,
+        );
+        continue;
+      }
+      const stored = this.storedFor(record);
+      if (!stored) {
+        entries.push({ record, entry: createEntry(resource, record) });
+        continue;
+      }
+      const next = mergedInto(stored, resource);
+      if (sameContent(stored, next)) {
+        this.counts[kind].unchanged++;
+        this.written.set(key(kind, record.orukId), stored.id as string);
+      } else entries.push({ record, entry: updateEntry(next, stored) });
+    }
+    for (const chunk of chunks(entries, WRITES_PER_TRANSACTION)) await this.send(kind, chunk);
+  }
+
+  /** One transaction; when the store refuses it, each entry alone, so one bad record stops nothing else. */
+  private async send(kind: RecordKind, chunk: { record: MappedRecord; entry: BundleEntry }[]): Promise<void> {
+    try {
+      const answer = await this.store.bundle(transaction(chunk.map((c) => c.entry)));
+      chunk.forEach((c, i) => {
+        this.account(kind, c, answer.entry?.[i]);
+      });
+    } catch (err) {
+      if (!(err instanceof StoreError) || chunk.length === 1) {
+        if (err instanceof StoreError && chunk[0])
+          return this.refuse(chunk[0].record, 'refused by the store');
+        throw err;
+      }
+      for (const one of chunk) await this.send(kind, [one]);
+    }
+  }
+
+  private account(
+    kind: RecordKind,
+    c: { record: MappedRecord; entry: BundleEntry },
+    answer?: BundleEntry,
+  ): void {
+    const status = answer?.response?.status ?? '';
+    const id = answer?.resource?.id ?? answer?.response?.location?.split('/')[1];
+    if (id) this.written.set(key(kind, c.record.orukId), id);
+    if (c.entry.request?.method === 'PUT') this.counts[kind].updated++;
+    else if (status.startsWith('201')) this.counts[kind].created++;
+    else this.counts[kind].unchanged++;
+  }
+
+  private refuse(record: MappedRecord, reason: string): void {
+    this.counts[record.kind].refused++;
+    this.refusals.push({ kind: record.kind, orukId: record.orukId, reason });
+  }
+
+  /** The record with its links to other records as references to their stored entries (or left out). */
+  private linked(resource: DirectoryResource): DirectoryResource {
+    const resolve = (ref: Reference | undefined): Reference | undefined => {
+      const kind = KIND_OF_SYSTEM.get(ref?.identifier?.system ?? '');
+      const id =
+        kind && ref?.identifier?.value ? this.written.get(key(kind, ref.identifier.value)) : undefined;
+      return kind && id
+        ? { reference: `${TYPE_OF[kind]}/${id}`, ...(ref?.display ? { display: ref.display } : {}) }
+        : undefined;
+    };
+    switch (resource.resourceType) {
+      case 'HealthcareService': {
+        const { providedBy, location, ...rest } = resource;
+        const provider = resolve(providedBy);
+        const places = (location ?? []).flatMap((l) => resolve(l) ?? []);
+        return {
+          ...rest,
+          ...(provider ? { providedBy: provider } : {}),
+          ...(places.length ? { location: places } : {}),
+        } as HealthcareService;
+      }
+      case 'Location': {
+        const { managingOrganization, ...rest } = resource;
+        const manager = resolve(managingOrganization);
+        return { ...rest, ...(manager ? { managingOrganization: manager } : {}) } as Location;
+      }
+      default:
+        return resource;
+    }
+  }
+
+  summary(): ImportSummary {
+    const total = zero();
+    for (const counts of Object.values(this.counts)) {
+      for (const k of Object.keys(total) as (keyof ImportCounts)[]) total[k] += counts[k];
+    }
+    return { total, byKind: this.counts, refusals: this.refusals };
+  }
+}
+
+/** The references a record makes to other records by ORUK identifier. */
+function namedRefs(resource: DirectoryResource): Reference[] {
+  switch (resource.resourceType) {
+    case 'HealthcareService':
+      return [...(resource.providedBy ? [resource.providedBy] : []), ...(resource.location ?? [])];
+    case 'Location':
+      return resource.managingOrganization ? [resource.managingOrganization] : [];
+    default:
+      return [];
+  }
+}
+
+/** The feed's version of an entry over the stored one: identifiers of other systems are kept. */
+function mergedInto(stored: DirectoryResource, imported: DirectoryResource): DirectoryResource {
+  const systems = new Set((imported.identifier ?? []).map((i) => i.system));
+  const kept = (stored.identifier ?? []).filter((i) => !systems.has(i.system));
+  return {
+    ...imported,
+    id: stored.id,
+    identifier: [...(imported.identifier ?? []), ...kept],
+  } as DirectoryResource;
+}
+
+/** Whether two versions say the same (ids, versions and dates aside). */
+function sameContent(a: DirectoryResource, b: DirectoryResource): boolean {
+  const content = (r: DirectoryResource) => {
+    const { id: _id, meta, ...rest } = r;
+    return stable({ ...rest, tag: meta?.tag ?? [] });
+  };
+  return content(a) === content(b);
+}
+
+/** JSON with object keys in order, so equal content compares equal. */
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function createEntry(resource: DirectoryResource, record: MappedRecord): BundleEntry {
+  return {
+    resource,
+    request: {
+      method: 'POST',
+      url: resource.resourceType,
+      ifNoneExist: `identifier=${tokenOf({ system: ORUK_SYSTEM[record.kind], value: record.orukId })}`,
+    },
+  };
+}
+
+function updateEntry(resource: DirectoryResource, stored: DirectoryResource): BundleEntry {
+  return {
+    resource,
+    request: {
+      method: 'PUT',
+      url: `${resource.resourceType}/${stored.id}`,
+      ...(stored.meta?.versionId ? { ifMatch: `W/"${stored.meta.versionId}"` } : {}),
+    },
+  };
+}
+
+function transaction(entry: BundleEntry[]): Bundle {
+  return { resourceType: 'Bundle', type: 'transaction', entry };
+}
+
+/** `system|value` for a token search, with FHIR's search escapes. */
+function tokenOf(identifier: Identifier): string {
+  const value = (identifier.value ?? '').replace(/[\\,$|]/g, (c) => `\\${c}`);
+  return `${identifier.system}|${value}`;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The systems an import matches stored organisations by, besides the ORUK id. */
+export const MATCHED_ORGANIZATION_SYSTEMS = UNIQUE_IDENTIFIER_SYSTEMS.Organization;

@@ -1,0 +1,201 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bundle, HealthcareService, Location, Parameters } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { generateOpenReferralServices } from '../../scripts/bench/open-referral-feed.ts';
+import { DIRECTORY_SYSTEM } from '../../src/fhir/systems.ts';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { UpstreamError } from '../../src/medplum/errors.ts';
+import type { FhirStore } from '../../src/medplum/store.ts';
+import { expectOutcome } from '../support/app.ts';
+import { counts } from '../support/referrals.ts';
+import { type DirectoryApp, directoryApp } from './support.ts';
+
+const DIR = join(
+  process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url)),
+  'third-party-examples/open-referral',
+);
+const ABSENT = existsSync(DIR)
+  ? undefined
+  : `skipped: ${DIR} is absent (set SHARED_DIR to a folder holding third-party-examples/)`;
+
+const IMPORT = '/fhir/HealthcareService/$import-open-referral';
+
+/** The answer's counts: totals, and per kind. */
+function countsOf(answer: Parameters) {
+  const value = (params: Parameters['parameter'], name: string) =>
+    params?.find((p) => p.name === name)?.valueInteger;
+  const four = (params: Parameters['parameter']) => ({
+    created: value(params, 'created'),
+    updated: value(params, 'updated'),
+    unchanged: value(params, 'unchanged'),
+    refused: value(params, 'refused'),
+  });
+  const kind = (name: string) => four(answer.parameter?.find((p) => p.name === name)?.part);
+  return {
+    total: four(answer.parameter),
+    organization: kind('organization'),
+    location: kind('location'),
+    service: kind('service'),
+    refusals: (answer.parameter ?? [])
+      .filter((p) => p.name === 'refused-record')
+      .map((p) => Object.fromEntries((p.part ?? []).map((q) => [q.name, q.valueString ?? q.valueCode]))),
+  };
+}
+
+async function importAs(d: DirectoryApp, body: unknown, token = d.admin) {
+  const response = await d.as(token, IMPORT, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
+  expect(response.status).toBe(200);
+  return countsOf((await response.json()) as Parameters);
+}
+
+describe.skipIf(ABSENT)(
+  `importing the published Open Referral examples${ABSENT ? ` (${ABSENT})` : ''}`,
+  () => {
+    const files = ABSENT ? [] : readdirSync(DIR);
+
+    it.each(files.filter((f) => f.endsWith('.json')))(
+      '%s: stored once, the same again changes nothing',
+      async (file) => {
+        const d = await directoryApp();
+        const feed = JSON.parse(readFileSync(join(DIR, file), 'utf8'));
+        const first = await importAs(d, feed);
+        expect(first.organization).toMatchObject({ created: 1, refused: 0 });
+        expect(first.service).toMatchObject({ created: 1, refused: 0 });
+        // The examples put their one location at latitude 100, longitude 101.
+        for (const refusal of first.refusals)
+          expect(refusal).toMatchObject({ kind: 'location', reason: 'coordinates out of range' });
+        const stored = await counts(d.store);
+        const again = await importAs(d, feed);
+        expect(again.total).toMatchObject({ created: 0, updated: 0 });
+        expect(again.total.unchanged).toBe((first.total.created ?? 0) + (first.total.updated ?? 0));
+        expect(await counts(d.store)).toEqual(stored);
+        const found = (await (
+          await d.as(
+            d.sp,
+            `/fhir/HealthcareService?identifier=${DIRECTORY_SYSTEM.orukService}|ac148810-d857-441c-9679-408f346de14b&_include=HealthcareService:providedBy`,
+          )
+        ).json()) as Bundle;
+        const service = found.entry?.find((e) => e.search?.mode === 'match')?.resource as HealthcareService;
+        expect(service.name).toBeTruthy();
+        expect(service.providedBy?.reference).toMatch(/^Organization\//);
+        expect(found.entry?.some((e) => e.resource?.resourceType === 'Organization')).toBe(true);
+      },
+    );
+
+    it.each(files.filter((f) => !f.endsWith('.json')))(
+      '%s: not JSON, refused as such (415)',
+      async (file) => {
+        const d = await directoryApp();
+        const response = await d.as(d.admin, IMPORT, {
+          method: 'POST',
+          body: readFileSync(join(DIR, file), 'utf8') as never,
+          headers: { 'content-type': 'text/csv' },
+        });
+        await expectOutcome(response, 415);
+      },
+    );
+  },
+);
+
+describe('importing an Open Referral feed', () => {
+  it('maps a v1 page of services onto the directory, updates in place, and refuses bad records one by one', async () => {
+    const d = await directoryApp();
+    const services = generateOpenReferralServices(40, 7);
+    const first = await importAs(d, services);
+    expect(first.total.refused).toBe(0);
+    expect(first.service.created).toBe(40);
+    const stored = await counts(d.store);
+    expect(stored.HealthcareService).toBeGreaterThanOrEqual(40);
+
+    // The same again: nothing new. One service renamed: one update.
+    expect((await importAs(d, services)).total).toMatchObject({ created: 0, updated: 0, refused: 0 });
+    const renamed = structuredClone(services);
+    (renamed[3] as { name: string }).name = 'Renamed walking group';
+    expect((await importAs(d, renamed)).total).toMatchObject({ created: 0, updated: 1 });
+    expect(await counts(d.store)).toEqual(stored);
+
+    // Bad records among good ones: each refused with its id and reason, the rest stored.
+    const mixed = [
+      { id: 'no-name-1', name: '  ' },
+      { name: 'No id' },
+      {
+        id: 'far-1',
+        name: 'Far away',
+        service_at_locations: [{ location: { id: 'loc-far', name: 'Sea', latitude: 95, longitude: 0 } }],
+      },
+      { id: 'good-1', name: 'Good service', organization: { id: 'org-good', name: 'Good org' } },
+    ];
+    const result = await importAs(d, { content: mixed, totalElements: 4, totalPages: 1, number: 0, size: 4 });
+    expect(result.refusals).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'service', id: 'no-name-1', reason: 'no name' }),
+        expect.objectContaining({ kind: 'service', reason: 'no id' }),
+        expect.objectContaining({ kind: 'location', id: 'loc-far', reason: 'coordinates out of range' }),
+      ]),
+    );
+    expect(result.service.created).toBe(1);
+    // A service with no organisation cannot be stored (the profile needs providedBy): refused, named.
+    expect(result.refusals).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'service', id: 'far-1' })]),
+    );
+  });
+
+  it('makes imported places findable near a person, with their services', async () => {
+    const d = await directoryApp();
+    await importAs(d, generateOpenReferralServices(60, 11));
+    const all = (await (await d.as(d.sp, '/fhir/Location?_count=1')).json()) as Bundle;
+    const one = all.entry?.[0]?.resource as Location;
+    const { latitude, longitude } = one.position as { latitude: number; longitude: number };
+    const near = (await (
+      await d.as(
+        d.sp,
+        `/fhir/Location?near=${latitude}|${longitude}|1|km&_revinclude=HealthcareService:location`,
+      )
+    ).json()) as Bundle;
+    expect(near.entry?.[0]?.resource?.id).toBe(one.id);
+    expect(near.entry?.some((e) => e.search?.mode === 'include')).toBe(true);
+  });
+
+  it('refuses what is not a feed, a client without directory scopes, and answers 503/504 when Medplum fails', async () => {
+    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+    let failing = false;
+    const store = new Proxy(inner, {
+      get(target, name: keyof FhirStore) {
+        const fn = target[name] as (...args: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
+          const audit = (args[0] as { resourceType?: string })?.resourceType === 'AuditEvent';
+          if (failing && !audit && name !== 'ping') throw new UpstreamError('unavailable');
+          return fn.apply(target, args);
+        };
+      },
+    });
+    const d = await directoryApp({ store });
+    const before = await counts(d.store);
+    await expectOutcome(await d.as(d.admin, IMPORT, { method: 'POST', body: 42 }), 422);
+    await expectOutcome(
+      await d.as(d.admin, IMPORT, { method: 'POST', body: { resourceType: 'Bundle' } }),
+      422,
+    );
+    await expectOutcome(
+      await d.as(d.gp, IMPORT, { method: 'POST', body: generateOpenReferralServices(2) }),
+      403,
+    );
+    const servicesOnly = await d.token('riverside-directory-admin', 'system/HealthcareService.cru');
+    await expectOutcome(
+      await d.as(servicesOnly, IMPORT, { method: 'POST', body: generateOpenReferralServices(2) }),
+      403,
+    );
+    expect(await counts(d.store)).toEqual(before);
+    failing = true;
+    await expectOutcome(
+      await d.as(d.admin, IMPORT, { method: 'POST', body: generateOpenReferralServices(2) }),
+      503,
+    );
+  });
+});
