@@ -71,7 +71,7 @@ export function referralRoutes(
       );
     });
 
-  // Without async jobs, `_async` is no route (the Worker, for now).
+  // Without async jobs (a Worker without its job objects or outbox Queue), `_async` is no route.
   if (asyncIntake) fhir.get('/_async/:id', (c) => sendJobStatus(c, asyncIntake.jobs));
 
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {

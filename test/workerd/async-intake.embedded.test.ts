@@ -270,6 +270,22 @@ describe('Prefer: respond-async on the Worker', () => {
     expect(await sql('SELECT id FROM async_job WHERE id = ?', id)).toEqual([]);
   });
 
+  it('answers at once, as without it, where the job objects or the Queue are not bound', async () => {
+    const { ASYNC_JOB_SHARDS: _jobs, ...withoutJobs } = env as Record<string, unknown>;
+    const { OUTBOX: _queue, ...withoutQueue } = env as Record<string, unknown>;
+    for (const bindings of [withoutJobs, withoutQueue]) {
+      const app = await buildWorkerApp(bindings);
+      const { referralId, body } = newReferral();
+      const answer = await post(app, body, ASYNC);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-location')).toBeNull();
+      expect((JSON.parse(answer.text) as Bundle).type).toBe('transaction-response');
+      expect(await storedFor(app, referralId)).toEqual({ serviceRequests: 1, tasks: 1 });
+      const status = await statusOf(app, `${FACADE}/fhir/_async/3-00000000-0000-4000-8000-999999999999`);
+      expect(status.status).toBe(404);
+    }
+  });
+
   it('works through the Worker’s own Queue and consumer', async () => {
     const token = await tokenFor(GP, SCOPE);
     const { body } = newReferral();
