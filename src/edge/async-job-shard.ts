@@ -50,7 +50,10 @@ export class AsyncJobShard {
     );
   }
 
-  /** The owner's pending job under the key digest if there is one, otherwise a new job `id`. */
+  /**
+   * The owner's pending job under the key digest if there is one, otherwise a new job `id`; a
+   * repeated call for the same `id` is answered as the first was.
+   */
   async open(owner: string, key: string, id: string): Promise<{ id: string; created: boolean }> {
     const now = this.now();
     const [pending] = this.storage.sql
@@ -61,7 +64,9 @@ export class AsyncJobShard {
         now - ASYNC_JOB_PENDING_LIMIT_MS,
       )
       .toArray();
-    if (pending) return { id: String(pending.id), created: false };
+    // The caller's own job when its first call was answered but the answer lost (a retried call):
+    // still new to the caller, whose message is not queued yet.
+    if (pending) return { id: String(pending.id), created: pending.id === id };
     const expiresAt = expiryOf({ openedAt: now });
     this.storage.sql.exec(
       'INSERT INTO async_job (id, owner, key, opened_at, expires_at) VALUES (?, ?, ?, ?, ?)',

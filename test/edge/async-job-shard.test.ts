@@ -36,6 +36,13 @@ describe('async jobs in Durable Objects', () => {
     expect(JSON.stringify(rows)).not.toContain('RMP-1');
   });
 
+  it('answers a repeated open (its first answer lost, the call retried) as it answered the first', async () => {
+    const object = new AsyncJobShard(sqliteShardState());
+    expect(await object.open('gp', 'digest', '3-a')).toEqual({ id: '3-a', created: true });
+    expect(await object.open('gp', 'digest', '3-a')).toEqual({ id: '3-a', created: true });
+    expect(await object.open('gp', 'digest', '3-b')).toEqual({ id: '3-a', created: false });
+  });
+
   it('asks no object about an id it never made', async () => {
     const { jobs, namespace } = jobObjects();
     for (const id of ['x', '64-abc', `${SHARD_COUNT}-abc`, '07-abc', '-1-abc', '1-../2', '1-a b', '']) {
