@@ -54,6 +54,8 @@ const PLACEHOLDER: Record<string, string> = {
   uri: 'http://example.org/walk',
   number: '1',
   quantity: '1',
+  /** `near`, the one special parameter declared: ten kilometres around Leeds. */
+  special: '53.8|-1.55|10|km',
 };
 
 const coding = (c?: { system?: string; code?: string }) =>
@@ -73,6 +75,8 @@ function searchValue(paramType: string, tv: TypedValue): string | undefined {
     return at && /^\d{4}-\d{2}-\d{2}/.test(at) ? at.slice(0, 10) : undefined;
   }
   if (typeof tv.value === 'string') return tv.value;
+  // `near` (Location.position): a kilometre around the place.
+  if (paramType === 'special' && typeof v.latitude === 'number') return `${v.latitude}|${v.longitude}|1|km`;
   switch (paramType) {
     case 'token':
       if (tv.type === 'CodeableConcept') return coding(v.coding?.[0]);
@@ -250,6 +254,13 @@ async function invoke(
       if (!JSON.stringify(await answer.json()).includes('"valueBoolean":true')) {
         problems.push(`${base}/$validate-code?${query} does not find a code of the expansion`);
       }
+      return;
+    }
+    case 'import-open-referral': {
+      const feed = [
+        { id: 'walk-service', name: 'Walk service', organization: { id: 'walk-org', name: 'Walk org' } },
+      ];
+      await request(r.type, `${base}/$${name}`, { method: 'POST', body: feed, success: true });
       return;
     }
     case 'outcomes':

@@ -13,9 +13,7 @@ const ACTIVITY =
 
 /** A plan of one activity with these performers. */
 const plan = (
-  performer: CarePlan['activity'] extends (infer A)[] | undefined
-    ? NonNullable<A extends { detail?: infer D } ? D : never>['performer']
-    : never,
+  performer: NonNullable<NonNullable<NonNullable<CarePlan['activity']>[number]['detail']>['performer']>,
 ): CarePlan => ({
   resourceType: 'CarePlan',
   status: 'active',
