@@ -20,6 +20,11 @@ export interface ExampleRequest {
    * when not given.
    */
   client?: string;
+  /**
+   * Sent only where clients are registered: what it shows (a client refused for its scopes) cannot
+   * happen in the open local mode, where anyone may do anything.
+   */
+  onlyWithClients?: boolean;
 }
 
 /** The client that sends examples which do not name one. */
@@ -45,6 +50,14 @@ export interface Example {
 }
 
 export const EXAMPLES_DIR = new URL('../examples/', import.meta.url).pathname;
+
+/** The scopes a test client is registered for (examples/auth/clients.json): what it asks for. */
+export function registeredScopes(clientId: string): string {
+  const registry = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'auth/clients.json'), 'utf8')) as {
+    clients: { clientId: string; scopes: string[] }[];
+  };
+  return registry.clients.find((c) => c.clientId === clientId)?.scopes.join(' ') ?? '';
+}
 
 /** The pairs in one folder of `examples/`, in file-name order (later scenarios build on earlier). */
 export function loadExamples(folder: string): Example[] {
@@ -83,8 +96,11 @@ export function substitute<T>(request: T, values: ReadonlyMap<string, string>): 
   return JSON.parse(text) as T;
 }
 
-/** The example folders, in the order they are run: referral intake, then a whole journey. */
-export const EXAMPLE_FOLDERS = ['referrals', 'journey'] as const;
+/**
+ * The example folders, in the order they are run: referral intake, a whole journey, then the
+ * directory of community services.
+ */
+export const EXAMPLE_FOLDERS = ['referrals', 'journey', 'directory'] as const;
 
 /** Records the values an example's answer provides for later ones; names what it could not find. */
 export async function captureValues(

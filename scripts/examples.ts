@@ -1,19 +1,22 @@
 /**
- * `npm run examples [-- --url http://127.0.0.1:8787]`: posts every example in examples/referrals
- * to a running service, in order, and prints what came back beside what the example expects.
+ * `npm run examples [-- --url http://127.0.0.1:8787]`: sends every example of examples/referrals,
+ * examples/journey and examples/directory to a running service, in order, and prints what came
+ * back beside what the example expects.
  * Run against a fresh store: on a second run the referrals already exist, so the success
  * examples answer as retries (200 OK entries) instead of creations.
  * When the service has clients registered (it serves /.well-known/smart-configuration), each
  * example is sent with an access token obtained the SMART Backend Services way, with the
  * test-only client keys in examples/auth/ (register examples/auth/clients.json to try it).
+ * Examples marked `onlyWithClients` (a client refused for its scopes) are skipped in the open
+ * local mode, where anyone may do anything.
  */
-import { readFileSync } from 'node:fs';
 import {
   captureValues,
   compare,
   DEFAULT_EXAMPLE_CLIENT,
   EXAMPLE_FOLDERS,
   loadExamples,
+  registeredScopes,
   substitute,
   toRequestInit,
 } from './examples-lib.ts';
@@ -27,14 +30,6 @@ const discovery = await fetch(new URL('/.well-known/smart-configuration', base))
 const secured = discovery?.ok === true;
 const tokens = new Map<string, string>();
 /** A test client asks for everything it is registered for (examples/auth/clients.json). */
-function registeredScopes(clientId: string): string {
-  const registry = JSON.parse(
-    readFileSync(new URL('../examples/auth/clients.json', import.meta.url), 'utf8'),
-  ) as {
-    clients: { clientId: string; scopes: string[] }[];
-  };
-  return registry.clients.find((c) => c.clientId === clientId)?.scopes.join(' ') ?? '';
-}
 async function tokenFor(clientId: string): Promise<string | undefined> {
   if (!secured) return undefined;
   let token = tokens.get(clientId);
@@ -65,6 +60,11 @@ for (const folder of EXAMPLE_FOLDERS) {
       request: substitute(original.request, values),
       response: substitute(original.response, values),
     };
+    if (example.request.onlyWithClients && !secured) {
+      console.log(`- ${example.name}: skipped (sent only where clients are registered)`);
+      console.log(`    ${example.request.description}`);
+      continue;
+    }
     let line: string;
     try {
       const token = await tokenFor(example.request.client ?? DEFAULT_EXAMPLE_CLIENT);
@@ -98,7 +98,10 @@ console.log(
 );
 process.exitCode = failures ? 1 : 0;
 
-/** One line about the answer: entry statuses of a Bundle, issues of an OperationOutcome, or ids. */
+/**
+ * One line about the answer: entry statuses of a Bundle, issues of an OperationOutcome, the names
+ * (and counts) of a Parameters, or ids.
+ */
 function summarise(body: string): string {
   try {
     const json = JSON.parse(body);
@@ -120,6 +123,14 @@ function summarise(body: string): string {
             `${i.code} ${i.expression?.[0] ?? ''}: ${i.diagnostics}`,
         )
         .join(' | ');
+    }
+    if (json.resourceType === 'Parameters') {
+      type Parameter = { name: string; valueInteger?: number };
+      const parameters: Parameter[] = json.parameter ?? [];
+      const said = parameters.map((p) =>
+        p.valueInteger === undefined ? p.name : `${p.name}=${p.valueInteger}`,
+      );
+      return `Parameters [${[...new Set(said)].join(', ')}]`;
     }
     if (json.resourceType) return `${json.resourceType}/${json.id}`;
     return JSON.stringify(json);
