@@ -8,10 +8,14 @@
 import { alarmToSet, type Lease, mayTake } from './lease.ts';
 import { numberArg, type ShardState, serveShardCall, textArg } from './shard-calls.ts';
 
-/** What `acquire` answers. */
+/** What `acquire` answers: whether the key was granted, and its generation when it was. */
 export interface AcquireResult {
   granted: boolean;
+  generation?: string;
 }
+
+/** How long an idle key's generation is remembered; a forgotten one reads as changed. */
+export const GENERATION_KEPT_MS = 10 * 60_000;
 
 interface Waiter {
   holder: string;
@@ -20,8 +24,12 @@ interface Waiter {
   resolve: (result: AcquireResult) => void;
 }
 
-const SCHEMA =
-  'CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)';
+const SCHEMA = [
+  'CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)',
+  // A key's generation changes whenever it is released or its lease ends (src/referrals/locks.ts).
+  'CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, generation TEXT NOT NULL, touched_at INTEGER NOT NULL)',
+  'CREATE INDEX IF NOT EXISTS generations_touched ON generations (touched_at)',
+];
 
 /** The Durable Object class bound as `LOCK_SHARDS`. */
 export class LockShard {
@@ -30,7 +38,7 @@ export class LockShard {
 
   constructor(state: ShardState, _env?: unknown) {
     this.storage = state.storage;
-    this.storage.sql.exec(SCHEMA);
+    for (const statement of SCHEMA) this.storage.sql.exec(statement);
   }
 
   fetch(request: Request): Promise<Response> {
@@ -47,6 +55,7 @@ export class LockShard {
           renewed: this.renew(textArg(args, 'key'), textArg(args, 'holder'), numberArg(args, 'leaseMs')),
         }),
         release: (args) => this.release(textArg(args, 'key'), textArg(args, 'holder')),
+        generation: (args) => ({ generation: this.generationOf(textArg(args, 'key')) }),
       },
       request,
     );
@@ -56,7 +65,7 @@ export class LockShard {
   async acquire(key: string, holder: string, leaseMs: number, waitMs: number): Promise<AcquireResult> {
     if (this.take(key, holder, leaseMs, Date.now())) {
       await this.scheduleFor(Date.now() + leaseMs);
-      return { granted: true };
+      return { granted: true, generation: this.generationOf(key) };
     }
     if (waitMs <= 0) return { granted: false };
     return new Promise<AcquireResult>((resolve) => {
@@ -92,7 +101,8 @@ export class LockShard {
 
   /** Ends the holder's lease (nothing if it is not the holder's) and hands the key on. */
   async release(key: string, holder: string): Promise<void> {
-    this.storage.sql.exec('DELETE FROM leases WHERE key = ? AND holder = ?', key, holder);
+    const cursor = this.storage.sql.exec('DELETE FROM leases WHERE key = ? AND holder = ?', key, holder);
+    if (cursor.rowsWritten > 0) this.bump(key, Date.now());
     const handedUntil = this.handOn(key, Date.now());
     if (handedUntil !== undefined) await this.scheduleFor(handedUntil);
   }
@@ -105,7 +115,10 @@ export class LockShard {
       .toArray()
       .map((row) => String(row.key));
     this.storage.sql.exec('DELETE FROM leases WHERE expires_at <= ?', now);
-    for (const key of expired) this.handOn(key, now);
+    for (const key of expired) {
+      this.bump(key, now);
+      this.handOn(key, now);
+    }
     const [next] = this.storage.sql.exec('SELECT MIN(expires_at) AS next FROM leases').toArray();
     if (typeof next?.next === 'number') await this.storage.setAlarm(next.next);
   }
@@ -116,9 +129,30 @@ export class LockShard {
     return row ? { holder: String(row.holder), expiresAt: Number(row.expires_at) } : undefined;
   }
 
+  /** The key's generation now (`0` when none is remembered). */
+  generationOf(key: string): string {
+    const [row] = this.storage.sql.exec('SELECT generation FROM generations WHERE key = ?', key).toArray();
+    return row ? String(row.generation) : '0';
+  }
+
+  /** A new generation for the key; generations idle for long are forgotten. */
+  private bump(key: string, now: number): void {
+    this.storage.sql.exec(
+      'INSERT INTO generations (key, generation, touched_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, touched_at = excluded.touched_at',
+      key,
+      crypto.randomUUID(),
+      now,
+    );
+    this.storage.sql.exec('DELETE FROM generations WHERE touched_at < ?', now - GENERATION_KEPT_MS);
+  }
+
   /** Synchronous, so no other call runs between the check and the write. */
   private take(key: string, holder: string, leaseMs: number, now: number): boolean {
-    if (!mayTake(this.lease(key), holder, now)) return false;
+    const lease = this.lease(key);
+    if (!mayTake(lease, holder, now)) return false;
+    // Taking over a lease that ran out: its holder's work ended without a release.
+    if (lease && lease.holder !== holder) this.bump(key, now);
     this.storage.sql.exec(
       'INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?) ' +
         'ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at',
@@ -137,7 +171,7 @@ export class LockShard {
     queue.shift();
     if (queue.length === 0) this.waiters.delete(key);
     clearTimeout(next.timer);
-    next.resolve({ granted: true });
+    next.resolve({ granted: true, generation: this.generationOf(key) });
     return now + next.leaseMs;
   }
 

@@ -1,5 +1,5 @@
 import { FhirError } from '../fhir/outcomes.ts';
-import type { KeyedLocks } from '../referrals/locks.ts';
+import type { GenerationalLocks } from '../referrals/locks.ts';
 import { renewEvery } from './lease.ts';
 import type { AcquireResult } from './lock-shard.ts';
 import { callShard, type ShardNamespace } from './shard-calls.ts';
@@ -26,18 +26,21 @@ export interface DurableLockOptions {
 export function createDurableObjectLocks(
   namespace: ShardNamespace,
   options: DurableLockOptions = {},
-): KeyedLocks {
+): GenerationalLocks {
   const leaseMs = options.leaseMs ?? 30_000;
   const waitMs = options.waitMs ?? 5_000;
   const maxWaitMs = options.maxWaitMs ?? 60_000;
 
-  const acquire = async (digest: string, holder: string): Promise<void> => {
+  /** Takes the key; answers its generation as it was when taken. */
+  const acquire = async (digest: string, holder: string): Promise<string> => {
     const giveUpAt = Date.now() + maxWaitMs;
     for (;;) {
       const wait = Math.min(waitMs, giveUpAt - Date.now());
       if (wait < 0) break;
       const args = { key: digest, holder, leaseMs, waitMs: wait };
-      if ((await callShard<AcquireResult>(namespace, digest, 'acquire', args)).granted) return;
+      const result = await callShard<AcquireResult>(namespace, digest, 'acquire', args);
+      // An object from before generations answers none: that reads as changed.
+      if (result.granted) return result.generation ?? crypto.randomUUID();
     }
     throw new FhirError(
       'unavailable',
@@ -66,13 +69,14 @@ export function createDurableObjectLocks(
         }
       };
       const heartbeat = setInterval(renew, renewEvery(leaseMs));
+      const generations = new Map<string, string>();
       try {
-        for (const digest of digests) {
+        for (const [i, digest] of digests.entries()) {
           // Listed before it is granted: a grant whose answer was lost is released too.
           held.push(digest);
-          await acquire(digest, holder);
+          generations.set(ordered[i] as string, await acquire(digest, holder));
         }
-        return await fn();
+        return await fn(generations);
       } finally {
         clearInterval(heartbeat);
         // A release that fails is ended by the lease instead.
@@ -80,6 +84,18 @@ export function createDurableObjectLocks(
           held.map((key) => callShard(namespace, key, 'release', { key, holder }).catch(leftToExpiry)),
         );
       }
+    },
+    async generations(keys) {
+      const found = await Promise.all(
+        keys.map(async (key) => {
+          const digest = await digestOf(key);
+          const { generation } = await callShard<{ generation: string }>(namespace, digest, 'generation', {
+            key: digest,
+          });
+          return [key, generation] as const;
+        }),
+      );
+      return new Map(found);
     },
   };
 }

@@ -47,6 +47,8 @@ export interface Resolution {
   /** Its ODS code, when it has one. */
   receivingOdsCode: string | undefined;
   issues: Issue[];
+  /** The answers to the caller's other searches, in order. */
+  also: Bundle[];
 }
 
 /**
@@ -57,6 +59,8 @@ export async function resolveIdentities(
   store: FhirStore,
   referral: ReferralBundle,
   principal: Principal,
+  /** Other searches the caller needs, sent in the same round trip; their answers are in `also`. */
+  also: readonly { type: ResourceType; query: Record<string, string> }[] = [],
 ): Promise<Resolution> {
   const issues: Issue[] = [];
   const { at } = referral.serviceRequest;
@@ -76,7 +80,9 @@ export async function resolveIdentities(
     ...matching.searches,
     ...externals.flatMap((e) => e.searches),
     ...(service ? [service] : []),
+    ...also,
   ]);
+  const alsoFound = results.slice(results.length - also.length);
   const matched = matching.apply(results.slice(0, matching.searches.length));
   let next = matching.searches.length;
   const resolved = new Map<string, Resource>();
@@ -106,6 +112,7 @@ export async function resolveIdentities(
     receivingOrganization: receiving.reference,
     receivingOdsCode: receiving.odsCode,
     issues,
+    also: alsoFound,
   };
 }
 
@@ -215,6 +222,25 @@ function receivingServiceSearch(
         query: { organization: `Organization/${target.id}`, _count: String(SERVICES_LOOKED_AT) },
       }
     : undefined;
+}
+
+/**
+ * The referrer's ODS code when the Bundle alone says it (the requester, or its PractitionerRole's
+ * organisation, sent in the Bundle or named by ODS code); undefined when only the store can.
+ */
+export function referrerOdsCodeInBundle(referral: ReferralBundle): string | undefined {
+  const inBundle = (ref: Reference | undefined): string | undefined => {
+    const local = entryFor(referral, ref?.reference);
+    if (local) return odsCodeOf(local.resource);
+    return ref?.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '')
+      ? ref.identifier.value
+      : undefined;
+  };
+  const requester = referral.requester?.resource;
+  if (!requester) return inBundle(referral.serviceRequest.resource.requester);
+  if (requester.resourceType === 'Organization') return odsCodeOf(requester);
+  if (requester.resourceType === 'PractitionerRole') return inBundle(requester.organization);
+  return undefined;
 }
 
 /**

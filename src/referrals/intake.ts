@@ -12,9 +12,10 @@ import {
   identityKey,
   matchIdentifier,
   referrerOdsCode,
+  referrerOdsCodeInBundle,
   resolveIdentities,
 } from './identities.ts';
-import type { KeyedLocks } from './locks.ts';
+import { type KeyedLocks, unchangedSince } from './locks.ts';
 import { type ReferralBundle, readReferralBundle } from './referral-bundle.ts';
 import { checkReferralRules } from './rules.ts';
 import { type EntryOutcome, planReferralWrite } from './write-plan.ts';
@@ -96,9 +97,20 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const referral = checkReferralBundle(body, deps.clock());
 
   const fingerprint = await fingerprintReferral(referral);
+  // The generations of every key the intake may lock, read before the store is: if none has
+  // changed once the keys are held, no intake under them ended in between, and what is read now
+  // is still current (src/referrals/locks.ts).
+  const maybeLocked = [
+    referralKey(referral, ctx.principal.organization ?? referrerOdsCodeInBundle(referral)),
+    ...identityKeys(referral, new Map()),
+  ];
+  const before = await deps.locks.generations?.(maybeLocked);
   // Reads only, outside the lock: most people and organisations are already stored, and locking
-  // on them would serialise every referral from the same practice.
-  const resolution = await resolveIdentities(deps.store, referral, ctx.principal);
+  // on them would serialise every referral from the same practice. The referral accepted before
+  // under this identifier, if any, is looked for in the same round trip.
+  const resolution = await resolveIdentities(deps.store, referral, ctx.principal, [
+    acceptedSearch(referral, ctx),
+  ]);
   const referrer = await referrerOdsCode(deps.store, referral, resolution);
   const { organization } = ctx.principal;
   if (organization !== undefined && referrer !== organization) {
@@ -116,16 +128,21 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
   const lockKeys = [referralKey(referral, referrer), ...identityKeys(referral, resolution.matched)];
   const key = await referralKeyHash(referral, referrer);
-  return deps.locks.withLocks(lockKeys, async () => {
-    // Under the lock, in one round trip: the referral if it was accepted before, and the people
-    // and organisations a concurrent intake may have stored (the Patient, which may also have
-    // gained a version, always looked up again).
-    const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
-    const matching = entryMatching(referral, stable);
-    const [accepted, ...matches] = await searchAll(deps.store, [
-      acceptedSearch(referral, ctx),
-      ...matching.searches,
-    ]);
+  return deps.locks.withLocks(lockKeys, async (generations) => {
+    let accepted = resolution.also[0];
+    if (!unchangedSince(before, generations, lockKeys)) {
+      // Another intake under these keys ended meanwhile. In one round trip: the referral if it
+      // was accepted before, and the people and organisations a concurrent intake may have
+      // stored (the Patient, which may also have gained a version, always looked up again).
+      const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
+      const matching = entryMatching(referral, stable);
+      const [found, ...matches] = await searchAll(deps.store, [
+        acceptedSearch(referral, ctx),
+        ...matching.searches,
+      ]);
+      accepted = found;
+      resolution.matched = matching.apply(matches);
+    }
     const existing = (accepted?.entry ?? [])
       .map((e) => e.resource as ServiceRequest)
       .find((sr) => isVisible(ctx.principal, sr));
@@ -146,7 +163,6 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       throw new FhirError('invalid', resolution.issues);
     }
     if (resolution.issues.length > 0) throw new FhirError('invalid', resolution.issues);
-    resolution.matched = matching.apply(matches);
     const plan = planReferralWrite({
       referral,
       resolution,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { nhsNumber } from '../../scripts/bench/referrals.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
+import { createInProcessLocks, type KeyedLocks } from '../../src/referrals/locks.ts';
 import { call } from '../support/app.ts';
 import { exampleBody, idInAnswer, postBundle, seededApp } from '../support/referrals.ts';
 
@@ -32,7 +33,7 @@ const referral = (n: number) =>
   ) as Bundle;
 
 describe('round trips to Medplum per operation', () => {
-  it('intake from a known practice to a known service: 3; a Task move: 3; the summary: 2', async () => {
+  it('intake from a known practice to a known service: 2; a Task move: 3; the summary: 2', async () => {
     const { store, calls } = counting(createEmbeddedStore({ timeoutMs: 5_000 }).store);
     const { app } = await seededApp({}, { store });
     // The practice and its practitioners become known with a first referral.
@@ -41,7 +42,8 @@ describe('round trips to Medplum per operation', () => {
     calls.length = 0;
     const sent = await postBundle(app, referral(2));
     expect(sent.status).toBe(200);
-    expect(calls).toHaveLength(3);
+    // The look-ups (the referral accepted before among them) and the transaction.
+    expect(calls).toEqual(['bundle', 'bundle']);
     const answer = (await sent.json()) as Bundle;
     const id = (type: string) => idInAnswer(answer, type);
 
@@ -56,7 +58,7 @@ describe('round trips to Medplum per operation', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('a plain-JSON referral to a service named by ODS code: 3', async () => {
+  it('a plain-JSON referral to a service named by ODS code: 2', async () => {
     const { store, calls } = counting(createEmbeddedStore({ timeoutMs: 5_000 }).store);
     const { app } = await seededApp({}, { store });
     const body = (n: number) => ({
@@ -73,6 +75,25 @@ describe('round trips to Medplum per operation', () => {
     expect((await send(1)).status).toBe(201);
     calls.length = 0;
     expect((await send(2)).status).toBe(201);
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('looks again under the lock when an intake under the same keys ended after the first look-ups: 3', async () => {
+    const { store, calls } = counting(createEmbeddedStore({ timeoutMs: 5_000 }).store);
+    const inner = createInProcessLocks();
+    // As if another intake for the same person ended between the look-ups and the lock.
+    const locks: KeyedLocks = {
+      withLocks: (keys, fn) => inner.withLocks(keys, fn),
+      generations: async (keys) => new Map(keys.map((key) => [key, 'before'])),
+    };
+    const { app } = await seededApp({}, { store, locks });
+    expect((await postBundle(app, referral(1))).status).toBe(200);
+    calls.length = 0;
+    expect((await postBundle(app, referral(2))).status).toBe(200);
+    expect(calls).toEqual(['bundle', 'bundle', 'bundle']);
+    // A retry of the same referral found under the lock: the same answer, nothing new.
+    calls.length = 0;
+    const again = await postBundle(app, referral(2));
+    expect(again.status).toBe(200);
   });
 });

@@ -21,7 +21,7 @@ async function shardFor(key: string) {
 /** Takes a key as an isolate that then dies: never renewed, never released. */
 async function takeAndDie(digest: string, leaseMs: number): Promise<void> {
   const args = { key: digest, holder: 'isolate-that-died', leaseMs, waitMs: 0 };
-  expect(await callShard(locks, digest, 'acquire', args)).toEqual({ granted: true });
+  expect(await callShard(locks, digest, 'acquire', args)).toMatchObject({ granted: true });
 }
 
 /** Runs `fn` under the locks, saying when it got them. */
@@ -123,6 +123,34 @@ describe('locks shared through Durable Objects', () => {
     const other = { key: digest, holder: 'another-isolate', leaseMs: 1_000, waitMs: 0 };
     expect(await callShard(locks, digest, 'acquire', other)).toEqual({ granted: false });
     await callShard(locks, digest, 'release', { key: digest, holder: 'isolate-that-died' });
-    expect(await callShard(locks, digest, 'acquire', other)).toEqual({ granted: true });
+    expect(await callShard(locks, digest, 'acquire', other)).toMatchObject({ granted: true });
+  });
+});
+
+describe('generations of the shared locks', () => {
+  it('change when a key is released, on any isolate, and not otherwise', async () => {
+    const [x, y] = [createDurableObjectLocks(locks), createDurableObjectLocks(locks)];
+    const key = unique('Patient');
+    const other = unique('Patient');
+    const first = await x.generations([key, other]);
+    // Nothing ended under the key: the generation it is taken with is the one read before.
+    const taken = await y.withLocks([key], async (generations) => generations.get(key));
+    expect(taken).toBe(first.get(key));
+    // It has ended once now: another isolate reads a new generation, and takes the key with it.
+    const after = await x.generations([key, other]);
+    expect(after.get(key)).not.toBe(first.get(key));
+    expect(after.get(other)).toBe(first.get(other));
+    expect(await x.withLocks([key], async (generations) => generations.get(key))).toBe(after.get(key));
+  });
+
+  it('change when a lease runs out and another holder takes the key over', async () => {
+    const key = unique('Patient');
+    const { digest } = await shardFor(key);
+    const client = createDurableObjectLocks(locks);
+    const before = await client.generations([key]);
+    await takeAndDie(digest, 50);
+    await sleep(100);
+    const taken = await client.withLocks([key], async (generations) => generations.get(key));
+    expect(taken).not.toBe(before.get(key));
   });
 });
