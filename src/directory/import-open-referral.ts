@@ -93,8 +93,8 @@ export async function importOpenReferral(
         kind,
         feed.records.filter((r) => r.kind === kind),
       );
-    for (const [key, id] of run.written)
-      ctx.touched.push(`${TYPE_OF[key.split('|')[0] as RecordKind]}/${id}`);
+    // The audit record names what the import wrote, not every entry it looked at.
+    ctx.touched.push(...run.changed);
     return run.summary();
   });
 }
@@ -108,6 +108,8 @@ class ImportRun {
   private readonly stored = new Map<string, DirectoryResource>();
   /** Ids of entries stored or written, by `<kind>|<ORUK id>`. */
   readonly written = new Map<string, string>();
+  /** What this import created or updated, as `Type/id`. */
+  readonly changed: string[] = [];
   private readonly counts: Record<RecordKind, ImportCounts> = {
     organization: zero(),
     location: zero(),
@@ -222,9 +224,10 @@ class ImportRun {
     const status = answer?.response?.status ?? '';
     const id = answer?.resource?.id ?? answer?.response?.location?.split('/')[1];
     if (id) this.written.set(key(kind, c.record.orukId), id);
-    if (c.entry.request?.method === 'PUT') this.counts[kind].updated++;
-    else if (status.startsWith('201')) this.counts[kind].created++;
-    else this.counts[kind].unchanged++;
+    const wrote =
+      c.entry.request?.method === 'PUT' ? 'updated' : status.startsWith('201') ? 'created' : undefined;
+    this.counts[kind][wrote ?? 'unchanged']++;
+    if (wrote && id) this.changed.push(`${TYPE_OF[kind]}/${id}`);
   }
 
   private refuse(record: MappedRecord, reason: string): void {
