@@ -126,7 +126,15 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   }
   // Who may see what is written: the referrer and the receiving service.
   const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
-  const lockKeys = [referralKey(referral, referrer), ...identityKeys(referral, resolution.matched)];
+  // A person named rather than sent is locked by NHS number too, as one sent would be: the
+  // receiving service's label may be added to their record.
+  const named = resolution.resolved.get('subject');
+  const namedNhs = named?.resourceType === 'Patient' ? matchIdentifier(named) : undefined;
+  const lockKeys = [
+    referralKey(referral, referrer),
+    ...identityKeys(referral, resolution.matched),
+    ...(namedNhs ? [identityKey('Patient', namedNhs)] : []),
+  ];
   const key = await referralKeyHash(referral, referrer);
   return deps.locks.withLocks(lockKeys, async (generations) => {
     let accepted = resolution.also[0];
@@ -136,12 +144,16 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       // stored (the Patient, which may also have gained a version, always looked up again).
       const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
       const matching = entryMatching(referral, stable);
-      const [found, ...matches] = await searchAll(deps.store, [
+      const [found, person, ...matches] = await searchAll(deps.store, [
         acceptedSearch(referral, ctx),
+        // The person named rather than sent, whose record may have gained a version.
+        { type: 'Patient', query: { _id: named?.id ?? 'none', _count: '1' } },
         ...matching.searches,
       ]);
       accepted = found;
       resolution.matched = matching.apply(matches);
+      const current = person?.entry?.[0]?.resource;
+      if (named && current) resolution.resolved.set('subject', current);
     }
     const existing = (accepted?.entry ?? [])
       .map((e) => e.resource as ServiceRequest)

@@ -135,6 +135,21 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     pending.push({ kind: 'create', fullUrl: urns.get(entry.index) as string });
   }
 
+  // A person named rather than sent: the receiving service must be able to reach them.
+  const named = resolution.resolved.get('subject');
+  if (
+    !referral.subject &&
+    named?.resourceType === 'Patient' &&
+    input.receiver &&
+    !hasAccess(named, [input.receiver])
+  ) {
+    puts.push({
+      fullUrl: `urn:uuid:${input.newId()}`,
+      resource: withAccess(named, [input.receiver]),
+      request: { method: 'PUT', url: `Patient/${named.id}`, ifMatch: `W/"${named.meta?.versionId}"` },
+    });
+  }
+
   const sr = referral.serviceRequest;
   const requester = sr.resource.requester as Reference;
   const taskUrn = `urn:uuid:${input.newId()}`;
