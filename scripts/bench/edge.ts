@@ -5,12 +5,7 @@
  *      same delayed store, and their ratio
  *   2. the Worker's cold start in workerd (wrangler's local runner): ready (bundling and module
  *      evaluation included), then the first request and the next
- *   3. the Worker's size, as `wrangler deploy --dry-run` reports it (target: at most 250 KB gzipped)
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import { unstable_dev } from 'wrangler';
 import { createApp } from '../../src/app.ts';
@@ -116,17 +111,3 @@ console.log(
   `worker cold start in workerd (wrangler's local runner, 3 runs): ready, bundling and module evaluation included, p50 ${p50(starts).toFixed(0)} ms; ` +
     `first request (/metadata) p50 ${p50(firsts).toFixed(0)} ms; the next p50 ${p50(seconds).toFixed(0)} ms`,
 );
-
-// 3. The Worker's size, as wrangler measures what it would upload.
-const outdir = mkdtempSync(join(tmpdir(), 'worker-size-'));
-try {
-  const report = execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const size = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(report);
-  if (!size) throw new Error('wrangler printed no upload size');
-  console.log(`worker bundle: ${size[1]} KiB, ${size[2]} KiB gzipped (target at most 250 KB gzipped)`);
-} finally {
-  rmSync(outdir, { recursive: true, force: true });
-}
