@@ -1,11 +1,4 @@
-import type {
-  Bundle,
-  BundleEntry,
-  HealthcareService,
-  Identifier,
-  Location,
-  Reference,
-} from '@medplum/fhirtypes';
+import type { BundleEntry, HealthcareService, Location, Reference } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { DIRECTORY_SYSTEM } from '../fhir/systems.ts';
@@ -23,9 +16,18 @@ import {
   type DirectoryType,
   directoryIssues,
   prepareForStore,
-  UNIQUE_IDENTIFIER_SYSTEMS,
   uniqueIdentifiers,
 } from './directory-rules.ts';
+import {
+  chunks,
+  createEntry,
+  mergedInto,
+  namedRefs,
+  sameContent,
+  tokenOf,
+  transaction,
+  updateEntry,
+} from './import-entries.ts';
 import type { DirectoryDeps } from './register.ts';
 
 /** What an import did, by record kind. */
@@ -187,7 +189,10 @@ class ImportRun {
       }
       const stored = this.storedFor(record);
       if (!stored) {
-        entries.push({ record, entry: createEntry(resource, record) });
+        entries.push({
+          record,
+          entry: createEntry(resource, { system: ORUK_SYSTEM[record.kind], value: record.orukId }),
+        });
         continue;
       }
       const next = mergedInto(stored, resource);
@@ -274,88 +279,3 @@ class ImportRun {
     return { total, byKind: this.counts, refusals: this.refusals };
   }
 }
-
-/** The references a record makes to other records by ORUK identifier. */
-function namedRefs(resource: DirectoryResource): Reference[] {
-  switch (resource.resourceType) {
-    case 'HealthcareService':
-      return [...(resource.providedBy ? [resource.providedBy] : []), ...(resource.location ?? [])];
-    case 'Location':
-      return resource.managingOrganization ? [resource.managingOrganization] : [];
-    default:
-      return [];
-  }
-}
-
-/** The feed's version of an entry over the stored one: identifiers of other systems are kept. */
-function mergedInto(stored: DirectoryResource, imported: DirectoryResource): DirectoryResource {
-  const systems = new Set((imported.identifier ?? []).map((i) => i.system));
-  const kept = (stored.identifier ?? []).filter((i) => !systems.has(i.system));
-  return {
-    ...imported,
-    id: stored.id,
-    identifier: [...(imported.identifier ?? []), ...kept],
-  } as DirectoryResource;
-}
-
-/** Whether two versions say the same (ids, versions and dates aside). */
-function sameContent(a: DirectoryResource, b: DirectoryResource): boolean {
-  const content = (r: DirectoryResource) => {
-    const { id: _id, meta, ...rest } = r;
-    return stable({ ...rest, tag: meta?.tag ?? [] });
-  };
-  return content(a) === content(b);
-}
-
-/** JSON with object keys in order, so equal content compares equal. */
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-function createEntry(resource: DirectoryResource, record: MappedRecord): BundleEntry {
-  return {
-    resource,
-    request: {
-      method: 'POST',
-      url: resource.resourceType,
-      ifNoneExist: `identifier=${tokenOf({ system: ORUK_SYSTEM[record.kind], value: record.orukId })}`,
-    },
-  };
-}
-
-function updateEntry(resource: DirectoryResource, stored: DirectoryResource): BundleEntry {
-  return {
-    resource,
-    request: {
-      method: 'PUT',
-      url: `${resource.resourceType}/${stored.id}`,
-      ...(stored.meta?.versionId ? { ifMatch: `W/"${stored.meta.versionId}"` } : {}),
-    },
-  };
-}
-
-function transaction(entry: BundleEntry[]): Bundle {
-  return { resourceType: 'Bundle', type: 'transaction', entry };
-}
-
-/** `system|value` for a token search, with FHIR's search escapes. */
-function tokenOf(identifier: Identifier): string {
-  const value = (identifier.value ?? '').replace(/[\\,$|]/g, (c) => `\\${c}`);
-  return `${identifier.system}|${value}`;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** The systems an import matches stored organisations by, besides the ORUK id. */
-export const MATCHED_ORGANIZATION_SYSTEMS = UNIQUE_IDENTIFIER_SYSTEMS.Organization;

@@ -15,6 +15,7 @@ import {
   prepareForStore,
   uniqueIdentifiers,
 } from './directory-rules.ts';
+import { tokenOf } from './import-entries.ts';
 
 export interface DirectoryDeps {
   store: FhirStore;
@@ -175,8 +176,7 @@ function holderOf(found: Bundle | undefined, ownId: string | undefined): string 
 /** ODS codes are looked for under both spellings of their system. */
 function searchValues(identifier: Identifier): string[] {
   const systems = ODS_SYSTEMS.includes(identifier.system ?? '') ? ODS_SYSTEMS : [identifier.system];
-  const value = (identifier.value ?? '').replace(/[\\,$|]/g, (c) => `\\${c}`);
-  return systems.map((system) => `${system}|${value}`);
+  return systems.map((system) => tokenOf({ ...identifier, system }));
 }
 
 function canonicalSystem(identifier: Identifier): string | undefined {
