@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, Identifier, Reference } from '@medplum/fhirtypes';
+import { stableStringify } from '../fhir/stable-json.ts';
 import type { DirectoryResource } from './directory-rules.ts';
 
 /**
@@ -33,21 +34,9 @@ export function mergedInto(stored: DirectoryResource, imported: DirectoryResourc
 export function sameContent(a: DirectoryResource, b: DirectoryResource): boolean {
   const content = (r: DirectoryResource) => {
     const { id: _id, meta, ...rest } = r;
-    return stable({ ...rest, tag: meta?.tag ?? [] });
+    return stableStringify({ ...rest, tag: meta?.tag ?? [] });
   };
   return content(a) === content(b);
-}
-
-/** JSON with object keys in order, so equal content compares equal. */
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** A create, conditional on the identifier the entry is keyed by. */

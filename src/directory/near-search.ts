@@ -2,6 +2,7 @@ import type { Bundle, BundleEntry, HealthcareService, Location } from '@medplum/
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { cellsCovering, distanceKm, GEOHASH_TAG_SYSTEM, isValidPoint, type Point } from '../fhir/geo.ts';
 import { Failures, FhirError } from '../fhir/outcomes.ts';
+import { pagingParam } from '../fhir/paging.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import type { FhirStore } from '../medplum/store.ts';
 
@@ -84,8 +85,8 @@ export async function searchNear(
   }
   if (revincludes.length) authorize(ctx.principal, 'HealthcareService', 's');
   const near = parseNear(params.get('near') as string);
-  const count = Math.min(paging(params, '_count', DEFAULT_PAGE), MAX_PAGE);
-  const offset = paging(params, '_offset', 0);
+  const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE), MAX_PAGE);
+  const offset = pagingParam(params, '_offset', 0);
   const cells = cellsCovering(near.centre, near.radiusKm);
   if (!cells) throw Failures.badRequest('The distance of near covers too much of the globe', ['near']);
 
@@ -178,12 +179,4 @@ async function servicesAt(store: FhirStore, locations: Location[]): Promise<Bund
         ]
       : [],
   );
-}
-
-function paging(params: URLSearchParams, key: string, fallback: number): number {
-  const value = params.get(key);
-  const n = value === null ? fallback : Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw Failures.badRequest(`${key} must be a non-negative integer`, [key]);
-  return n;
 }

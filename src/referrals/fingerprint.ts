@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { stableStringify } from '../fhir/stable-json.ts';
 import type { ReferralBundle } from './referral-bundle.ts';
 import { forEachReference } from './rules.ts';
 
@@ -30,15 +31,4 @@ export async function fingerprintReferral(referral: ReferralBundle): Promise<str
   const bytes = new TextEncoder().encode(stableStringify(content));
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

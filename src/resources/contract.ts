@@ -10,6 +10,7 @@ import type {
 } from '@medplum/fhirtypes';
 import operationDefinitions from '../fhir/definitions/operation-definitions.json' with { type: 'json' };
 import { Failures, FhirError, type Issue, operationOutcome } from '../fhir/outcomes.ts';
+import { pagingParam } from '../fhir/paging.ts';
 import { checkAgainstProfile, PROFILE_OF, PROFILES } from '../fhir/profiles.ts';
 import { type PublishedProfileSource, publishedProfileFile } from '../fhir/published-profiles.ts';
 import { isReadableResourceType } from '../fhir/resource-types.ts';
@@ -38,14 +39,6 @@ const PAGING = ['_count', '_offset'];
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
 
-function pagingNumber(params: URLSearchParams, key: string, fallback: number): number {
-  const value = params.get(key);
-  const n = value === null ? fallback : Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw Failures.badRequest(`${key} must be a non-negative integer`, [key]);
-  return n;
-}
-
 /**
  * `GET /fhir/{ValueSet|CodeSystem|StructureDefinition}?url=<canonical>[|version]`: a searchset of
  * what is published (all of it without `url`), empty when nothing matches. Comma-separated values
@@ -71,8 +64,8 @@ export async function searchContract(
   const matches = all.filter((r) =>
     params.getAll('url').every((value) => value.split(',').some((canonical) => named(r, canonical))),
   );
-  const count = Math.min(pagingNumber(params, '_count', DEFAULT_PAGE), MAX_PAGE);
-  const offset = pagingNumber(params, '_offset', 0);
+  const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE), MAX_PAGE);
+  const offset = pagingParam(params, '_offset', 0);
   const page = matches.slice(offset, offset + count);
   const resources =
     type === 'StructureDefinition'

@@ -1,24 +1,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Bundle, HealthcareService, Location, Parameters } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { generateOpenReferralServices } from '../../scripts/bench/open-referral-feed.ts';
 import { DIRECTORY_SYSTEM } from '../../src/fhir/systems.ts';
-import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
-import { UpstreamError } from '../../src/medplum/errors.ts';
-import type { FhirStore } from '../../src/medplum/store.ts';
 import { expectOutcome } from '../support/app.ts';
-import { counts } from '../support/referrals.ts';
-import { type DirectoryApp, directoryApp } from './support.ts';
+import { counts, THIRD_PARTY_ABSENT, THIRD_PARTY_DIR } from '../support/referrals.ts';
+import { type DirectoryApp, directoryApp, switchableStore } from './support.ts';
 
-const DIR = join(
-  process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url)),
-  'third-party-examples/open-referral',
-);
-const ABSENT = existsSync(DIR)
-  ? undefined
-  : `skipped: ${DIR} is absent (set SHARED_DIR to a folder holding third-party-examples/)`;
+const DIR = join(THIRD_PARTY_DIR, 'open-referral');
+const ABSENT = existsSync(DIR) ? undefined : (THIRD_PARTY_ABSENT ?? `skipped: ${DIR} is absent`);
 
 const IMPORT = '/fhir/HealthcareService/$import-open-referral';
 
@@ -58,6 +49,10 @@ describe.skipIf(ABSENT)(
   `importing the published Open Referral examples${ABSENT ? ` (${ABSENT})` : ''}`,
   () => {
     const files = ABSENT ? [] : readdirSync(DIR);
+
+    it('finds the published feeds', () => {
+      expect(files.filter((f) => f.endsWith('.json')).length).toBeGreaterThan(0);
+    });
 
     it.each(files.filter((f) => f.endsWith('.json')))(
       '%s: stored once, the same again changes nothing',
@@ -163,18 +158,7 @@ describe('importing an Open Referral feed', () => {
   });
 
   it('refuses what is not a feed, a client without directory scopes, and answers 503/504 when Medplum fails', async () => {
-    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
-    let failing = false;
-    const store = new Proxy(inner, {
-      get(target, name: keyof FhirStore) {
-        const fn = target[name] as (...args: unknown[]) => Promise<unknown>;
-        return async (...args: unknown[]) => {
-          const audit = (args[0] as { resourceType?: string })?.resourceType === 'AuditEvent';
-          if (failing && !audit && name !== 'ping') throw new UpstreamError('unavailable');
-          return fn.apply(target, args);
-        };
-      },
-    });
+    const { store, fail } = switchableStore();
     const d = await directoryApp({ store });
     const before = await counts(d.store);
     await expectOutcome(await d.as(d.admin, IMPORT, { method: 'POST', body: 42 }), 422);
@@ -192,7 +176,7 @@ describe('importing an Open Referral feed', () => {
       403,
     );
     expect(await counts(d.store)).toEqual(before);
-    failing = true;
+    fail('unavailable');
     await expectOutcome(
       await d.as(d.admin, IMPORT, { method: 'POST', body: generateOpenReferralServices(2) }),
       503,

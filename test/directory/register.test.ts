@@ -1,12 +1,18 @@
 import type { Bundle, HealthcareService, OperationOutcome } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { DIRECTORY_SYSTEM, SYSTEM } from '../../src/fhir/systems.ts';
-import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
-import { UpstreamError } from '../../src/medplum/errors.ts';
-import type { FhirStore } from '../../src/medplum/store.ts';
 import { expectOutcome } from '../support/app.ts';
 import { counts, exampleBody } from '../support/referrals.ts';
-import { category, charity, createdId, directoryApp, organisation, place, service } from './support.ts';
+import {
+  category,
+  charity,
+  createdId,
+  directoryApp,
+  organisation,
+  place,
+  service,
+  switchableStore,
+} from './support.ts';
 
 /** The GP's example referral sent to another service, under its own identifier. */
 const referralTo = (ods: string, n: number) =>
@@ -234,21 +240,10 @@ describe('what the directory refuses', () => {
   });
 
   it('answers 503/504 when Medplum fails during a directory write, never 4xx', async () => {
-    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
-    let failing = false;
-    const store = new Proxy(inner, {
-      get(target, name: keyof FhirStore) {
-        const fn = target[name] as (...args: unknown[]) => Promise<unknown>;
-        return async (...args: unknown[]) => {
-          const audit = (args[0] as { resourceType?: string })?.resourceType === 'AuditEvent';
-          if (failing && !audit && name !== 'ping') throw new UpstreamError('timeout');
-          return fn.apply(target, args);
-        };
-      },
-    });
+    const { store, fail } = switchableStore();
     const d = await directoryApp({ store });
     const orgId = await createdId(await d.post('Organization', charity('31')));
-    failing = true;
+    fail('timeout');
     await expectOutcome(await d.post('Organization', charity('32')), 504);
     await expectOutcome(await d.post('HealthcareService', service(orgId, 'Walks')), 504);
     await expectOutcome(await d.post('Location', place('Park', 53.8, -1.5)), 504);

@@ -1,5 +1,8 @@
 import type { HealthcareService, Location, Organization } from '@medplum/fhirtypes';
 import { DIRECTORY_SYSTEM, SYSTEM } from '../../src/fhir/systems.ts';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { UpstreamError, type UpstreamFailure } from '../../src/medplum/errors.ts';
+import type { FhirStore } from '../../src/medplum/store.ts';
 import { GP, type SecuredApp, SP, securedApp } from '../support/secured.ts';
 
 export const DIRECTORY = 'riverside-directory-admin';
@@ -75,4 +78,29 @@ export async function createdId(response: Response): Promise<string> {
   if (response.status !== 201)
     throw new Error(`expected 201, got ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { id: string }).id;
+}
+
+/**
+ * An embedded store that fails as Medplum would while `failure` is set: every call but audit
+ * records and the readiness ping throws it.
+ */
+export function switchableStore(): { store: FhirStore; fail(failure: UpstreamFailure | undefined): void } {
+  const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+  let failure: UpstreamFailure | undefined;
+  const store = new Proxy(inner, {
+    get(target, name: keyof FhirStore) {
+      const fn = target[name] as (...args: unknown[]) => Promise<unknown>;
+      return async (...args: unknown[]) => {
+        const audit = (args[0] as { resourceType?: string })?.resourceType === 'AuditEvent';
+        if (failure && !audit && name !== 'ping') throw new UpstreamError(failure);
+        return fn.apply(target, args);
+      };
+    },
+  });
+  return {
+    store,
+    fail: (next) => {
+      failure = next;
+    },
+  };
 }

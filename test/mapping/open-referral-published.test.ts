@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { HealthcareService, Organization } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { indexDefinitions } from '../../src/fhir/definitions.ts';
@@ -8,15 +7,11 @@ import { profileErrors } from '../../src/fhir/profiles.ts';
 import { DIRECTORY_SYSTEM } from '../../src/fhir/systems.ts';
 import { validateBaseR4 } from '../../src/fhir/validate.ts';
 import { mapOpenReferral } from '../../src/mapping/open-referral.ts';
+import { THIRD_PARTY_ABSENT, THIRD_PARTY_DIR } from '../support/referrals.ts';
 
 /** The published ORUK / HSDS 3 examples in ../shared (a clone of this project alone has none). */
-const DIR = join(
-  process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url)),
-  'third-party-examples/open-referral',
-);
-const ABSENT = existsSync(DIR)
-  ? undefined
-  : `skipped: ${DIR} is absent (set SHARED_DIR to a folder holding third-party-examples/)`;
+const DIR = join(THIRD_PARTY_DIR, 'open-referral');
+const ABSENT = existsSync(DIR) ? undefined : (THIRD_PARTY_ABSENT ?? `skipped: ${DIR} is absent`);
 if (ABSENT) console.warn(`published Open Referral examples: ${ABSENT}`);
 
 const read = (file: string): unknown => JSON.parse(readFileSync(join(DIR, file), 'utf8'));

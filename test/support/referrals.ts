@@ -15,6 +15,9 @@ export function exampleBody<T = Bundle>(name: string): T {
 /** ../shared beside the project (CI has it there too), or wherever SHARED_DIR points. */
 const SHARED_DIR = process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url));
 
+/** Where the published third-party examples are (when they are there at all). */
+export const THIRD_PARTY_DIR = join(SHARED_DIR, 'third-party-examples');
+
 /**
  * Why the published third-party examples cannot be read here, or undefined when they can: a
  * clone of this project has no ../shared beside it, and the tests that use them then skip, saying so.
