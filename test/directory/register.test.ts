@@ -7,6 +7,7 @@ import {
   category,
   charity,
   createdId,
+  DIRECTORY,
   directoryApp,
   organisation,
   place,
@@ -191,6 +192,18 @@ describe('what the directory refuses', () => {
       403,
     );
     expect(await counts(d.store)).toEqual(before);
+  });
+
+  it('answers a create the token may not read back with what was stored, not the entry', async () => {
+    const d = await directoryApp();
+    const createOnly = await d.token(DIRECTORY, 'system/Organization.c');
+    const response = await d.as(createOnly, '/fhir/Organization', { method: 'POST', body: charity('61') });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('location')).toMatch(/\/fhir\/Organization\//);
+    const outcome = (await response.json()) as OperationOutcome;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0]?.code).toBe('suppressed');
+    expect(JSON.stringify(outcome)).not.toContain('Befriending');
   });
 
   it('refuses a bad entry with the whole OperationOutcome, storing nothing', async () => {

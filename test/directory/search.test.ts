@@ -189,5 +189,12 @@ describe('finding places near a person (near)', () => {
     }
     const noSearchScope = await d.token('riverside-medical-gp-system', 'system/ServiceRequest.c');
     await expectOutcome(await d.as(noSearchScope, '/fhir/Location?near=53|-1|1|km'), 403);
+    // Places may be searched, services not: the services at them are not included, but refused.
+    const placesOnly = await d.token('riverside-medical-gp-system', 'system/Location.rs');
+    expect((await d.as(placesOnly, '/fhir/Location?near=53.8|-1.55|3|km')).status).toBe(200);
+    await expectOutcome(
+      await d.as(placesOnly, '/fhir/Location?near=53.8|-1.55|3|km&_revinclude=HealthcareService:location'),
+      403,
+    );
   });
 });
