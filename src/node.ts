@@ -114,11 +114,20 @@ async function main(): Promise<void> {
   const locks = createInProcessLocks();
   const jobs = new SqliteAsyncJobs(outboxDb);
   const outbox = new SqliteOutbox(outboxDb, {
-    handlers: { ...auditHandlers(store), ...asyncIntakeHandlers({ store, locks, clock, newId }, jobs) },
+    handlers: {
+      ...auditHandlers(store),
+      ...asyncIntakeHandlers({ store, locks, clock, newId }, jobs, () => audit),
+    },
     // A referral that used up its attempts leaves its job answering that it was not written.
     deadLetterHandlers: asyncIntakeDeadLetterHandlers(jobs),
     logger,
     ackDelayMs: config.testOutboxAckDelayMs,
+  });
+  const audit = createOutboxAuditSink({
+    outbox,
+    newId,
+    logger,
+    fallback: createStoreAuditSink(store, logger),
   });
   const app = createApp({
     config,
@@ -130,7 +139,7 @@ async function main(): Promise<void> {
     locks,
     asyncIntake: { jobs, outbox },
     publishedProfiles: publishedProfileFiles(),
-    audit: createOutboxAuditSink({ outbox, newId, logger, fallback: createStoreAuditSink(store, logger) }),
+    audit,
   });
   outbox.start();
 

@@ -107,7 +107,8 @@ function consumerFor(env: Record<string, unknown>): Consumer {
       clock: () => new Date(),
       newId: () => crypto.randomUUID(),
     };
-    consumer.handlers = { ...consumer.handlers, ...asyncIntakeHandlers(intake, jobs) };
+    const { audit } = outboxAuditFor(env, store, consumer.logger);
+    consumer.handlers = { ...consumer.handlers, ...asyncIntakeHandlers(intake, jobs, () => audit) };
     consumer.deadLetterHandlers = asyncIntakeDeadLetterHandlers(jobs);
   }
   built = { env, consumer };

@@ -1,6 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { toAuditEvent } from '../audit/audit-event.ts';
+import type { AuditSink } from '../audit/audit-sink.ts';
+import type { RequestContext } from '../auth/principal.ts';
 import { FhirError, operationOutcome } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 import { toErrorAnswer } from '../http/errors.ts';
@@ -92,13 +95,22 @@ const mayPass = (err: unknown): boolean =>
  * for the store to recover; any other failure is the answer. Redelivered after its answer was
  * kept (or once its job has lapsed or expired), it does nothing.
  */
-export function asyncIntakeHandlers(deps: IntakeDeps, jobs: AsyncJobs): OutboxHandlers {
+export function asyncIntakeHandlers(
+  deps: IntakeDeps,
+  jobs: AsyncJobs,
+  /** Where the AuditEvent of the write itself goes (the accepting request has its own). */
+  audit?: () => AuditSink | undefined,
+): OutboxHandlers {
   return {
     [ASYNC_INTAKE_KIND]: async (payload) => {
       const message = payload as AsyncIntakeMessage;
       const job = await jobs.get(message.jobId);
       if (!job || job.answer || job.lapsed) return;
-      const ctx = { requestId: message.requestId, principal: principalOf(message), touched: [] };
+      const ctx: RequestContext = {
+        requestId: message.requestId,
+        principal: principalOf(message),
+        touched: [],
+      };
       let answer: AsyncJobAnswer;
       try {
         answer =
@@ -116,6 +128,16 @@ export function asyncIntakeHandlers(deps: IntakeDeps, jobs: AsyncJobs): OutboxHa
         const error = toErrorAnswer(err);
         answer = { status: error.status, headers: error.headers, format: 'fhir', body: error.outcome };
       }
+      // Recorded (durably, through the outbox) before the job says it is done.
+      await audit?.()?.record(
+        toAuditEvent({
+          ctx,
+          interaction: message.form === 'json' ? 'create' : 'transaction',
+          ...(message.form === 'json' ? { resourceType: 'ServiceRequest' } : {}),
+          status: answer.status,
+          recorded: deps.clock(),
+        }),
+      );
       await jobs.complete(message.jobId, answer);
     },
   };

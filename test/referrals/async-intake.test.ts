@@ -1,4 +1,4 @@
-import type { Bundle } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { UpstreamError } from '../../src/medplum/errors.ts';
@@ -10,7 +10,7 @@ import { openOutboxDatabase } from '../../src/outbox/sqlite-outbox-table.ts';
 import { createInProcessLocks } from '../../src/referrals/locks.ts';
 import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from '../../src/routes/async-referrals.ts';
 import { captureLogger } from '../support/app.ts';
-import { exampleBody } from '../support/referrals.ts';
+import { all, exampleBody } from '../support/referrals.ts';
 import { BASE, COMMUNITY, GP, SP, securedApp } from '../support/secured.ts';
 
 const ASYNC = { prefer: 'respond-async' };
@@ -50,6 +50,7 @@ async function asyncApp(maxAttempts = 20) {
   const handlers: Parameters<typeof asyncIntakeHandlers> = [
     { store, locks, clock: () => s.now(), newId: () => crypto.randomUUID() },
     jobs,
+    () => s.audit,
   ];
   const logger = captureLogger();
   const outbox = new SqliteOutbox(db, {
@@ -94,6 +95,26 @@ describe('Prefer: respond-async on referral intake', () => {
     expect(again.status).toBe(200);
     const locations = ((await again.json()) as Bundle).entry?.map((e) => e.response?.location);
     expect(bundle.entry?.map((e) => e.response?.location)).toEqual(locations);
+  });
+
+  it('records the write itself in an AuditEvent naming what it stored, besides the accepting request', async () => {
+    const { s, outbox, gp } = await asyncApp();
+    const sent = await s.as(gp, '/fhir', {
+      body: exampleBody('01-gp-transaction-bundle.200'),
+      headers: ASYNC,
+    });
+    expect(sent.status).toBe(202);
+    await outbox.deliverDue();
+    await s.audit.flush();
+    const events = await all<AuditEvent>(s.store, 'AuditEvent');
+    const writes = events.filter((e) => e.subtype?.[0]?.code === 'transaction' && e.outcome === '0');
+    const named = writes.flatMap((e) => (e.entity ?? []).map((x) => x.what?.reference ?? ''));
+    expect(named.some((r) => r.startsWith('ServiceRequest/'))).toBe(true);
+    expect(named.some((r) => r.startsWith('Task/'))).toBe(true);
+    // Attributed to the client that sent it, under the accepting request's id.
+    const accepted = events.find((e) => e.outcomeDesc === 'HTTP 202');
+    expect(writes[0]?.agent?.[0]?.who).toEqual(accepted?.agent?.[0]?.who);
+    expect(JSON.stringify(writes)).not.toContain('9990000018');
   });
 
   it('works the plain JSON form too, keeping its 201 and Location', async () => {
