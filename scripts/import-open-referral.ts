@@ -1,7 +1,7 @@
 /**
  * `npm run import:open-referral -- <file or directory> [--url http://127.0.0.1:8787]
  *   [--client riverside-directory-admin] [--key <private JWK file>] [--scope "<scopes>"]
- *   [--batch 200] [--max-bytes 1048576]`
+ *   [--batch 200] [--max-bytes 1048576] [--source <the feed's API base URL>]`
  *
  * Imports Open Referral UK feeds (ORUK v1 or HSDS 3 JSON) into a running service through
  * `POST /fhir/HealthcareService/$import-open-referral`: one JSON file, or every `.json` file of a
@@ -107,6 +107,8 @@ export interface ImportOptions {
   token?: (fresh: boolean) => Promise<string>;
   batchSize?: number;
   maxBytes?: number;
+  /** The feed's API base: its ids are kept apart from other publishers' (`?source=`). */
+  source?: string;
   onProgress?: (progress: Progress) => void;
   /** Notes (files skipped, retries). */
   log?: (message: string) => void;
@@ -537,7 +539,8 @@ type Outcome =
 
 /** One batch: with a fresh token once when the token is refused, waiting and again after 429. */
 async function send(batch: Batch, options: ImportOptions): Promise<Outcome> {
-  const url = `${options.baseUrl.replace(/\/+$/, '')}${IMPORT_PATH}`;
+  const query = options.source ? `?source=${encodeURIComponent(options.source)}` : '';
+  const url = `${options.baseUrl.replace(/\/+$/, '')}${IMPORT_PATH}${query}`;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   let fresh = false;
   for (let attempt = 0; ; attempt++) {
@@ -654,7 +657,7 @@ export function tokenSource(
 function usage(message?: string): never {
   if (message) console.error(message);
   console.error(
-    'usage: npm run import:open-referral -- <file or directory> [--url http://127.0.0.1:8787] [--client riverside-directory-admin] [--key <private JWK file>] [--scope "<scopes>"] [--batch 200] [--max-bytes 1048576]',
+    'usage: npm run import:open-referral -- <file or directory> [--url http://127.0.0.1:8787] [--client riverside-directory-admin] [--key <private JWK file>] [--scope "<scopes>"] [--batch 200] [--max-bytes 1048576] [--source <the feed\'s API base URL>]',
   );
   process.exit(2);
 }
@@ -662,7 +665,7 @@ function usage(message?: string): never {
 async function main(argv: string[]): Promise<number> {
   const flags = new Map<string, string>();
   const positional: string[] = [];
-  const known = ['--url', '--client', '--key', '--scope', '--batch', '--max-bytes'];
+  const known = ['--url', '--client', '--key', '--scope', '--batch', '--max-bytes', '--source'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') usage();
@@ -727,6 +730,7 @@ async function main(argv: string[]): Promise<number> {
     ...(token ? { token } : {}),
     batchSize,
     maxBytes,
+    ...(flags.get('--source') ? { source: flags.get('--source') as string } : {}),
     onProgress: (p) => console.error(progressLine(p)),
     log: (message) => console.error(message),
   });

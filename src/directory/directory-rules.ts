@@ -55,7 +55,11 @@ export interface DirectoryLink {
  * profiles cannot say (an organisation is identified; references name stored entries by id).
  * Returns the references it names, for the caller to check they exist.
  */
-export function directoryIssues(resource: DirectoryResource): {
+export function directoryIssues(
+  resource: DirectoryResource,
+  /** Other identifier systems that identify an organisation (an imported feed's own). */
+  identifyingSystems: readonly string[] = [],
+): {
   /** Not base R4: the request is malformed, and nothing else is checked. */
   malformed: Issue[];
   issues: Issue[];
@@ -78,7 +82,10 @@ export function directoryIssues(resource: DirectoryResource): {
   };
   switch (resource.resourceType) {
     case 'Organization':
-      if (uniqueIdentifiers(resource).length === 0) {
+      if (
+        uniqueIdentifiers(resource).length === 0 &&
+        !resource.identifier?.some((i) => i.value && identifyingSystems.includes(i.system ?? ''))
+      ) {
         issues.push({
           code: 'required',
           diagnostics:

@@ -1,12 +1,15 @@
-import type { BundleEntry, HealthcareService, Location, Reference } from '@medplum/fhirtypes';
+import type { BundleEntry, HealthcareService, Identifier, Location, Reference } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { FhirError } from '../fhir/outcomes.ts';
-import { DIRECTORY_SYSTEM } from '../fhir/systems.ts';
+import { Failures, FhirError } from '../fhir/outcomes.ts';
 import {
+  DEFAULT_FEED_SYSTEMS,
+  type FeedSystems,
+  feedSystemsOf,
   type MappedRecord,
   mapOpenReferral,
   type RecordKind,
   type RefusedRecord,
+  withFeedSystems,
 } from '../mapping/open-referral.ts';
 import { StoreError } from '../medplum/errors.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
@@ -50,14 +53,6 @@ const TYPE_OF: Record<RecordKind, DirectoryType> = {
   location: 'Location',
   service: 'HealthcareService',
 };
-const ORUK_SYSTEM: Record<RecordKind, string> = {
-  organization: DIRECTORY_SYSTEM.orukOrganization,
-  location: DIRECTORY_SYSTEM.orukLocation,
-  service: DIRECTORY_SYSTEM.orukService,
-};
-const KIND_OF_SYSTEM = new Map(
-  Object.entries(ORUK_SYSTEM).map(([kind, system]) => [system, kind as RecordKind]),
-);
 /** Written in this order, so each kind's references name entries already stored. */
 const ORDER: readonly RecordKind[] = ['organization', 'location', 'service'];
 /** Entries per transaction, and identifier values per look-up search, and searches per batch. */
@@ -77,18 +72,26 @@ export async function importOpenReferral(
   deps: DirectoryDeps,
   ctx: RequestContext,
   body: unknown,
+  /** The feed's API base, naming the ids' systems (`<source>/services` ...); shared ones without. */
+  source?: string,
 ): Promise<ImportSummary> {
   for (const type of DIRECTORY_TYPES) {
     authorize(ctx.principal, type, 'c');
     authorize(ctx.principal, type, 'u');
   }
-  const feed = mapOpenReferral(body);
+  const systems = source === undefined ? DEFAULT_FEED_SYSTEMS : feedSystemsOf(source);
+  if (!systems) {
+    throw Failures.badRequest('source is the absolute http(s) URL of the feed, with no query or fragment', [
+      'source',
+    ]);
+  }
+  const feed = withFeedSystems(mapOpenReferral(body), systems);
   const whole = feed.refused.find((r) => r.kind === 'input');
   if (whole && feed.records.length === 0) {
     throw new FhirError('invalid', [{ code: 'structure', diagnostics: `The body is ${whole.reason}` }]);
   }
   return deps.locks.withLocks(['DirectoryImport'], async () => {
-    const run = new ImportRun(deps.store, feed.refused);
+    const run = new ImportRun(deps.store, feed.refused, systems);
     await run.findStored(feed.records);
     for (const kind of ORDER)
       await run.write(
@@ -120,11 +123,26 @@ class ImportRun {
 
   private readonly store: FhirStore;
   private readonly refusals: RefusedRecord[];
+  private readonly systems: FeedSystems;
+  /** The kind of record whose ORUK ids a system holds. */
+  private readonly kindOf: Map<string, RecordKind>;
 
-  constructor(store: FhirStore, refusals: RefusedRecord[]) {
+  constructor(store: FhirStore, refusals: RefusedRecord[], systems: FeedSystems) {
     this.store = store;
     this.refusals = refusals;
+    this.systems = systems;
+    this.kindOf = new Map(ORDER.map((kind) => [systems[kind], kind]));
     for (const refusal of refusals) if (refusal.kind !== 'input') this.counts[refusal.kind].refused++;
+  }
+
+  /** The identifiers an entry is found by: its ORUK id in this feed, and the unique ones it carries. */
+  private keyed(resource: DirectoryResource): Identifier[] {
+    return (resource.identifier ?? []).filter(
+      (i) =>
+        i.value &&
+        i.system &&
+        (this.kindOf.has(i.system) || uniqueIdentifiers(resource).some((u) => u.system === i.system)),
+    );
   }
 
   /** Looks up, in few round trips, every entry the feed's records are or name. */
@@ -132,9 +150,9 @@ class ImportRun {
     const wanted = new Map<DirectoryType, Set<string>>(DIRECTORY_TYPES.map((t) => [t, new Set()]));
     for (const record of records) {
       const type = TYPE_OF[record.kind];
-      for (const id of uniqueIdentifiers(record.resource)) wanted.get(type)?.add(tokenOf(id));
+      for (const id of this.keyed(record.resource)) wanted.get(type)?.add(tokenOf(id));
       for (const ref of namedRefs(record.resource)) {
-        const kind = KIND_OF_SYSTEM.get(ref.identifier?.system ?? '');
+        const kind = this.kindOf.get(ref.identifier?.system ?? '');
         if (kind && ref.identifier?.value) wanted.get(TYPE_OF[kind])?.add(tokenOf(ref.identifier));
       }
     }
@@ -155,8 +173,8 @@ class ImportRun {
   }
 
   private remember(resource: DirectoryResource): void {
-    for (const id of uniqueIdentifiers(resource)) {
-      const kind = KIND_OF_SYSTEM.get(id.system ?? '');
+    for (const id of this.keyed(resource)) {
+      const kind = this.kindOf.get(id.system ?? '');
       if (kind) {
         this.stored.set(key(kind, id.value as string), resource);
         this.written.set(key(kind, id.value as string), resource.id as string);
@@ -168,7 +186,7 @@ class ImportRun {
   private storedFor(record: MappedRecord): DirectoryResource | undefined {
     const own = this.stored.get(key(record.kind, record.orukId));
     if (own) return own;
-    return uniqueIdentifiers(record.resource)
+    return this.keyed(record.resource)
       .map((i) => this.stored.get(`${record.resource.resourceType}|${i.system}|${i.value}`))
       .find(Boolean);
   }
@@ -178,7 +196,7 @@ class ImportRun {
     const entries: { record: MappedRecord; entry: BundleEntry }[] = [];
     for (const record of records) {
       const resource = prepareForStore(this.linked(record.resource));
-      const { malformed, issues } = directoryIssues(resource);
+      const { malformed, issues } = directoryIssues(resource, Object.values(this.systems));
       const problem = [...malformed, ...issues][0];
       if (problem) {
         this.refuse(
@@ -191,7 +209,7 @@ class ImportRun {
       if (!stored) {
         entries.push({
           record,
-          entry: createEntry(resource, { system: ORUK_SYSTEM[record.kind], value: record.orukId }),
+          entry: createEntry(resource, { system: this.systems[record.kind], value: record.orukId }),
         });
         continue;
       }
@@ -243,7 +261,7 @@ class ImportRun {
   /** The record with its links to other records as references to their stored entries (or left out). */
   private linked(resource: DirectoryResource): DirectoryResource {
     const resolve = (ref: Reference | undefined): Reference | undefined => {
-      const kind = KIND_OF_SYSTEM.get(ref?.identifier?.system ?? '');
+      const kind = this.kindOf.get(ref?.identifier?.system ?? '');
       const id =
         kind && ref?.identifier?.value ? this.written.get(key(kind, ref.identifier.value)) : undefined;
       return kind && id

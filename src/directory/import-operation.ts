@@ -47,7 +47,7 @@ export const IMPORT_DEFINITION: OperationDefinition = {
   type: true,
   instance: false,
   description:
-    'Stores an Open Referral UK feed (ORUK v1 or HSDS 3 UK profile JSON: one service, an array of services, an organisation with its services, or a page of a /services or /service_at_locations list) as Organization, Location and HealthcareService, keyed by their ORUK ids: importing the same feed again updates in place and creates nothing new. Each record that cannot be stored is refused on its own with its id and a reason. The body is the feed itself (application/json), not a Parameters resource. Needs create and update scopes on Organization, HealthcareService and Location.',
+    'Stores an Open Referral UK feed (ORUK v1 or HSDS 3 UK profile JSON: one service, an array of services, an organisation with its services, or a page of a /services or /service_at_locations list) as Organization, Location and HealthcareService, keyed by their ORUK ids: importing the same feed again updates in place and creates nothing new. Each record that cannot be stored is refused on its own with its id and a reason. The body is the feed itself (application/json), not a Parameters resource. The query parameter `source` names the feed’s API base (an absolute http(s) URL): its ids are then kept under `<source>/services`, `<source>/organizations` and `<source>/locations`, so that two publishers’ ids never meet; without it they share this service’s Open Referral identifier systems. Needs create and update scopes on Organization, HealthcareService and Location.',
   parameter: [
     ...(['created', 'updated', 'unchanged', 'refused'] as const).map((name) => ({
       name,

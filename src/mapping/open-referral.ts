@@ -15,6 +15,12 @@ export {
   REFUSAL as OPEN_REFERRAL_REFUSAL,
   tooLong,
 } from './open-referral/fields.ts';
+export {
+  DEFAULT_FEED_SYSTEMS,
+  type FeedSystems,
+  feedSystemsOf,
+  withFeedSystems,
+} from './open-referral/systems.ts';
 export type { MappedFeed, MappedRecord, RecordKind, RefusedRecord } from './open-referral/types.ts';
 
 type Shape = 'organization' | 'service-at-location' | 'service';

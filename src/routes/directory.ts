@@ -45,7 +45,10 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
   }
   routes
     .post(`/HealthcareService/:operation{\\$${IMPORT_OPERATION}}`, async (c) =>
-      sendFhir(c, importParameters(await importOpenReferral(deps, c.get('ctx'), c.get('body')))),
+      sendFhir(
+        c,
+        importParameters(await importOpenReferral(deps, c.get('ctx'), c.get('body'), c.req.query('source'))),
+      ),
     )
     .get(`/OperationDefinition/${IMPORT_OPERATION}`, (c) => sendFhir(c, IMPORT_DEFINITION));
   // Without `near`, a Location search is the store's, like any other (the read routes).

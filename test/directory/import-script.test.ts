@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HealthcareService } from '@medplum/fhirtypes';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateOpenReferralServices } from '../../scripts/bench/open-referral-feed.ts';
 import {
@@ -13,7 +14,7 @@ import {
   unitsOf,
 } from '../../scripts/import-open-referral.ts';
 import { createTestApp } from '../support/app.ts';
-import { counts } from '../support/referrals.ts';
+import { all, counts } from '../support/referrals.ts';
 import { directoryApp } from './support.ts';
 
 const dirs: string[] = [];
@@ -213,5 +214,26 @@ describe('npm run import:open-referral, through the app in process', () => {
     });
     expect(openReport.failures).toEqual([]);
     expect(openReport.byKind.service.created).toBe(3);
+  });
+
+  it('names the feed as the source of its ids when told to', async () => {
+    const open = createTestApp();
+    const file = join(tempDir(), 'feed.json');
+    writeFileSync(file, JSON.stringify(generateOpenReferralServices(2, 5)));
+    const options = { baseUrl: 'http://facade.test', fetch: (request: Request) => open.app.request(request) };
+    const leeds = await importOpenReferral(file, {
+      ...options,
+      source: 'https://directory.leeds.example/api',
+    });
+    expect(leeds.byKind.service.created).toBe(2);
+    // The same ids from another publisher are other services.
+    expect((await importOpenReferral(file, options)).byKind.service.created).toBe(2);
+    const systems = (await all<HealthcareService>(open.store, 'HealthcareService')).map(
+      (service) => service.identifier?.[0]?.system,
+    );
+    expect(
+      systems.filter((system) => system === 'https://directory.leeds.example/api/services'),
+    ).toHaveLength(2);
+    expect(systems).toHaveLength(4);
   });
 });

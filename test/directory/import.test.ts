@@ -141,6 +141,49 @@ describe('importing an Open Referral feed', () => {
     );
   });
 
+  it("keeps two publishers' records apart when each import names its source, though their ids are the same", async () => {
+    const d = await directoryApp();
+    const feed = generateOpenReferralServices(5, 3);
+    const at = (source: string) => `${IMPORT}?source=${encodeURIComponent(source)}`;
+    const send = async (path: string, body: unknown) => {
+      const response = await d.as(d.admin, path, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(response.status).toBe(200);
+      return countsOf((await response.json()) as Parameters);
+    };
+    const leeds = await send(at('https://directory.leeds.example/api/'), feed);
+    expect(leeds.service.created).toBe(5);
+    const york = await send(at('https://directory.york.example/api'), feed);
+    expect(york.service.created).toBe(5);
+    expect((await send(at('https://directory.leeds.example/api'), feed)).total).toMatchObject({
+      created: 0,
+      updated: 0,
+    });
+    const services = (await (await d.as(d.sp, '/fhir/HealthcareService?_count=100')).json()) as Bundle;
+    const systems = new Set(
+      (services.entry ?? []).flatMap(
+        (e) => (e.resource as HealthcareService).identifier?.map((i) => i.system) ?? [],
+      ),
+    );
+    expect(systems).toEqual(
+      new Set([
+        'https://directory.leeds.example/api/services',
+        'https://directory.york.example/api/services',
+      ]),
+    );
+    for (const source of [
+      'not a url',
+      'ftp://x.example/',
+      'https://x.example/api?page=2',
+      'https://x.example/#a',
+    ]) {
+      await expectOutcome(await d.as(d.admin, at(source), { method: 'POST', body: feed }), 400);
+    }
+  });
+
   it('makes imported places findable near a person, with their services', async () => {
     const d = await directoryApp();
     await importAs(d, generateOpenReferralServices(60, 11));
