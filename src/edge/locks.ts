@@ -19,9 +19,10 @@ export interface DurableLockOptions {
 }
 
 /**
- * `KeyedLocks` across isolates: each key is leased from the shard object its digest names, in
- * a fixed order (no deadlock between callers needing overlapping keys), renewed while the work
- * runs and released after it. An isolate that dies mid-intake holds its keys for one lease at most.
+ * `KeyedLocks` across isolates: each key is leased from the shard object its digest names: all
+ * at once when none is taken (one round trip), otherwise one after another in a fixed order (no
+ * deadlock between callers needing overlapping keys); renewed while the work runs and released
+ * after it. An isolate that dies mid-intake holds its keys for one lease at most.
  */
 export function createDurableObjectLocks(
   namespace: ShardNamespace,
@@ -54,6 +55,22 @@ export function createDurableObjectLocks(
     );
   };
 
+  /** Takes every key without waiting; their generations, or undefined when any is taken. */
+  const tryAll = async (
+    digests: readonly string[],
+    keys: readonly string[],
+    holder: string,
+  ): Promise<Map<string, string> | undefined> => {
+    const results = await Promise.all(
+      digests.map((digest) =>
+        callShard<AcquireResult>(namespace, digest, 'acquire', { key: digest, holder, leaseMs, waitMs: 0 }),
+      ),
+    );
+    if (!results.every((r) => r.granted)) return undefined;
+    // An object from before generations answers none: that reads as changed.
+    return new Map(keys.map((key, i) => [key, results[i]?.generation ?? crypto.randomUUID()]));
+  };
+
   return {
     async withLocks(keys, fn) {
       // The same order as the in-process locks: by key, so every caller takes them alike.
@@ -69,20 +86,30 @@ export function createDurableObjectLocks(
         }
       };
       const heartbeat = setInterval(renew, renewEvery(leaseMs));
-      const generations = new Map<string, string>();
+      const release = (keys: readonly string[]) =>
+        Promise.all(
+          keys.map((key) => callShard(namespace, key, 'release', { key, holder }).catch(leftToExpiry)),
+        );
+      let generations: Map<string, string> | undefined;
       try {
-        for (const [i, digest] of digests.entries()) {
-          // Listed before it is granted: a grant whose answer was lost is released too.
-          held.push(digest);
-          generations.set(ordered[i] as string, await acquire(digest, holder));
+        // Listed before they are granted: a grant whose answer was lost is released too.
+        held.push(...digests);
+        // Every key at once, without waiting: one round trip when nobody holds any of them.
+        generations = await tryAll(digests, ordered, holder);
+        if (!generations) {
+          // Something is taken: give back what was granted and queue for each key in order, so
+          // two callers needing overlapping keys cannot deadlock.
+          await release(digests);
+          generations = new Map();
+          for (const [i, digest] of digests.entries()) {
+            generations.set(ordered[i] as string, await acquire(digest, holder));
+          }
         }
         return await fn(generations);
       } finally {
         clearInterval(heartbeat);
         // A release that fails is ended by the lease instead.
-        await Promise.all(
-          held.map((key) => callShard(namespace, key, 'release', { key, holder }).catch(leftToExpiry)),
-        );
+        await release(held);
       }
     },
     async generations(keys) {

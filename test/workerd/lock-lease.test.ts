@@ -127,6 +127,55 @@ describe('locks shared through Durable Objects', () => {
   });
 });
 
+describe('taking several keys', () => {
+  /** The namespace, noting each call's operation and its wait. */
+  function counted() {
+    const calls: { op: string; waitMs?: number }[] = [];
+    const namespace: ShardNamespace = {
+      idFromName: (name) => locks.idFromName(name),
+      get: (id) => {
+        const stub = locks.get(id);
+        return {
+          fetch: async (input, init) => {
+            const args = JSON.parse(String(init?.body ?? '{}')) as { waitMs?: number };
+            calls.push({ op: new URL(String(input)).pathname.slice(1), waitMs: args.waitMs });
+            return stub.fetch(input, init);
+          },
+        };
+      },
+    };
+    return { namespace, calls };
+  }
+
+  it('asks for all of them at once, without waiting, when nobody holds any', async () => {
+    const { namespace, calls } = counted();
+    const keys = Array.from({ length: 4 }, () => unique('Patient'));
+    await createDurableObjectLocks(namespace).withLocks(keys, async () => {});
+    const acquires = calls.filter((c) => c.op === 'acquire');
+    expect(acquires).toHaveLength(4);
+    expect(acquires.every((c) => c.waitMs === 0)).toBe(true);
+  });
+
+  it('gives back what it got and queues in order when one is held, then gets them all', async () => {
+    const keys = Array.from({ length: 3 }, () => unique('Patient'));
+    const other = createDurableObjectLocks(locks);
+    let release!: () => void;
+    const holding = other.withLocks([keys[1] as string], () => new Promise<void>((r) => (release = r)));
+    await sleep(50);
+    const { namespace, calls } = counted();
+    let ran = false;
+    const mine = createDurableObjectLocks(namespace).withLocks(keys, async () => {
+      ran = true;
+    });
+    await sleep(100);
+    expect(ran).toBe(false);
+    release();
+    await Promise.all([holding, mine]);
+    expect(ran).toBe(true);
+    expect(calls.filter((c) => c.op === 'acquire' && c.waitMs !== 0).length).toBeGreaterThan(0);
+  });
+});
+
 describe('generations of the shared locks', () => {
   it('change when a key is released, on any isolate, and not otherwise', async () => {
     const [x, y] = [createDurableObjectLocks(locks), createDurableObjectLocks(locks)];
