@@ -43,6 +43,9 @@ export function uniqueIdentifiers(resource: DirectoryResource): Identifier[] {
   return (resource.identifier ?? []).filter((i) => i.value && i.system && systems.includes(i.system));
 }
 
+/** What a FHIR id may be (https://hl7.org/fhir/R4/datatypes.html#id). */
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
 /** A directory reference to another stored entry, which must exist (and, for a service, be active). */
 export interface DirectoryLink {
   type: DirectoryType;
@@ -72,7 +75,7 @@ export function directoryIssues(
   const link = (ref: Reference | undefined, type: DirectoryType, expression: string) => {
     if (!ref) return;
     const target = parseLocalReference(ref.reference);
-    if (target?.type === type) links.push({ type, id: target.id, expression });
+    if (target?.type === type && FHIR_ID.test(target.id)) links.push({ type, id: target.id, expression });
     else if (!issues.some((i) => i.expression?.includes(expression)))
       issues.push({
         code: 'value',

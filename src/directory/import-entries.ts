@@ -3,7 +3,7 @@ import { stableStringify } from '../fhir/stable-json.ts';
 import type { DirectoryResource } from './directory-rules.ts';
 
 /**
- * What an import writes, entry by entry: the pure parts (comparing versions, making transaction
+ * What an import writes, entry by entry: the pure parts (comparing versions, making batch
  * entries, search tokens), apart from the run that sequences them.
  */
 
@@ -43,7 +43,11 @@ export function sameContent(a: DirectoryResource, b: DirectoryResource): boolean
 export function createEntry(resource: DirectoryResource, keyedBy: Identifier): BundleEntry {
   return {
     resource,
-    request: { method: 'POST', url: resource.resourceType, ifNoneExist: `identifier=${tokenOf(keyedBy)}` },
+    request: {
+      method: 'POST',
+      url: resource.resourceType,
+      ifNoneExist: `identifier=${encodeURIComponent(tokenOf(keyedBy))}`,
+    },
   };
 }
 
@@ -59,8 +63,9 @@ export function updateEntry(resource: DirectoryResource, stored: DirectoryResour
   };
 }
 
-export function transaction(entry: BundleEntry[]): Bundle {
-  return { resourceType: 'Bundle', type: 'transaction', entry };
+/** A batch Bundle: each entry applied, or refused, on its own. */
+export function batch(entry: BundleEntry[]): Bundle {
+  return { resourceType: 'Bundle', type: 'batch', entry };
 }
 
 /** `system|value` for a token search, with FHIR's search escapes. */

@@ -1,4 +1,11 @@
-import type { BundleEntry, HealthcareService, Identifier, Location, Reference } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  HealthcareService,
+  Identifier,
+  Location,
+  Reference,
+} from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { Failures, FhirError } from '../fhir/outcomes.ts';
 import {
@@ -22,13 +29,13 @@ import {
   uniqueIdentifiers,
 } from './directory-rules.ts';
 import {
+  batch,
   chunks,
   createEntry,
   mergedInto,
   namedRefs,
   sameContent,
   tokenOf,
-  transaction,
   updateEntry,
 } from './import-entries.ts';
 import type { DirectoryDeps } from './register.ts';
@@ -55,8 +62,10 @@ const TYPE_OF: Record<RecordKind, DirectoryType> = {
 };
 /** Written in this order, so each kind's references name entries already stored. */
 const ORDER: readonly RecordKind[] = ['organization', 'location', 'service'];
-/** Entries per transaction, and identifier values per look-up search, and searches per batch. */
-const WRITES_PER_TRANSACTION = 100;
+/** Records (organisations, places, services, refused ones) one import request may hold. */
+export const MAX_IMPORT_RECORDS = 2000;
+/** Entries per batch written, identifier values per look-up search, and searches per look-up batch. */
+const WRITES_PER_BATCH = 100;
 const VALUES_PER_SEARCH = 50;
 const SEARCHES_PER_BATCH = 20;
 
@@ -86,6 +95,14 @@ export async function importOpenReferral(
     ]);
   }
   const feed = withFeedSystems(mapOpenReferral(body), systems);
+  if (feed.records.length + feed.refused.length > MAX_IMPORT_RECORDS) {
+    throw new FhirError('too-large', [
+      {
+        code: 'too-costly',
+        diagnostics: `An import holds at most ${MAX_IMPORT_RECORDS} records; send the feed in pieces (npm run import:open-referral does)`,
+      },
+    ]);
+  }
   const whole = feed.refused.find((r) => r.kind === 'input');
   if (whole && feed.records.length === 0) {
     throw new FhirError('invalid', [{ code: 'structure', diagnostics: `The body is ${whole.reason}` }]);
@@ -219,24 +236,29 @@ class ImportRun {
         this.written.set(key(kind, record.orukId), stored.id as string);
       } else entries.push({ record, entry: updateEntry(next, stored) });
     }
-    for (const chunk of chunks(entries, WRITES_PER_TRANSACTION)) await this.send(kind, chunk);
+    for (const chunk of chunks(entries, WRITES_PER_BATCH)) await this.send(kind, chunk);
   }
 
-  /** One transaction; when the store refuses it, each entry alone, so one bad record stops nothing else. */
+  /**
+   * One `batch` Bundle: each entry is applied on its own, so a record the store refuses stops no
+   * other (a transaction would also be held to Medplum's limits on conditional entries). A batch
+   * refused whole is sent again one record at a time.
+   */
   private async send(kind: RecordKind, chunk: { record: MappedRecord; entry: BundleEntry }[]): Promise<void> {
+    let answer: Bundle;
     try {
-      const answer = await this.store.bundle(transaction(chunk.map((c) => c.entry)));
-      chunk.forEach((c, i) => {
-        this.account(kind, c, answer.entry?.[i]);
-      });
+      answer = await this.store.bundle(batch(chunk.map((c) => c.entry)));
     } catch (err) {
-      if (!(err instanceof StoreError) || chunk.length === 1) {
-        if (err instanceof StoreError && chunk[0])
-          return this.refuse(chunk[0].record, 'refused by the store');
-        throw err;
-      }
+      if (!(err instanceof StoreError)) throw err;
+      if (chunk.length === 1 && chunk[0]) return this.refuse(chunk[0].record, 'refused by the store');
       for (const one of chunk) await this.send(kind, [one]);
+      return;
     }
+    chunk.forEach((c, i) => {
+      const entry = answer.entry?.[i];
+      if (/^2\d\d/.test(entry?.response?.status ?? '')) this.account(kind, c, entry);
+      else this.refuse(c.record, `refused by the store (${entry?.response?.status ?? 'no answer'})`);
+    });
   }
 
   private account(

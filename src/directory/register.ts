@@ -120,7 +120,7 @@ async function requireValid(store: FhirStore, resource: DirectoryResource): Prom
     links.map((link) => ({ type: link.type, query: { _id: link.id, _count: '1' } })),
   );
   links.forEach((link, i) => {
-    const target = found[i]?.entry?.[0]?.resource;
+    const target = found[i]?.entry?.find((e) => e.resource?.id === link.id)?.resource;
     if (!target) {
       issues.push({
         code: 'not-found',

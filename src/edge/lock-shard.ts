@@ -101,8 +101,10 @@ export class LockShard {
 
   /** Ends the holder's lease (nothing if it is not the holder's) and hands the key on. */
   async release(key: string, holder: string): Promise<void> {
-    const cursor = this.storage.sql.exec('DELETE FROM leases WHERE key = ? AND holder = ?', key, holder);
-    if (cursor.rowsWritten > 0) this.bump(key, Date.now());
+    this.storage.sql.exec('DELETE FROM leases WHERE key = ? AND holder = ?', key, holder);
+    // Whether or not the lease was still the holder's: work under the key may just have ended
+    // (a holder whose lease ran out carries on until it releases).
+    this.bump(key, Date.now());
     const handedUntil = this.handOn(key, Date.now());
     if (handedUntil !== undefined) await this.scheduleFor(handedUntil);
   }

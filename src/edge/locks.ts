@@ -61,11 +61,15 @@ export function createDurableObjectLocks(
     keys: readonly string[],
     holder: string,
   ): Promise<Map<string, string> | undefined> => {
-    const results = await Promise.all(
+    // Settled, all of them, before anything is released: a grant still on its way is released too.
+    const settled = await Promise.allSettled(
       digests.map((digest) =>
         callShard<AcquireResult>(namespace, digest, 'acquire', { key: digest, holder, leaseMs, waitMs: 0 }),
       ),
     );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<AcquireResult>).value);
     if (!results.every((r) => r.granted)) return undefined;
     // An object from before generations answers none: that reads as changed.
     return new Map(keys.map((key, i) => [key, results[i]?.generation ?? crypto.randomUUID()]));
@@ -116,13 +120,19 @@ export function createDurableObjectLocks(
       const found = await Promise.all(
         keys.map(async (key) => {
           const digest = await digestOf(key);
-          const { generation } = await callShard<{ generation: string }>(namespace, digest, 'generation', {
-            key: digest,
-          });
-          return [key, generation] as const;
+          try {
+            const { generation } = await callShard<{ generation?: string }>(namespace, digest, 'generation', {
+              key: digest,
+            });
+            return generation === undefined ? [] : [[key, generation] as const];
+          } catch {
+            // Not known (an object from before generations, or one not reachable now): the key
+            // reads as changed, and the intake looks again under the lock.
+            return [];
+          }
         }),
       );
-      return new Map(found);
+      return new Map(found.flat());
     },
   };
 }

@@ -111,7 +111,8 @@ export function cellsCovering(centre: Point, radiusKm: number): string[] | undef
     const cols = 2 ** bitsOf(precision).lng;
     const west = centre.longitude - dLng;
     const east = centre.longitude + dLng;
-    const span = east - west >= 360 ? cols : undefined;
+    // Near all the way round (close to a pole): every column, or the wrapped edges could meet.
+    const span = east - west >= 360 - 360 / cols ? cols : undefined;
     const first = cellIndex(
       { latitude: 0, longitude: ((((west + 180) % 360) + 360) % 360) - 180 },
       precision,

@@ -184,6 +184,36 @@ describe('importing an Open Referral feed', () => {
     }
   });
 
+  it('stores records whose ids hold search syntax as they are, and finds them again', async () => {
+    const d = await directoryApp();
+    const feed = [
+      { id: 'a&b=c', name: 'Ampersand walks', organization: { id: 'org%2C1', name: 'Comma org' } },
+      { id: 'x,y|z', name: 'Comma walks', organization: { id: 'org%2C1', name: 'Comma org' } },
+    ];
+    const first = await importAs(d, feed);
+    // What a token search reads as syntax (, | $ \\) is refused in an id; & and % are kept.
+    expect(first.total).toMatchObject({ created: 2, refused: 1 });
+    expect(first.refusals).toEqual([
+      expect.objectContaining({ kind: 'service', reason: 'id holds a comma, |, $ or \\' }),
+    ]);
+    expect((await importAs(d, feed)).total).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
+  });
+
+  it('refuses an import of more records than one request may hold, storing nothing', async () => {
+    const d = await directoryApp();
+    const before = await counts(d.store);
+    const many = Array.from({ length: 2001 }, (_, i) => ({ id: `s${i}`, name: `Service ${i}` }));
+    await expectOutcome(
+      await d.as(d.admin, IMPORT, {
+        method: 'POST',
+        body: many,
+        headers: { 'content-type': 'application/json' },
+      }),
+      413,
+    );
+    expect(await counts(d.store)).toEqual(before);
+  });
+
   it('makes imported places findable near a person, with their services', async () => {
     const d = await directoryApp();
     await importAs(d, generateOpenReferralServices(60, 11));

@@ -243,6 +243,8 @@ describe('what the directory refuses', () => {
     );
     const at = (nowhere as OperationOutcome).issue.map((i) => i.expression?.[0]);
     expect(at.sort()).toEqual(['HealthcareService.location[0]', 'HealthcareService.location[1]']);
+    // An id list where one id belongs: never taken for the one it starts with.
+    await expectOutcome(await d.post('HealthcareService', service(`${orgId},x`, 'Walks')), 422);
     await expectOutcome(
       await d.post('Location', { resourceType: 'Location', name: 'x', colour: 'red' }),
       400,

@@ -4,6 +4,7 @@ import type { LockShard } from '../../src/edge/lock-shard.ts';
 import { createDurableObjectLocks } from '../../src/edge/locks.ts';
 import { callShard, type ShardNamespace, type ShardState } from '../../src/edge/shard-calls.ts';
 import { digestOf, shardName, shardOf } from '../../src/edge/shards.ts';
+import { unchangedSince } from '../../src/referrals/locks.ts';
 
 // The shared locks, driven as isolates drive them: each lock client stands for one isolate.
 
@@ -177,6 +178,28 @@ describe('taking several keys', () => {
 });
 
 describe('generations of the shared locks', () => {
+  it('leave out a key whose object cannot tell (one from before generations): it reads as changed', async () => {
+    const old: ShardNamespace = {
+      idFromName: (name) => locks.idFromName(name),
+      get: (id) => {
+        const stub = locks.get(id);
+        return {
+          fetch: async (input, init) =>
+            new URL(String(input)).pathname === '/generation'
+              ? new Response('not found', { status: 404 })
+              : stub.fetch(input, init),
+        };
+      },
+    };
+    const key = unique('Patient');
+    const client = createDurableObjectLocks(old);
+    const before = await client.generations([key]);
+    expect(before.has(key)).toBe(false);
+    expect(
+      await client.withLocks([key], async (generations) => unchangedSince(before, generations, [key])),
+    ).toBe(false);
+  });
+
   it('change when a key is released, on any isolate, and not otherwise', async () => {
     const [x, y] = [createDurableObjectLocks(locks), createDurableObjectLocks(locks)];
     const key = unique('Patient');

@@ -21,6 +21,7 @@ export const REFUSAL = {
   noId: 'no id',
   idTooLong: 'id too long',
   idType: 'id not a string or number',
+  idCharacters: 'id holds a comma, |, $ or \\',
   noName: 'no name',
   coordinatesOutOfRange: 'coordinates out of range',
   coordinatesIncomplete: 'coordinates incomplete',
@@ -53,7 +54,9 @@ export function readId(value: unknown): { id: string } | { reason: string } {
   if (typeof value !== 'string') return { reason: REFUSAL.idType };
   const id = value.trim();
   if (!id) return { reason: REFUSAL.noId };
-  return id.length > LIMIT.id ? { reason: REFUSAL.idTooLong } : { id };
+  if (id.length > LIMIT.id) return { reason: REFUSAL.idTooLong };
+  // What a FHIR token search reads as syntax cannot be found again reliably by every store.
+  return /[,|$\\]/.test(id) ? { reason: REFUSAL.idCharacters } : { id };
 }
 
 /** The id when it is usable, else undefined (for links, where a bad id just means no link). */

@@ -24,8 +24,11 @@ export function feedSystemsOf(source: string): FeedSystems | undefined {
   } catch {
     return undefined;
   }
-  if (!['https:', 'http:'].includes(url.protocol) || url.search || url.hash || source.length > 500)
+  if (!['https:', 'http:'].includes(url.protocol) || url.search || url.hash || source.length > 500) {
     return undefined;
+  }
+  // Characters that mean something in a token search (`system|value`, `a,b`) are refused.
+  if (/[,|$\\]/.test(url.href)) return undefined;
   const base = url.href.replace(/\/+$/, '');
   return {
     organization: `${base}/organizations`,
