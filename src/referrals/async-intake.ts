@@ -36,7 +36,7 @@ export interface AsyncIntakeDeps {
  * Accepts a referral for later: checks it now as the synchronous intake would before looking
  * anything up (so bad input is refused at once and nothing is queued), then opens a job keyed by
  * the caller's organisation, the referral identifier and its content, and queues the intake. The
- * same referral sent again while its job is pending gets that job. Identity look-ups wait for the
+ * same referral sent again while its job is pending gets that job, and is queued again. Identity look-ups wait for the
  * intake.
  */
 export async function acceptReferralLater(
@@ -53,13 +53,18 @@ export async function acceptReferralLater(
   // Its content too: another referral under the same identifier is its own job (and a 409).
   const key = `${organization ?? ''}|${referralIdentifier(referral)}|${await fingerprintReferral(referral)}`;
   const job = await deps.jobs.open(clientId, key, deps.newId());
-  if (!job.created) return job.id;
   const message: AsyncIntakeMessage = {
     ...request,
     jobId: job.id,
     requestId: ctx.requestId,
     principal: { clientId, organization: organization ?? null, scopes: scopes.map(formatScope) },
   };
+  if (!job.created) {
+    // Queued again: the first message may never have been (its sender died between the job and
+    // the queue). Working it twice writes once, and the job keeps the first answer.
+    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
+    return job.id;
+  }
   try {
     await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
   } catch (err) {

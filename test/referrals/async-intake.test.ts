@@ -4,6 +4,7 @@ import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { UpstreamError } from '../../src/medplum/errors.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
 import { ASYNC_JOB_PENDING_LIMIT_MS, ASYNC_JOB_TTL_MS } from '../../src/outbox/async-jobs.ts';
+import type { Outbox } from '../../src/outbox/outbox.ts';
 import { SqliteAsyncJobs } from '../../src/outbox/sqlite-async-jobs.ts';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import { openOutboxDatabase } from '../../src/outbox/sqlite-outbox-table.ts';
@@ -41,7 +42,7 @@ function switchableStore(inner: FhirStore): FhirStore & { down: boolean } {
  * The secured app with async jobs and an outbox drained by hand (no loop), retrying at once. The
  * jobs' clock is moved by hand (`jobClock.now`).
  */
-async function asyncApp(maxAttempts = 20) {
+async function asyncApp(maxAttempts = 20, wrap: (outbox: Outbox) => Outbox = (o) => o) {
   const store = switchableStore(createEmbeddedStore({ timeoutMs: 5_000 }).store);
   const db = openOutboxDatabase('memory');
   const jobClock = { now: Date.now() };
@@ -59,7 +60,7 @@ async function asyncApp(maxAttempts = 20) {
     logger,
     policy: { maxAttempts, baseDelayMs: 0, maxDelayMs: 0 },
   });
-  const s = await securedApp({}, { store, locks, asyncIntake: { jobs, outbox } });
+  const s = await securedApp({}, { store, locks, asyncIntake: { jobs, outbox: wrap(outbox) } });
   const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
   return { s, store, outbox, gp, jobClock, logger };
 }
@@ -169,7 +170,8 @@ describe('Prefer: respond-async on referral intake', () => {
     const second = await s.as(gp, '/fhir', { body, headers: { ...ASYNC, 'x-request-id': 'another' } });
     expect(second.status).toBe(202);
     expect(second.headers.get('content-location')).toBe(first.headers.get('content-location'));
-    expect(outbox.stats().pending).toBe(1);
+    // Queued again (the first message may never have been): worked once, answered once.
+    expect(outbox.stats().pending).toBe(2);
 
     // Another referral under the same identifier is its own job, answered as a synchronous send would be.
     const changed = structuredClone(body);
@@ -180,6 +182,29 @@ describe('Prefer: respond-async on referral intake', () => {
     await outbox.deliverDue();
     expect((await s.as(gp, pathOf(first))).status).toBe(200);
     expect((await s.as(gp, pathOf(third))).status).toBe(409);
+  });
+
+  it('works a job whose message was lost once the same referral is sent again', async () => {
+    let lose = true;
+    const { s, outbox, gp } = await asyncApp(20, (inner) => ({
+      enqueue: (kind, payload, options) => {
+        if (lose) {
+          // As if the sender died between opening the job and queueing its message.
+          lose = false;
+          return;
+        }
+        return inner.enqueue(kind, payload, options);
+      },
+    }));
+    const body = exampleBody('01-gp-transaction-bundle.200');
+    const first = await s.as(gp, '/fhir', { body, headers: ASYNC });
+    expect(first.status).toBe(202);
+    expect(await outbox.deliverDue()).toBe(0);
+    expect((await s.as(gp, pathOf(first))).status).toBe(202);
+    const again = await s.as(gp, '/fhir', { body, headers: { ...ASYNC, 'x-request-id': 'again' } });
+    expect(again.headers.get('content-location')).toBe(first.headers.get('content-location'));
+    expect(await outbox.deliverDue()).toBe(1);
+    expect((await s.as(gp, pathOf(first))).status).toBe(200);
   });
 
   it('keeps referrals waiting while the store is down and writes each once it recovers', async () => {
