@@ -132,6 +132,8 @@ class ImportRun {
   readonly written = new Map<string, string>();
   /** What this import created or updated, as `Type/id`. */
   readonly changed: string[] = [];
+  /** Identifiers other than ORUK ids claimed by this import's records, by `<type>|<system>|<value>`. */
+  private readonly claimed = new Map<string, string>();
   private readonly counts: Record<RecordKind, ImportCounts> = {
     organization: zero(),
     location: zero(),
@@ -208,6 +210,26 @@ class ImportRun {
       .find(Boolean);
   }
 
+  /**
+   * Claims the record's identifiers other than its ORUK id (charity and company numbers, ODS
+   * codes) for the entry it is: false when a different stored entry holds one, or an earlier
+   * record of this import claimed one, as no two directory entries share one.
+   */
+  private claim(record: MappedRecord, own: DirectoryResource | undefined): boolean {
+    const type = record.resource.resourceType;
+    const others = this.keyed(record.resource).filter((i) => !this.kindOf.has(i.system ?? ''));
+    const keys = others.map((i) => `${type}|${i.system}|${i.value}`);
+    const mine = key(record.kind, record.orukId);
+    for (const k of keys) {
+      const holder = this.stored.get(k);
+      if (holder && holder.id !== own?.id) return false;
+      const claimant = this.claimed.get(k);
+      if (claimant && claimant !== mine) return false;
+    }
+    for (const k of keys) this.claimed.set(k, mine);
+    return true;
+  }
+
   /** Writes one kind's records: new ones created, changed ones updated, the rest left alone. */
   async write(kind: RecordKind, records: readonly MappedRecord[]): Promise<void> {
     const entries: { record: MappedRecord; entry: BundleEntry }[] = [];
@@ -223,6 +245,10 @@ class ImportRun {
         continue;
       }
       const stored = this.storedFor(record);
+      if (!this.claim(record, stored)) {
+        this.refuse(record, 'an identifier it carries is held by another directory entry');
+        continue;
+      }
       if (!stored) {
         entries.push({
           record,

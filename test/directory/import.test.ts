@@ -6,7 +6,7 @@ import { generateOpenReferralServices } from '../../scripts/bench/open-referral-
 import { DIRECTORY_SYSTEM } from '../../src/fhir/systems.ts';
 import { expectOutcome } from '../support/app.ts';
 import { counts, THIRD_PARTY_ABSENT, THIRD_PARTY_DIR } from '../support/referrals.ts';
-import { type DirectoryApp, directoryApp, switchableStore } from './support.ts';
+import { charity, createdId, type DirectoryApp, directoryApp, switchableStore } from './support.ts';
 
 const DIR = join(THIRD_PARTY_DIR, 'open-referral');
 const ABSENT = existsSync(DIR) ? undefined : (THIRD_PARTY_ABSENT ?? `skipped: ${DIR} is absent`);
@@ -197,6 +197,35 @@ describe('importing an Open Referral feed', () => {
       expect.objectContaining({ kind: 'service', reason: 'id holds a comma, |, $ or \\' }),
     ]);
     expect((await importAs(d, feed)).total).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
+  });
+
+  it('never gives two directory entries one charity number', async () => {
+    const d = await directoryApp();
+    const org = (id: string, number: string) => ({
+      id,
+      name: `Charity ${id}`,
+      organization_identifiers: [{ identifier_scheme: 'GB-CHC', identifier: number }],
+      services: [{ id: `service-of-${id}`, name: `Service of ${id}` }],
+    });
+    // Two organisations of one feed with one number: the first is stored, the second refused.
+    const same = await importAs(d, [org('o1', '1111111'), org('o2', '1111111')]);
+    expect(same.organization).toMatchObject({ created: 1, refused: 1 });
+    expect(same.refusals).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'organization',
+          id: 'o2',
+          reason: 'an identifier it carries is held by another directory entry',
+        }),
+      ]),
+    );
+    // A registered organisation's number, on an organisation stored under another ORUK id: refused.
+    await createdId(await d.post('Organization', charity('2222222')));
+    expect((await importAs(d, [org('o3', '3333333')])).organization.created).toBe(1);
+    expect((await importAs(d, [org('o3', '2222222')])).organization).toMatchObject({ refused: 1 });
+    // A new ORUK organisation with a registered number is that organisation, updated in place.
+    const adopted = await importAs(d, [org('o4', '2222222')]);
+    expect(adopted.organization).toMatchObject({ created: 0, updated: 1, refused: 0 });
   });
 
   it('refuses an import of more records than one request may hold, storing nothing', async () => {
