@@ -43,23 +43,27 @@ export type OutboxHandlers = Readonly<Record<string, OutboxHandler>>;
 /**
  * Runs the dead-letter handler of the message's kind, if it has one, once the message has been
  * dead-lettered: what its sender was waiting for can be told it will not come. Never rejects: a
- * failure is logged (kind, request id, error name) and the message stays dead-lettered.
+ * failure is logged (kind, request id, error name) and the message stays dead-lettered. True
+ * when a handler ran and succeeded: the message is then settled, and its dead letter need not
+ * keep its payload (a queued referral's is personal data).
  */
 export async function afterDeadLetter(
   handlers: OutboxHandlers | undefined,
   envelope: { kind: string; ref?: string | null; payload: unknown },
   logger: Logger,
-): Promise<void> {
+): Promise<boolean> {
   const handler = handlers && Object.hasOwn(handlers, envelope.kind) ? handlers[envelope.kind] : undefined;
-  if (!handler) return;
+  if (!handler) return false;
   try {
     await handler(envelope.payload);
+    return true;
   } catch (err) {
     logger.error('outbox.dead-letter-handler-failed', {
       kind: envelope.kind,
       ref: envelope.ref ?? undefined,
       error: errorName(err),
     });
+    return false;
   }
 }
 

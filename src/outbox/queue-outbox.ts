@@ -96,9 +96,13 @@ export async function consumeOutboxBatch(
       continue;
     }
     options.logger.error('outbox.dead-letter', { ...fields, error, queue: batch.queue });
-    await deadLetter(message, envelope, error, options.deadLetters, options.logger);
-    // Last, whichever queue keeps it: the consumer will not see this message again.
-    if (envelope) await afterDeadLetter(options.deadLetterHandlers, envelope, options.logger);
+    // Its sender told first: a settled message's dead letter keeps no payload, and is never left
+    // to the Queue's own dead-letter queue (which would keep the whole message).
+    const settled = envelope
+      ? await afterDeadLetter(options.deadLetterHandlers, envelope, options.logger)
+      : false;
+    const letter = settled && envelope ? { ...envelope, payload: null } : envelope;
+    await deadLetter(message, letter, error, options.deadLetters, options.logger, settled);
   }
 }
 
@@ -108,6 +112,8 @@ async function deadLetter(
   error: string,
   queue: QueueProducer | undefined,
   logger: Logger,
+  /** Its sender has been told: dropped rather than left whole to the Queue's dead-letter queue. */
+  settled = false,
 ): Promise<void> {
   if (queue) {
     const letter: DeadLetter = {
@@ -127,7 +133,8 @@ async function deadLetter(
       });
     }
   }
-  message.retry();
+  if (settled) message.ack();
+  else message.retry();
 }
 
 /** A message the consumer cannot read, or of a kind it has no handler for. */

@@ -59,7 +59,16 @@ const COLUMNS = 'seq, kind, ref, payload, attempts, due_at AS dueAt';
  */
 export class OutboxTable {
   private readonly s: Record<
-    'insert' | 'due' | 'nextDue' | 'claim' | 'failed' | 'dead' | 'remove' | 'counts' | 'deadLetters',
+    | 'insert'
+    | 'due'
+    | 'nextDue'
+    | 'claim'
+    | 'failed'
+    | 'dead'
+    | 'settle'
+    | 'remove'
+    | 'counts'
+    | 'deadLetters',
     StatementSync
   >;
 
@@ -74,6 +83,7 @@ export class OutboxTable {
       claim: db.prepare('UPDATE outbox SET attempts = ?, due_at = ? WHERE seq = ?'),
       failed: db.prepare('UPDATE outbox SET last_error = ? WHERE seq = ?'),
       dead: db.prepare('UPDATE outbox SET dead_at = ?, last_error = ? WHERE seq = ?'),
+      settle: db.prepare("UPDATE outbox SET payload = 'null' WHERE seq = ? AND dead_at IS NOT NULL"),
       remove: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       counts: db.prepare(
         'SELECT COUNT(*) FILTER (WHERE dead_at IS NULL) AS pending, COUNT(dead_at) AS dead FROM outbox',
@@ -106,6 +116,11 @@ export class OutboxTable {
 
   failed(seq: number, error: string): void {
     this.s.failed.run(error, seq);
+  }
+
+  /** A dead letter whose sender has been told: its payload is not kept. */
+  settle(seq: number): void {
+    this.s.settle.run(seq);
   }
 
   dead(seq: number, at: number, error: string): void {

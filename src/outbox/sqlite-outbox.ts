@@ -143,7 +143,9 @@ export class SqliteOutbox implements Outbox {
     } catch {
       return;
     }
-    await afterDeadLetter(this.options.deadLetterHandlers, envelope, this.options.logger);
+    if (await afterDeadLetter(this.options.deadLetterHandlers, envelope, this.options.logger)) {
+      this.table.settle(row.seq);
+    }
   }
 
   private async deliver(row: OutboxRow): Promise<void> {

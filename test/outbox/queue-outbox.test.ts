@@ -131,13 +131,19 @@ describe('the Workers outbox (Cloudflare Queue)', () => {
     });
     const early = message('m7', 2, { kind: 'job', ref: 'req-7', payload: { jobId: 'j7' } });
     const last = message('m8', 3, { kind: 'job', ref: 'req-8', payload: { jobId: 'j8' } });
-    await consumeOutboxBatch({ queue: 'outbox', messages: [early.msg, last.msg] }, options(producer()));
+    const kept = producer();
+    await consumeOutboxBatch({ queue: 'outbox', messages: [early.msg, last.msg] }, options(kept));
+    expect(kept.sent).toEqual([
+      expect.objectContaining({ kind: 'job', ref: 'req-8', payload: null, attempts: 3 }),
+    ]);
     const unsent = message('m9', 3, { kind: 'job', ref: 'req-9', payload: { jobId: 'j9' } });
     await consumeOutboxBatch({ queue: 'outbox', messages: [unsent.msg] }, options(producer(true)));
-    expect([early.done.retried !== undefined, last.done.acked, unsent.done.retried]).toEqual([
+    // Its sender told, a message is settled: its dead letter keeps no payload, and one that
+    // cannot be sent is dropped rather than left whole to the Queue's own dead-letter queue.
+    expect([early.done.retried !== undefined, last.done.acked, unsent.done.acked]).toEqual([
       true,
       true,
-      {},
+      true,
     ]);
     expect(told).toEqual([{ jobId: 'j8' }, { jobId: 'j9' }]);
   });

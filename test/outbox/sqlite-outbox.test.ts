@@ -166,6 +166,11 @@ describe('the Node outbox (SQLite)', () => {
     await box.deliverDue();
     expect(told).toEqual([{ jobId: 'j1' }]);
     expect(box.stats()).toEqual({ delivered: 0, pending: 0, dead: 2 });
+    // The one whose sender was told keeps no payload; the other keeps it, to be sent again.
+    expect(box.deadLetters().map((row) => [row.kind, JSON.parse(row.payload)])).toEqual([
+      ['audit', null],
+      ['other', { jobId: 'j2' }],
+    ]);
     expect(logger.lines.filter((l) => l.includes('dead-letter-handler')).map((l) => JSON.parse(l))).toEqual([
       {
         level: 'error',

@@ -233,7 +233,9 @@ describe('Prefer: respond-async on the Worker', () => {
     const logs = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const last = OUTBOX_QUEUE_POLICY.maxAttempts;
     expect(await deliver(down.bindings, message, last)).toEqual({ acked: true, retried: false });
-    expect(down.deadLetters).toEqual([{ ...message, attempts: last, error: 'UpstreamError' }]);
+    // The job answered, the dead letter keeps no payload: the referral's personal data is not kept.
+    expect(down.deadLetters).toEqual([{ ...message, payload: null, attempts: last, error: 'UpstreamError' }]);
+    expect(JSON.stringify(down.deadLetters)).not.toContain(nhsNumber);
 
     const status = await statusOf(app, location);
     expect(status.status).toBe(503);
