@@ -13,6 +13,12 @@ import { DIRECTORY_SYSTEM, ODS_SYSTEMS } from '../fhir/systems.ts';
 import { validateBaseR4 } from '../fhir/validate.ts';
 import { parseLocalReference } from '../workflow/references.ts';
 
+/**
+ * Held by an import while it runs, and by a registration while it checks and claims identifiers:
+ * what an import finds stored is not changed under it.
+ */
+export const DIRECTORY_IMPORT_LOCK = 'DirectoryImport';
+
 /** What the directory holds: organisations, their services, and where the services are offered. */
 export const DIRECTORY_TYPES = ['Organization', 'HealthcareService', 'Location'] as const;
 export type DirectoryType = (typeof DIRECTORY_TYPES)[number];

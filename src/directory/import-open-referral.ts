@@ -21,6 +21,7 @@ import {
 import { StoreError } from '../medplum/errors.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
 import {
+  DIRECTORY_IMPORT_LOCK,
   DIRECTORY_TYPES,
   type DirectoryResource,
   type DirectoryType,
@@ -107,7 +108,7 @@ export async function importOpenReferral(
   if (whole && feed.records.length === 0) {
     throw new FhirError('invalid', [{ code: 'structure', diagnostics: `The body is ${whole.reason}` }]);
   }
-  return deps.locks.withLocks(['DirectoryImport'], async () => {
+  return deps.locks.withLocks([DIRECTORY_IMPORT_LOCK], async () => {
     const run = new ImportRun(deps.store, feed.refused, systems);
     await run.findStored(feed.records);
     for (const kind of ORDER)

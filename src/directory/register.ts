@@ -8,6 +8,7 @@ import type { KeyedLocks } from '../referrals/locks.ts';
 import { type CreateResult, createUnlessMatched } from '../workflow/conditional-create.ts';
 import { beginUpdate, patched, replacementOf } from '../workflow/versioned-update.ts';
 import {
+  DIRECTORY_IMPORT_LOCK,
   type DirectoryResource,
   type DirectoryType,
   directoryIssues,
@@ -151,7 +152,11 @@ async function withUniqueIdentifiers<T>(
   const identifiers = uniqueIdentifiers(resource);
   if (identifiers.length === 0) return write();
   const type = resource.resourceType;
-  const keys = identifiers.map((i) => `Directory|${type}|${canonicalSystem(i)}|${i.value}`);
+  // And the import's: an import checks identifiers against what is stored, so none is claimed under it.
+  const keys = [
+    DIRECTORY_IMPORT_LOCK,
+    ...identifiers.map((i) => `Directory|${type}|${canonicalSystem(i)}|${i.value}`),
+  ];
   return deps.locks.withLocks(keys, async () => {
     const [found] = await searchAll(deps.store, [
       { type, query: { identifier: identifiers.flatMap(searchValues).join(','), _count: '2' } },

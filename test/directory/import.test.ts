@@ -228,6 +228,26 @@ describe('importing an Open Referral feed', () => {
     expect(adopted.organization).toMatchObject({ created: 0, updated: 1, refused: 0 });
   });
 
+  it('and a registration alongside an import of the same number makes one entry, whichever goes first', async () => {
+    const d = await directoryApp();
+    const feed = [
+      {
+        id: 'o9',
+        name: 'Charity o9',
+        organization_identifiers: [{ identifier_scheme: 'GB-CHC', identifier: '4444444' }],
+        services: [{ id: 'service-of-o9', name: 'Service of o9' }],
+      },
+    ];
+    await Promise.all([
+      d.post('Organization', charity('4444444')),
+      d.as(d.admin, IMPORT, { method: 'POST', body: feed, headers: { 'content-type': 'application/json' } }),
+    ]);
+    const found = (await (
+      await d.as(d.sp, `/fhir/Organization?identifier=${DIRECTORY_SYSTEM.charityNumber}|4444444`)
+    ).json()) as Bundle;
+    expect(found.entry).toHaveLength(1);
+  });
+
   it('refuses an import of more records than one request may hold, storing nothing', async () => {
     const d = await directoryApp();
     const before = await counts(d.store);
