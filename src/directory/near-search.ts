@@ -68,7 +68,6 @@ export function parseNear(value: string): NearQuery {
 export async function searchNear(
   store: FhirStore,
   ctx: RequestContext,
-  _type: string,
   params: URLSearchParams,
   baseUrl: string,
 ): Promise<Bundle> {

@@ -56,13 +56,19 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
     .get('/Location', async (c, next) => {
       const params = new URL(c.req.url).searchParams;
       if (!params.has('near')) return next();
-      return sendFhir(c, await searchNear(deps.store, c.get('ctx'), 'Location', params, c.get('baseUrl')));
+      return sendFhir(c, await searchNear(deps.store, c.get('ctx'), params, c.get('baseUrl')));
     })
     // The form is read once, so both kinds of search are answered here.
     .post('/Location/_search', async (c) => {
       const params = await searchFormParams(c);
-      const search = params.has('near') ? searchNear : searchResources;
-      return sendFhir(c, await search(deps.store, c.get('ctx'), 'Location', params, c.get('baseUrl')));
+      const ctx = c.get('ctx');
+      const base = c.get('baseUrl');
+      return sendFhir(
+        c,
+        params.has('near')
+          ? await searchNear(deps.store, ctx, params, base)
+          : await searchResources(deps.store, ctx, 'Location', params, base),
+      );
     });
   return {
     routes,

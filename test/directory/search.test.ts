@@ -170,6 +170,13 @@ describe('finding places near a person (near)', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(names((await byPost.json()) as Bundle)).toEqual(['Park Square', 'Hyde Park']);
+    // Without near, a search by POST is the store's, as any other.
+    const plain = await d.as(d.sp, '/fhir/Location/_search', {
+      method: 'POST',
+      body: 'name=roundhay',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(names((await plain.json()) as Bundle)).toEqual(['Roundhay Park']);
   });
 
   it('refuses what it cannot answer, clearly', async () => {
