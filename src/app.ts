@@ -76,6 +76,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   app.use(secureHeaders());
+  // No FHIR path holds a `*`; matched literally, Hono's wildcard patterns would run their
+  // middleware twice (and read the body twice).
+  app.use(async (c, next) => {
+    if (c.req.path.includes('*')) throw Failures.unknownRoute();
+    await next();
+  });
   if (deps.config.corsOrigins.length) {
     const allowed = deps.config.corsOrigins;
     app.use(

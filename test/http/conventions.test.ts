@@ -74,6 +74,15 @@ describe('FHIR HTTP conventions', () => {
     const { app } = createTestApp();
     await expectOutcome(await call(app, '/nowhere'), 404, 'not-found');
     await expectOutcome(await call(app, '/fhir/Patient/1/2/3/4'), 404, 'not-found');
+    // A path that is a route pattern's wildcard, taken literally: unknown, like any other.
+    for (const path of ['/fhir/*', '/referrals/*', '/fhir/Patient/*']) {
+      await expectOutcome(
+        await call(app, path, { method: 'POST', body: { resourceType: 'Patient' } }),
+        404,
+        'not-found',
+      );
+      await expectOutcome(await call(app, path), 404, 'not-found');
+    }
   });
 
   it('refuses a body in another media type with 415', async () => {
