@@ -27,7 +27,8 @@ function walk(
 ): void {
   for (const [key, child] of Object.entries(value)) {
     if (issues.length >= limit) return;
-    const element = schema.elements[key];
+    // Own keys only: `toString` or `valueOf` sent as a key is not an element of every type.
+    const element = Object.hasOwn(schema.elements, key) ? schema.elements[key] : undefined;
     const type = element?.type.length === 1 ? element.type[0]?.code : undefined;
     if (!element || !type || key === 'resourceType' || child === null || child === undefined) continue;
     const at = `${path}.${key}`;

@@ -1,7 +1,15 @@
 import type { Issue } from '../fhir/outcomes.ts';
 
-/** Keys that name an object's machinery rather than data; never meaningful in FHIR or our JSON. */
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Keys that name an object's machinery rather than data; never meaningful in FHIR or our JSON.
+ * Every name an object inherits is among them: looked up in a plain object (a validator's table
+ * of elements, say), `toString` or `valueOf` would be found there and taken for something.
+ */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'prototype',
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);
 
 /** Deeper than any FHIR resource goes; deeper input is refused before anything walks it. */
 export const MAX_DEPTH = 48;

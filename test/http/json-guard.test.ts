@@ -14,6 +14,37 @@ describe('jsonBodyIssues', () => {
     ]);
   });
 
+  it('refuses every name an object inherits as a key (a lookup in a plain object would find it)', () => {
+    const body = JSON.parse(
+      '{"position":{"latitude":1,"toString":"x"},"name":[{"valueOf":"y","hasOwnProperty":1}],"toLocaleString":2}',
+    );
+    expect(
+      jsonBodyIssues(body)
+        .map((i) => i.expression?.[0])
+        .sort(),
+    ).toEqual(['name[0].hasOwnProperty', 'name[0].valueOf', 'position.toString', 'toLocaleString']);
+  });
+
+  it('answers such a key in any write with 400 before anything reads it, storing nothing', async () => {
+    const { app, store } = createTestApp();
+    const before = await counts(store);
+    for (const [path, body] of [
+      [
+        '/fhir/Location',
+        '{"resourceType":"Location","name":"x","position":{"latitude":50,"longitude":1,"toString":"x"}}',
+      ],
+      ['/fhir/Patient/$validate', '{"resourceType":"Patient","name":[{"family":"x","valueOf":"y"}]}'],
+    ] as const) {
+      const response = await app.request(`http://facade.test${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body,
+      });
+      await expectOutcome(response, 400);
+    }
+    expect(await counts(store)).toEqual(before);
+  });
+
   it('refuses null in arrays, except where FHIR JSON lines a primitive array up with its extensions', () => {
     expect(jsonBodyIssues({ reasonCode: [null] }).map((i) => i.expression?.[0])).toEqual(['reasonCode[0]']);
     const aligned = { given: ['A', null], _given: [null, { extension: [{ url: 'x', valueString: 'y' }] }] };
