@@ -169,7 +169,17 @@ const QUERY_KEYS = [
   'subject:Patient.identifier',
   '_include:iterate',
 ];
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'resourceType', 'id', 'meta', ''];
+const NASTY_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'resourceType',
+  'id',
+  'meta',
+  '',
+];
 
 /** A JSON value to put somewhere it may not belong. */
 const jsonNoise: fc.Arbitrary<unknown> = fc.oneof(
