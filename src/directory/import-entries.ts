@@ -1,5 +1,5 @@
+import { deepEquals } from '@medplum/core';
 import type { Bundle, BundleEntry, Identifier, Reference } from '@medplum/fhirtypes';
-import { stableStringify } from '../fhir/stable-json.ts';
 import type { DirectoryResource } from './directory-rules.ts';
 
 /**
@@ -34,9 +34,9 @@ export function mergedInto(stored: DirectoryResource, imported: DirectoryResourc
 export function sameContent(a: DirectoryResource, b: DirectoryResource): boolean {
   const content = (r: DirectoryResource) => {
     const { id: _id, meta, ...rest } = r;
-    return stableStringify({ ...rest, tag: meta?.tag ?? [] });
+    return { ...rest, tag: meta?.tag ?? [] };
   };
-  return content(a) === content(b);
+  return deepEquals(content(a), content(b));
 }
 
 /** A create, conditional on the identifier the entry is keyed by. */

@@ -5,6 +5,7 @@ import { Failures, FhirError } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import type { FhirStore } from '../medplum/store.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../resources/read-resources.ts';
 
 /** The farthest a `near` search reaches. */
 export const MAX_NEAR_KM = 250;
@@ -14,8 +15,6 @@ export const DEFAULT_NEAR_KM = 10;
 export const MAX_NEAR_CANDIDATES = 10_000;
 /** Candidates read per store call (Medplum's largest page). */
 const CANDIDATE_PAGE = 1000;
-const DEFAULT_PAGE = 20;
-const MAX_PAGE = 100;
 
 /** R4's extension for a match's distance from the `near` point. */
 export const LOCATION_DISTANCE = 'http://hl7.org/fhir/StructureDefinition/location-distance';
@@ -84,7 +83,7 @@ export async function searchNear(
   }
   if (revincludes.length) authorize(ctx.principal, 'HealthcareService', 's');
   const near = parseNear(params.get('near') as string);
-  const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE), MAX_PAGE);
+  const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
   const offset = pagingParam(params, '_offset', 0);
   const cells = cellsCovering(near.centre, near.radiusKm);
   if (!cells) throw Failures.badRequest('The distance of near covers too much of the globe', ['near']);

@@ -4,6 +4,7 @@ import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
+import { pagingParam } from '../fhir/paging.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
 import { applySubset, parseSubset } from '../fhir/subset.ts';
@@ -116,12 +117,9 @@ export async function searchResources(
     if (!RESPONSE_ONLY_PARAMS.includes(key) && !FACADE_PARAMS.includes(key)) query.append(key, value);
   }
   const storeQuery = withIncludesByParameter(query);
-  query.set('_count', String(pageSize(params.get('_count'))));
+  query.set('_count', String(pageSize(params)));
   storeQuery.set('_count', query.get('_count') as string);
-  const offset = Number(params.get('_offset') ?? 0);
-  if (!Number.isInteger(offset) || offset < 0) {
-    throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
-  }
+  const offset = pagingParam(params, '_offset', 0);
   if (offset > 0) {
     query.set('_offset', String(offset));
     storeQuery.set('_offset', String(offset));
@@ -263,11 +261,8 @@ function historyQuery(params: URLSearchParams): HistoryQuery {
     if (Number.isNaN(time)) throw Failures.badRequest(`${name} must be an instant`, [name]);
     return time;
   };
-  const count = pageSize(params.get('_count'));
-  const offset = Number(params.get('_offset') ?? 0);
-  if (!Number.isInteger(offset) || offset < 0) {
-    throw Failures.badRequest('_offset must be a non-negative integer', ['_offset']);
-  }
+  const count = pageSize(params);
+  const offset = pagingParam(params, '_offset', 0);
   const since = instant('_since');
   const at = instant('_at');
   const forLinks = new URLSearchParams();
@@ -321,10 +316,6 @@ function pageOfHistory(history: Bundle, query: HistoryQuery): Bundle {
   return { ...rest, total: entries.length, entry: entries.slice(query.offset, query.offset + query.count) };
 }
 
-function pageSize(requested: string | null): number {
-  if (requested === null) return DEFAULT_PAGE_SIZE;
-  const n = Number(requested);
-  if (!Number.isInteger(n) || n < 0)
-    throw Failures.badRequest('_count must be a non-negative integer', ['_count']);
-  return Math.min(n, MAX_PAGE_SIZE);
+function pageSize(params: URLSearchParams): number {
+  return Math.min(pagingParam(params, '_count', DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
 }
