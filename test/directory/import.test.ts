@@ -4,6 +4,9 @@ import type { Bundle, HealthcareService, Location, Parameters } from '@medplum/f
 import { describe, expect, it } from 'vitest';
 import { generateOpenReferralServices } from '../../scripts/bench/open-referral-feed.ts';
 import { DIRECTORY_SYSTEM } from '../../src/fhir/systems.ts';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { StoreError } from '../../src/medplum/errors.ts';
+import type { FhirStore } from '../../src/medplum/store.ts';
 import { expectOutcome } from '../support/app.ts';
 import { counts, THIRD_PARTY_ABSENT, THIRD_PARTY_DIR } from '../support/referrals.ts';
 import { charity, createdId, type DirectoryApp, directoryApp, switchableStore } from './support.ts';
@@ -246,6 +249,58 @@ describe('importing an Open Referral feed', () => {
       await d.as(d.sp, `/fhir/Organization?identifier=${DIRECTORY_SYSTEM.charityNumber}|4444444`)
     ).json()) as Bundle;
     expect(found.entry).toHaveLength(1);
+  });
+
+  it('refuses, one by one, the records the store refuses, and stores the rest', async () => {
+    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+    let mode: 'entry' | 'whole' = 'entry';
+    const names = (bundle: Bundle) =>
+      (bundle.entry ?? []).map((e) => (e.resource as { name?: string } | undefined)?.name);
+    const store: FhirStore = {
+      ...inner,
+      bundle: async (bundle) => {
+        if (bundle.type !== 'batch' || !names(bundle).includes('Refused by the store'))
+          return inner.bundle(bundle);
+        if (mode === 'whole') {
+          throw new StoreError(400, {
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'error', code: 'invalid' }],
+          });
+        }
+        const at = names(bundle).indexOf('Refused by the store');
+        const kept = { ...bundle, entry: bundle.entry?.filter((_, i) => i !== at) };
+        const answer = await inner.bundle(kept);
+        const entry = [...(answer.entry ?? [])];
+        entry.splice(at, 0, { response: { status: '400 Bad Request' } });
+        return { ...answer, entry };
+      },
+    };
+    const d = await directoryApp({ store });
+    const feed = (n: number) => [
+      { id: `ok-${n}a`, name: 'Kept one', organization: { id: `org-${n}`, name: 'Org' } },
+      { id: `bad-${n}`, name: 'Refused by the store', organization: { id: `org-${n}`, name: 'Org' } },
+      { id: `ok-${n}b`, name: 'Kept two', organization: { id: `org-${n}`, name: 'Org' } },
+    ];
+    const entryRefused = await importAs(d, feed(1));
+    expect(entryRefused.service).toMatchObject({ created: 2, refused: 1 });
+    expect(entryRefused.refusals).toEqual([
+      expect.objectContaining({
+        kind: 'service',
+        id: 'bad-1',
+        reason: 'refused by the store (400 Bad Request)',
+      }),
+    ]);
+    // A batch the store refuses whole is sent again a record at a time: only the bad one is refused.
+    mode = 'whole';
+    const wholeRefused = await importAs(d, feed(2));
+    expect(wholeRefused.service).toMatchObject({ created: 2, refused: 1 });
+    expect(wholeRefused.refusals).toEqual([
+      expect.objectContaining({
+        kind: 'service',
+        id: 'bad-2',
+        reason: 'refused by the store',
+      }),
+    ]);
   });
 
   it('refuses an import of more records than one request may hold, storing nothing', async () => {
