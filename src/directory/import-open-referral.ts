@@ -157,11 +157,9 @@ class ImportRun {
 
   /** The identifiers an entry is found by: its ORUK id in this feed, and the unique ones it carries. */
   private keyed(resource: DirectoryResource): Identifier[] {
+    const unique = new Set(uniqueIdentifiers(resource));
     return (resource.identifier ?? []).filter(
-      (i) =>
-        i.value &&
-        i.system &&
-        (this.kindOf.has(i.system) || uniqueIdentifiers(resource).some((u) => u.system === i.system)),
+      (i) => i.value && i.system && (this.kindOf.has(i.system) || unique.has(i)),
     );
   }
 
