@@ -1,5 +1,6 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { RequestContext } from '../auth/principal.ts';
+import { withAccess } from '../auth/tenancy.ts';
 import { OWN_SYSTEM, SYSTEM } from '../fhir/systems.ts';
 
 export type RestInteraction =
@@ -42,65 +43,69 @@ export interface AuditFacts {
 export function toAuditEvent(facts: AuditFacts): AuditEvent {
   const { ctx, status } = facts;
   const agentOrganization = ctx.principal.organization;
-  return {
-    resourceType: 'AuditEvent',
-    type: {
-      system: 'http://terminology.hl7.org/CodeSystem/audit-event-type',
-      code: 'rest',
-      display: 'RESTful Operation',
-    },
-    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: facts.interaction }],
-    action: ACTIONS[facts.interaction],
-    recorded: facts.recorded.toISOString(),
-    outcome: status < 400 ? '0' : status < 500 ? '4' : '8',
-    outcomeDesc: `HTTP ${status}`,
-    agent: [
-      {
-        type: {
-          coding: [
-            {
-              system: 'http://dicom.nema.org/resources/ontology/DCM',
-              code: '110150',
-              display: 'Application',
-            },
-          ],
-        },
-        who: { identifier: { system: OWN_SYSTEM.client, value: ctx.principal.clientId } },
-        requestor: true,
+  // An organisation reads the events of its own clients' requests (the operator reads them all).
+  return withAccess<AuditEvent>(
+    {
+      resourceType: 'AuditEvent',
+      type: {
+        system: 'http://terminology.hl7.org/CodeSystem/audit-event-type',
+        code: 'rest',
+        display: 'RESTful Operation',
       },
-      ...(agentOrganization
-        ? [
-            {
-              who: { identifier: { system: SYSTEM.odsOrganization, value: agentOrganization } },
-              requestor: false,
-            },
-          ]
-        : []),
-    ],
-    source: { observer: { display: 'Social prescribing FHIR facade' } },
-    entity: [
-      {
-        what: { identifier: { system: OWN_SYSTEM.requestId, value: ctx.requestId } },
-        type: {
-          system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-          code: '4',
-          display: 'Other',
-        },
-      },
-      // A search is recorded by its type only: its parameters may hold an NHS number or a name.
-      ...(facts.resourceType && facts.interaction === 'search-type'
-        ? [
-            {
-              type: { system: 'http://hl7.org/fhir/resource-types', code: facts.resourceType },
-              role: {
-                system: 'http://terminology.hl7.org/CodeSystem/object-role',
-                code: '24',
-                display: 'Query',
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: facts.interaction }],
+      action: ACTIONS[facts.interaction],
+      recorded: facts.recorded.toISOString(),
+      outcome: status < 400 ? '0' : status < 500 ? '4' : '8',
+      outcomeDesc: `HTTP ${status}`,
+      agent: [
+        {
+          type: {
+            coding: [
+              {
+                system: 'http://dicom.nema.org/resources/ontology/DCM',
+                code: '110150',
+                display: 'Application',
               },
-            },
-          ]
-        : []),
-      ...[...new Set(ctx.touched)].map((reference) => ({ what: { reference } })),
-    ],
-  };
+            ],
+          },
+          who: { identifier: { system: OWN_SYSTEM.client, value: ctx.principal.clientId } },
+          requestor: true,
+        },
+        ...(agentOrganization
+          ? [
+              {
+                who: { identifier: { system: SYSTEM.odsOrganization, value: agentOrganization } },
+                requestor: false,
+              },
+            ]
+          : []),
+      ],
+      source: { observer: { display: 'Social prescribing FHIR facade' } },
+      entity: [
+        {
+          what: { identifier: { system: OWN_SYSTEM.requestId, value: ctx.requestId } },
+          type: {
+            system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+            code: '4',
+            display: 'Other',
+          },
+        },
+        // A search is recorded by its type only: its parameters may hold an NHS number or a name.
+        ...(facts.resourceType && facts.interaction === 'search-type'
+          ? [
+              {
+                type: { system: 'http://hl7.org/fhir/resource-types', code: facts.resourceType },
+                role: {
+                  system: 'http://terminology.hl7.org/CodeSystem/object-role',
+                  code: '24',
+                  display: 'Query',
+                },
+              },
+            ]
+          : []),
+        ...[...new Set(ctx.touched)].map((reference) => ({ what: { reference } })),
+      ],
+    },
+    agentOrganization ? [agentOrganization] : [],
+  );
 }

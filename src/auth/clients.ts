@@ -18,6 +18,8 @@ export interface RegisteredClient {
   organization: string;
   scopes: Scope[];
   keys: ClientKey[];
+  /** Registered as the deployment's operator: reads the whole audit trail its scopes name. */
+  operator: boolean;
 }
 
 const PublicJwk = z
@@ -50,6 +52,7 @@ const Registration = z.object({
     )
     .min(1),
   jwks: z.object({ keys: z.array(PublicJwk).min(1) }),
+  operator: z.boolean().optional(),
 });
 
 const Registry = z.object({ clients: z.array(Registration) }).superRefine((registry, ctx) => {
@@ -104,6 +107,7 @@ export function parseClientRegistry(text: string): Map<string, RegisteredClient>
       clientId: registration.clientId,
       organization: registration.organization,
       scopes: registration.scopes.map((text) => parseScope(text) as Scope),
+      operator: registration.operator === true,
       keys: registration.jwks.keys.map((jwk) => ({
         kid: jwk.kid,
         alg: jwk.alg ?? (jwk.kty === 'RSA' ? 'RS384' : 'ES384'),

@@ -1,5 +1,6 @@
 import type { Organization, Reference } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcomes.ts';
+import { typesOfClass } from '../fhir/resource-types.ts';
 import { SYSTEM } from '../fhir/systems.ts';
 import { allows, type Permission, type Scope } from './scopes.ts';
 
@@ -12,6 +13,11 @@ export interface Principal {
    */
   organization: string | undefined;
   scopes: readonly Scope[];
+  /**
+   * Registered as the deployment's operator: reads the whole audit trail (its scopes still name
+   * what it may read). Other organisations read only their own events.
+   */
+  operator?: boolean;
 }
 
 /** What a use case needs to know about the request it serves. */
@@ -22,11 +28,19 @@ export interface RequestContext {
   touched: string[];
 }
 
-/** The principal of `npm start` with no registered clients: everything, for trying the service locally. */
+const EVERYTHING = new Set<Permission>(['c', 'r', 'u', 'd', 's']);
+
+/**
+ * The principal of `npm start` with no registered clients: everything, for trying the service
+ * locally (the directory named type by type, as an operator's scopes would name it).
+ */
 export const OPEN_LOCAL_PRINCIPAL: Principal = {
   clientId: 'open-local-mode',
   organization: undefined,
-  scopes: [{ type: '*', permissions: new Set(['c', 'r', 'u', 'd', 's']) }],
+  scopes: [
+    { type: '*', permissions: EVERYTHING },
+    ...typesOfClass('directory').map((type) => ({ type, permissions: EVERYTHING })),
+  ],
 };
 
 const NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };

@@ -1,3 +1,5 @@
+import { dataClassOf } from '../fhir/resource-types.ts';
+
 /**
  * SMART on FHIR system scopes (App Launch v2, with the v1 forms accepted as their equivalents):
  * `system/<Type|*>.<cruds>` and `system/<Type|*>.<read|write|*>`. Scopes with query parameters
@@ -50,24 +52,33 @@ export function parseScopes(text: string): { scopes: Scope[]; invalid: string[] 
 }
 
 /**
- * Types a wildcard scope never grants: the audit trail is read only by clients registered for
- * it by name (an administrative scope).
+ * What a wildcard scope (`system/*.…`) grants on a type, by the type's class: every permission on
+ * personal data (tenancy still narrows it to the caller's organisation), reading and searching the
+ * directory, and nothing on the audit trail or a type with no class. Directory and operator writes
+ * need a scope naming the type: a wildcard meant for a practice's records never edits the directory.
  */
-const NAMED_ONLY: ReadonlySet<string> = new Set(['AuditEvent']);
+function wildcardGrants(type: string, permission: Permission): boolean {
+  const kind = dataClassOf(type);
+  if (kind === 'personal') return true;
+  return (kind === 'directory' || kind === 'contract') && (permission === 'r' || permission === 's');
+}
 
-const matches = (scope: Scope, type: string) =>
-  scope.type === type || (scope.type === '*' && !NAMED_ONLY.has(type));
+const grants = (scope: Scope, type: string, permission: Permission) =>
+  scope.permissions.has(permission) &&
+  (scope.type === type || (scope.type === '*' && wildcardGrants(type, permission)));
 
 /** Whether the scopes grant `permission` on `type`. */
 export function allows(scopes: readonly Scope[], type: string, permission: Permission): boolean {
-  return scopes.some((s) => matches(s, type) && s.permissions.has(permission));
+  return scopes.some((s) => grants(s, type, permission));
 }
 
 /** Whether everything `requested` asks for is granted by `granted` (a scope is never widened). */
 export function covers(granted: readonly Scope[], requested: Scope): boolean {
   for (const permission of requested.permissions) {
-    const ok = granted.some((g) => matches(g, requested.type) && g.permissions.has(permission));
-    if (!ok) return false;
+    if (requested.type === '*') {
+      // A wildcard asked for is granted as far as a wildcard was registered.
+      if (!granted.some((g) => g.type === '*' && g.permissions.has(permission))) return false;
+    } else if (!allows(granted, requested.type, permission)) return false;
   }
   return true;
 }

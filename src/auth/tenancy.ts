@@ -1,4 +1,5 @@
-import type { Bundle, Coding, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
+import { dataClassOf } from '../fhir/resource-types.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import type { Principal } from './principal.ts';
 import { allows } from './scopes.ts';
@@ -9,26 +10,25 @@ import { allows } from './scopes.ts';
  * referrer and the receiving service). Every read goes through this module: a search is narrowed
  * to the caller's label before it reaches the store, and whatever comes back (matches, `_include`,
  * `_revinclude`, history versions, reads by id) is checked again before it is returned.
- * Directory resources (organisations, services, practitioners, locations) are not personal data
- * and are visible to every authenticated client.
+ * Which types are labelled is read from the one table of data classes (`dataClassOf`): directory
+ * resources are visible to every authenticated client; personal data and the audit trail only
+ * through a label (the whole trail to an operator); a type with no class to no organisation.
  */
-const PERSONAL_DATA_TYPES: ReadonlySet<string> = new Set([
-  'Patient',
-  'RelatedPerson',
-  'ServiceRequest',
-  'Task',
-  'CarePlan',
-  'Goal',
-  'CareTeam',
-  'Consent',
-  'Condition',
-  'Observation',
-  'QuestionnaireResponse',
-  'Provenance',
-]);
-
 export function isPersonalData(type: string): boolean {
-  return PERSONAL_DATA_TYPES.has(type);
+  return dataClassOf(type) === 'personal';
+}
+
+/** Whether resources of this type are seen only through labels: personal data, the audit trail, the unknown. */
+function isLabelled(type: string): boolean {
+  const kind = dataClassOf(type);
+  return kind !== 'directory' && kind !== 'contract';
+}
+
+/** Whether the principal sees every resource of the type whatever its labels. */
+function seesAll(principal: Principal, type: string): boolean {
+  if (principal.organization === undefined) return true;
+  const kind = dataClassOf(type);
+  return kind === 'directory' || kind === 'contract' || (kind === 'operator' && principal.operator === true);
 }
 
 function accessLabel(organization: string): Coding {
@@ -37,7 +37,7 @@ function accessLabel(organization: string): Coding {
 
 /** The resource with access labels for these organisations (existing labels kept). */
 export function withAccess<T extends Resource>(resource: T, organizations: readonly string[]): T {
-  if (!isPersonalData(resource.resourceType)) return resource;
+  if (!isLabelled(resource.resourceType)) return resource;
   const security = [...(resource.meta?.security ?? [])];
   for (const organization of organizations) {
     if (!hasLabel(security, organization)) security.push(accessLabel(organization));
@@ -56,13 +56,13 @@ function hasLabel(security: readonly Coding[], organization: string): boolean {
 
 /** Whether the principal may see this resource at all. */
 export function isVisible(principal: Principal, resource: Resource): boolean {
-  if (principal.organization === undefined || !isPersonalData(resource.resourceType)) return true;
-  return hasLabel(resource.meta?.security ?? [], principal.organization);
+  if (seesAll(principal, resource.resourceType)) return true;
+  return hasLabel(resource.meta?.security ?? [], principal.organization as string);
 }
 
 /** The store query for a search, narrowed to what the principal may see. */
 export function scopedQuery(principal: Principal, type: string, query: URLSearchParams): URLSearchParams {
-  if (principal.organization === undefined || !isPersonalData(type)) return query;
+  if (seesAll(principal, type)) return query;
   const scoped = new URLSearchParams(query);
   scoped.append('_security', `${OWN_SYSTEM.organisationAccess}|${principal.organization}`);
   return scoped;
@@ -85,36 +85,39 @@ export function visibleEntries(principal: Principal, bundle: Bundle): Bundle {
 
 /**
  * Whether the answer to a write may show the caller this stored resource: only where it may read
- * that type and that resource, and never a person already on record (a write proves only that the
- * caller knows an identifier, not that it may see what others recorded about the person).
+ * that type and that resource.
  */
-export function mayShowInAnswer(
-  principal: Principal,
-  resource: Resource,
-  createdByThisWrite: boolean,
-): boolean {
-  if (!allows(principal.scopes, resource.resourceType, 'r') || !isVisible(principal, resource)) return false;
-  return createdByThisWrite || resource.resourceType !== 'Patient';
+export function mayShowInAnswer(principal: Principal, resource: Resource): boolean {
+  return allows(principal.scopes, resource.resourceType, 'r') && isVisible(principal, resource);
 }
 
 /**
- * What a referral does to a person already on record, by what its sender may know:
- * - `known`: the sender could already see the record; it gains missing demographics, and the
- *   answer names any that differ.
- * - `granted`: the referral shows the sender knows the person (the NHS number matched, and the
- *   birth date and a family name agree with the record, as a PDS trace requires); its
- *   organisation may see the record from now on and the record gains missing demographics.
- * - `linked`: the referral is stored against the person, but the record gains neither the
- *   sender's label nor its demographics, and the answer says nothing about how the two differ.
- * The receiving service is given sight of the record in every case: it must reach the person.
+ * The organisation whose record of a person a referral writes: the sender's. Each organisation
+ * keeps its own record (one per NHS number), found and updated only among its own records, so
+ * nothing another organisation recorded about the person is read, merged or revealed. A sender
+ * whose organisation is not known (the open local mode, a referrer without an ODS code) keeps its
+ * records under one code no ODS code can be.
  */
-export type PatientAccess = 'known' | 'granted' | 'linked';
+export function recordOwner(organization: string | undefined): string {
+  return organization ?? 'unattributed';
+}
 
-export function referralAccessToPatient(principal: Principal, stored: Patient, sent: Patient): PatientAccess {
-  if (principal.organization === undefined || isVisible(principal, stored)) return 'known';
-  if (!stored.birthDate || stored.birthDate !== sent.birthDate) return 'linked';
-  const families = (patient: Patient) =>
-    new Set((patient.name ?? []).map((n) => n.family?.trim().toLowerCase()).filter(Boolean));
-  const recorded = families(stored);
-  return [...families(sent)].some((family) => recorded.has(family)) ? 'granted' : 'linked';
+function ownerLabel(owner: string): Coding {
+  return { system: OWN_SYSTEM.recordOwner, code: owner };
+}
+
+/** The person's record marked as the owner's (any other owner label replaced). */
+export function withOwner<T extends Resource>(resource: T, owner: string): T {
+  const security = (resource.meta?.security ?? []).filter((c) => c.system !== OWN_SYSTEM.recordOwner);
+  return { ...resource, meta: { ...resource.meta, security: [ownerLabel(owner), ...security] } };
+}
+
+/** Whose record this is; undefined for a record with no owner (written before records had one). */
+export function ownerOf(resource: Resource): string | undefined {
+  return resource.meta?.security?.find((c) => c.system === OWN_SYSTEM.recordOwner)?.code;
+}
+
+/** The `_security` search value that finds only the owner's records. */
+export function ownedBy(owner: string): string {
+  return `${OWN_SYSTEM.recordOwner}|${owner}`;
 }

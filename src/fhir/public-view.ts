@@ -20,7 +20,9 @@ export function toPublicResource<T extends Resource>(resource: T): T {
   if (!resource.meta) return resource;
   const meta: Record<string, unknown> = { ...resource.meta };
   for (const field of INTERNAL_META_FIELDS) delete meta[field];
-  const security = resource.meta.security?.filter((c) => c.system !== OWN_SYSTEM.organisationAccess);
+  const security = resource.meta.security?.filter(
+    (c) => c.system !== OWN_SYSTEM.organisationAccess && c.system !== OWN_SYSTEM.recordOwner,
+  );
   if (security?.length) meta.security = security;
   else delete meta.security;
   return { ...resource, meta: meta as Meta };

@@ -29,6 +29,61 @@ export const SERVED_RESOURCE_TYPES = [
 export type ServedResourceType = (typeof SERVED_RESOURCE_TYPES)[number];
 
 /**
+ * What each served type holds, which decides who sees it and what a wildcard scope grants:
+ * - `personal`: a person's data, seen only by the organisations party to it (access labels);
+ * - `directory`: organisations, services, places, people at work and published forms: read by
+ *   every client, written only with a scope naming the type;
+ * - `operator`: the audit trail: read with a scope naming the type, by an organisation for its own
+ *   events, whole only by an operator's registration;
+ * - `contract`: the definitions the service publishes (profiles, value sets, code systems,
+ *   operations): read by anyone, written by no one.
+ * One table, typed over every served type: a type added above without a class does not compile,
+ * and a name not here has no class, which every rule reads as the most closed.
+ */
+export type DataClass = 'personal' | 'directory' | 'operator' | 'contract';
+
+/** Types served from the service's own published definitions, not from the store. */
+export type ContractResourceType = 'StructureDefinition' | 'ValueSet' | 'CodeSystem' | 'OperationDefinition';
+
+const DATA_CLASS: Readonly<Record<ServedResourceType | ContractResourceType, DataClass>> = {
+  Patient: 'personal',
+  RelatedPerson: 'personal',
+  ServiceRequest: 'personal',
+  Task: 'personal',
+  CarePlan: 'personal',
+  Goal: 'personal',
+  CareTeam: 'personal',
+  Consent: 'personal',
+  Condition: 'personal',
+  Observation: 'personal',
+  QuestionnaireResponse: 'personal',
+  Provenance: 'personal',
+  Practitioner: 'directory',
+  PractitionerRole: 'directory',
+  Organization: 'directory',
+  HealthcareService: 'directory',
+  Location: 'directory',
+  Questionnaire: 'directory',
+  AuditEvent: 'operator',
+  StructureDefinition: 'contract',
+  ValueSet: 'contract',
+  CodeSystem: 'contract',
+  OperationDefinition: 'contract',
+};
+
+/** The types of one class. */
+export function typesOfClass(kind: DataClass): string[] {
+  return Object.entries(DATA_CLASS).flatMap(([type, k]) => (k === kind ? [type] : []));
+}
+
+/** The class of a type, or undefined for a type this service does not serve. */
+export function dataClassOf(type: string): DataClass | undefined {
+  return Object.hasOwn(DATA_CLASS, type)
+    ? DATA_CLASS[type as ServedResourceType | ContractResourceType]
+    : undefined;
+}
+
+/**
  * Types readable through the pass-through read surface (`GET /fhir/{type}/{id}` and search).
  * AuditEvent among them, for clients granted it (an administrative scope).
  */

@@ -36,6 +36,11 @@ export const OWN_SYSTEM = {
    */
   organisationAccess: `${CANONICAL_BASE}/CodeSystem/organisation-access`,
   /**
+   * `meta.security` label naming, by ODS code, the organisation whose record of a person a Patient
+   * is: each organisation keeps its own. Internal, as the access labels are.
+   */
+  recordOwner: `${CANONICAL_BASE}/CodeSystem/record-owner`,
+  /**
    * Tags each AuditEvent the outbox delivers with a code made once per request: its write is
    * conditional on the tag, so a record delivered twice is stored once.
    */

@@ -7,7 +7,7 @@ import type {
   ResourceType,
 } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/principal.ts';
-import { scopedQuery } from '../auth/tenancy.ts';
+import { ownedBy, scopedQuery } from '../auth/tenancy.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { ODS_SYSTEMS, PRACTITIONER_ID_SYSTEMS, SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
@@ -31,10 +31,16 @@ export function matchIdentifier(resource: Resource): Identifier | undefined {
   return identifiers.find((i) => i.value && i.system && systems.includes(i.system));
 }
 
-/** Lock key for an identity: concurrent intakes of the same person or organisation serialise on it. */
-export function identityKey(type: string, identifier: Identifier): string {
+/**
+ * Lock key for an identity: concurrent intakes of the same person or organisation serialise on it.
+ * A person's key names the organisation whose record it is (`owner`): records of one person kept
+ * by two organisations are two records.
+ */
+export function identityKey(type: string, identifier: Identifier, owner: string): string {
   const system = ODS_SYSTEMS.includes(identifier.system ?? '') ? SYSTEM.odsOrganization : identifier.system;
-  return `${type}|${system}|${identifier.value}`;
+  return type === 'Patient'
+    ? `${type}|${owner}|${system}|${identifier.value}`
+    : `${type}|${system}|${identifier.value}`;
 }
 
 export interface Resolution {
@@ -59,19 +65,25 @@ export async function resolveIdentities(
   store: FhirStore,
   referral: ReferralBundle,
   principal: Principal,
+  /** The organisation whose record of the person the referral writes (tenancy's `recordOwner`). */
+  owner: string,
   /** Other searches the caller needs, sent in the same round trip; their answers are in `also`. */
   also: readonly { type: ResourceType; query: Record<string, string> }[] = [],
 ): Promise<Resolution> {
   const issues: Issue[] = [];
   const { at } = referral.serviceRequest;
-  const matching = entryMatching(referral);
-  // What the referral names outside itself is looked for only among what the caller may see:
-  // otherwise whether it resolved would tell a sender that a person or consent is on record.
+  const matching = entryMatching(referral, owner);
+  // What the referral names outside itself is looked for only among what the caller may see, and
+  // a person only among the sender's own records: otherwise whether it resolved would tell a
+  // sender that another organisation has a person or consent on record.
   const externals = externalTargets(referral).map((target) => ({
     ...target,
     searches: externalSearches(target.ref, target.types).map(({ type, query }) => ({
       type,
-      query: Object.fromEntries(scopedQuery(principal, type, new URLSearchParams(query))),
+      query:
+        type === 'Patient'
+          ? { ...query, _security: ownedBy(owner) }
+          : Object.fromEntries(scopedQuery(principal, type, new URLSearchParams(query))),
     })),
   }));
   const service = receivingServiceSearch(referral);
@@ -279,6 +291,7 @@ export interface EntryMatching {
 
 export function entryMatching(
   referral: ReferralBundle,
+  owner: string,
   known: ReadonlyMap<number, Resource> = new Map(),
 ): EntryMatching {
   const wanted = referral.entries.flatMap((entry) => {
@@ -286,9 +299,14 @@ export function entryMatching(
     return identifier && !known.has(entry.index) ? [{ entry, identifier }] : [];
   });
   return {
+    // A person is matched among the sender's own records only; organisations and practitioners,
+    // directory data, among all.
     searches: wanted.map(({ entry, identifier }) => ({
       type: entry.resource.resourceType,
-      query: identifierQuery(identifier),
+      query:
+        entry.resource.resourceType === 'Patient'
+          ? { ...identifierQuery(identifier), _security: ownedBy(owner) }
+          : identifierQuery(identifier),
     })),
     apply(results) {
       const matched = new Map(known);

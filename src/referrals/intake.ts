@@ -1,6 +1,6 @@
 import type { Bundle, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { isVisible, mayShowInAnswer, referralAccessToPatient, scopedQuery } from '../auth/tenancy.ts';
+import { isVisible, mayShowInAnswer, ownedBy, recordOwner, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
@@ -57,14 +57,8 @@ export async function submitReferral(
 ): Promise<IntakeResult> {
   authorize(ctx.principal, 'ServiceRequest', 'c');
   const result = await intake(deps, body, ctx);
-  // A person is never shown in the answer, created or found: showing one and not the other
-  // would tell the sender whether the NHS number was on record here.
-  for (const entry of result.entries)
-    entry.shown = mayShowInAnswer(
-      ctx.principal,
-      entry.resource,
-      entry.created && entry.resource.resourceType !== 'Patient',
-    );
+  // The person is the sender's own record, so it may be shown as any other entry may.
+  for (const entry of result.entries) entry.shown = mayShowInAnswer(ctx.principal, entry.resource);
   ctx.touched.push(
     ...result.entries.map((e) => `${e.resource.resourceType}/${e.resource.id}`),
     `Task/${result.task.id}`,
@@ -97,18 +91,20 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   const referral = checkReferralBundle(body, deps.clock());
 
   const fingerprint = await fingerprintReferral(referral);
+  // The sender's record of the person is the one written; no other organisation's is looked at.
+  const owner = recordOwner(ctx.principal.organization);
   // The generations of every key the intake may lock, read before the store is: if none has
   // changed once the keys are held, no intake under them ended in between, and what is read now
   // is still current (src/referrals/locks.ts).
   const maybeLocked = [
     referralKey(referral, ctx.principal.organization ?? referrerOdsCodeInBundle(referral)),
-    ...identityKeys(referral, new Map()),
+    ...identityKeys(referral, new Map(), owner),
   ];
   const before = await deps.locks.generations?.(maybeLocked);
   // Reads only, outside the lock: most people and organisations are already stored, and locking
   // on them would serialise every referral from the same practice. The referral accepted before
   // under this identifier, if any, is looked for in the same round trip.
-  const resolution = await resolveIdentities(deps.store, referral, ctx.principal, [
+  const resolution = await resolveIdentities(deps.store, referral, ctx.principal, owner, [
     acceptedSearch(referral, ctx),
   ]);
   const referrer = await referrerOdsCode(deps.store, referral, resolution);
@@ -126,14 +122,14 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
   }
   // Who may see what is written: the referrer and the receiving service.
   const access = [referrer, resolution.receivingOdsCode].filter((c): c is string => Boolean(c));
-  // A person named rather than sent is locked by NHS number too, as one sent would be: the
-  // receiving service's label may be added to their record.
+  // A person named rather than sent (one of the sender's own records) is locked by NHS number
+  // too, as one sent would be: the receiving service's label may be added to their record.
   const named = resolution.resolved.get('subject');
   const namedNhs = named?.resourceType === 'Patient' ? matchIdentifier(named) : undefined;
   const lockKeys = [
     referralKey(referral, referrer),
-    ...identityKeys(referral, resolution.matched),
-    ...(namedNhs ? [identityKey('Patient', namedNhs)] : []),
+    ...identityKeys(referral, resolution.matched, owner),
+    ...(namedNhs ? [identityKey('Patient', namedNhs, owner)] : []),
   ];
   const key = await referralKeyHash(referral, referrer);
   return deps.locks.withLocks(lockKeys, async (generations) => {
@@ -143,11 +139,11 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       // was accepted before, and the people and organisations a concurrent intake may have
       // stored (the Patient, which may also have gained a version, always looked up again).
       const stable = new Map([...resolution.matched].filter(([, r]) => r.resourceType !== 'Patient'));
-      const matching = entryMatching(referral, stable);
+      const matching = entryMatching(referral, owner, stable);
       const [found, person, ...matches] = await searchAll(deps.store, [
         acceptedSearch(referral, ctx),
         // The person named rather than sent, whose record may have gained a version.
-        { type: 'Patient', query: { _id: named?.id ?? 'none', _count: '1' } },
+        { type: 'Patient', query: { _id: named?.id ?? 'none', _security: ownedBy(owner), _count: '1' } },
         ...matching.searches,
       ]);
       accepted = found;
@@ -183,7 +179,7 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       requestId: ctx.requestId,
       access,
       receiver: resolution.receivingOdsCode,
-      patientAccess: (stored, sent) => referralAccessToPatient(ctx.principal, stored, sent),
+      owner,
       now: deps.clock(),
       newId: deps.newId,
     });
@@ -191,9 +187,8 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
     // what an earlier, interrupted write left out is completed and nothing is written twice.
     const written = await writeInSteps(deps.store, plan.entries, 'referral');
     const stored = (fullUrl: string) => written.get(fullUrl) as WrittenEntry;
-    const entries = plan.outcomes.map((outcome: EntryOutcome, i): StoredEntry => {
-      const index = referral.entries[i]?.index as number;
-      const notes = plan.notes.get(index) ?? [];
+    const entries = plan.outcomes.map((outcome: EntryOutcome): StoredEntry => {
+      const notes: Issue[] = [];
       if (outcome.kind === 'matched')
         return { resource: outcome.stored, created: false, shown: false, notes };
       const entry = stored(outcome.fullUrl);
@@ -223,16 +218,20 @@ function referralKey(referral: ReferralBundle, referrer: string | undefined): st
 }
 
 /** Keys for the Patient (always: it may be updated) and for every entry that will be created. */
-function identityKeys(referral: ReferralBundle, matched: ReadonlyMap<number, Resource>): string[] {
+function identityKeys(
+  referral: ReferralBundle,
+  matched: ReadonlyMap<number, Resource>,
+  owner: string,
+): string[] {
   const keys: string[] = [];
   for (const entry of referral.entries) {
     const identifier = matchIdentifier(entry.resource);
     if (identifier && (entry.resource.resourceType === 'Patient' || !matched.has(entry.index))) {
-      keys.push(identityKey(entry.resource.resourceType, identifier));
+      keys.push(identityKey(entry.resource.resourceType, identifier, owner));
     }
   }
   const subject = referral.serviceRequest.resource.subject?.identifier;
-  if (subject) keys.push(identityKey('Patient', subject));
+  if (subject) keys.push(identityKey('Patient', subject, owner));
   return keys;
 }
 

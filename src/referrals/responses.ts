@@ -43,18 +43,15 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
               : [{ severity: 'information', code: 'informational', diagnostics: 'Stored' }],
           )
         : undefined;
-    // A person's entry names the record and nothing about its versions: when it last changed
-    // would tell whether it was on record before this referral.
-    const person = stored.resource.resourceType === 'Patient';
     const { meta } = stored.resource;
     return {
       fullUrl: undefined,
       ...(prefer === 'representation' && stored.shown ? { resource: toPublicResource(stored.resource) } : {}),
       response: {
         status: status(stored, result),
-        location: person ? `Patient/${stored.resource.id}` : versionedLocation(stored.resource),
-        ...(!person && meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
-        ...(!person && meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),
+        location: versionedLocation(stored.resource),
+        ...(meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
+        ...(meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),
         ...(outcome ? { outcome } : {}),
       },
     };
@@ -63,10 +60,9 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
 }
 
 /**
- * A person's entry answers 200 whether this referral created the record or found it: telling the
- * two apart would tell any sender whether an NHS number is on record here.
+ * 201 for what this referral created, 200 for what it found. A person's record is the sender's
+ * own, so whether it was found tells the sender only what it sent before.
  */
 function status(stored: StoredEntry, result: IntakeResult): string {
-  if (stored.resource.resourceType === 'Patient') return '200 OK';
   return result.kind === 'created' && stored.created ? '201 Created' : '200 OK';
 }

@@ -7,8 +7,7 @@ import type {
   ServiceRequest,
   Task,
 } from '@medplum/fhirtypes';
-import { hasAccess, type PatientAccess, withAccess } from '../auth/tenancy.ts';
-import type { Issue } from '../fhir/outcomes.ts';
+import { hasAccess, ownedBy, withAccess, withOwner } from '../auth/tenancy.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { mergePatient } from '../mapping/merge-patient.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
@@ -28,8 +27,8 @@ export interface WritePlanInput {
   access: readonly string[];
   /** The receiving service's ODS code, when it has one: it always gains sight of the person. */
   receiver: string | undefined;
-  /** What this referral may do to a person already on record (tenancy's rule). */
-  patientAccess: (stored: Patient, sent: Patient) => PatientAccess;
+  /** The organisation whose record of the person this referral writes: the sender's. */
+  owner: string;
   now: Date;
   newId: () => string;
 }
@@ -49,8 +48,6 @@ export interface WritePlan {
   entries: BundleEntry[];
   /** One per sender entry, in the sender's order. */
   outcomes: EntryOutcome[];
-  /** Hints for the sender, by sender entry index (e.g. demographics that differ from the record). */
-  notes: Map<number, Issue[]>;
   taskFullUrl: string;
 }
 
@@ -84,34 +81,18 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
   const posts: BundleEntry[] = [];
   const puts: BundleEntry[] = [];
   const pending: EntryOutcome[] = [];
-  const notes = new Map<number, Issue[]>();
 
   const logical = logicalTargets(referral, resolution);
   for (const entry of referral.entries) {
     const resource = withLocalReferences(entry.resource, rewrite, logical);
     const stored = resolution.matched.get(entry.index);
     if (stored?.resourceType === 'Patient') {
-      const access = input.patientAccess(stored as Patient, resource as Patient);
-      const labels =
-        access === 'linked' ? [input.receiver].filter((o): o is string => Boolean(o)) : input.access;
-      const merge =
-        access === 'linked'
-          ? { updated: undefined, differing: [] }
-          : mergePatient(stored as Patient, resource as Patient);
-      if (access === 'known' && merge.differing.length) {
-        notes.set(entry.index, [
-          {
-            severity: 'warning',
-            code: 'business-rule',
-            diagnostics: `The stored Patient was kept where the referral differs (${merge.differing.join(', ')})`,
-            expression: [entry.at],
-          },
-        ]);
-      }
-      if (merge.updated || !hasAccess(stored, labels)) {
+      // The sender's own record: it gains what it lacks and the receiving service's sight of it.
+      const merge = mergePatient(stored as Patient, resource as Patient);
+      if (merge.updated || !hasAccess(stored, input.access)) {
         puts.push({
           fullUrl: `urn:uuid:${input.newId()}`,
-          resource: withAccess(merge.updated ?? (stored as Patient), labels),
+          resource: withAccess(merge.updated ?? (stored as Patient), input.access),
           request: { method: 'PUT', url: `Patient/${stored.id}`, ifMatch: `W/"${stored.meta?.versionId}"` },
         });
         pending.push({ kind: 'update', fullUrl: puts.at(-1)?.fullUrl as string, stored });
@@ -127,10 +108,16 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
         ? completeServiceRequest(resource as ServiceRequest, input)
         : resource;
     const tag = part(`entry-${entry.index}`);
+    const created = withAccess(stripForCreate(prepared, tag), input.access);
+    const person = created.resourceType === 'Patient';
     posts.push({
       fullUrl: urns.get(entry.index),
-      resource: withAccess(stripForCreate(prepared, tag), input.access),
-      request: { method: 'POST', url: resource.resourceType, ifNoneExist: matchQuery(prepared, tag) },
+      resource: person ? withOwner(created, input.owner) : created,
+      request: {
+        method: 'POST',
+        url: resource.resourceType,
+        ifNoneExist: matchQuery(prepared, tag, person ? input.owner : undefined),
+      },
     });
     pending.push({ kind: 'create', fullUrl: urns.get(entry.index) as string });
   }
@@ -185,22 +172,24 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     resource: withAccess(stripForCreate(provenance, provenanceTag), input.access),
     request: { method: 'POST', url: 'Provenance', ifNoneExist: tagQuery(provenanceTag) },
   });
-  return { entries: [...puts, ...posts], outcomes: pending, notes, taskFullUrl: taskUrn };
+  return { entries: [...puts, ...posts], outcomes: pending, taskFullUrl: taskUrn };
 }
 
 const tagQuery = (tag: { system: string; code: string }): string =>
   `_tag=${encodeURIComponent(`${tag.system}|${tag.code}`)}`;
 
 /**
- * What a create is conditional on: a person or organisation on the identifier it is matched by
- * (so that two referrals of one new person make one Patient, whatever process writes them), any
- * other part on its tag.
+ * What a create is conditional on: a person (among the owner's records) or an organisation on the
+ * identifier it is matched by (so that two referrals of one new person from one sender make one
+ * Patient, whatever process writes them), any other part on its tag.
  */
-function matchQuery(resource: Resource, tag: { system: string; code: string }): string {
+function matchQuery(resource: Resource, tag: { system: string; code: string }, owner?: string): string {
   const identifier = matchIdentifier(resource);
-  return identifier
-    ? `identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`
-    : tagQuery(tag);
+  if (!identifier) return tagQuery(tag);
+  const byIdentifier = `identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`;
+  return owner === undefined
+    ? byIdentifier
+    : `${byIdentifier}&_security=${encodeURIComponent(ownedBy(owner))}`;
 }
 
 /** The stored ServiceRequest: resolved references, the consent linked, the fingerprint recorded. */
@@ -306,7 +295,9 @@ function withLocalReferences<T extends Resource>(
  */
 function stripForCreate<T extends Resource>(resource: T, partTag: { system: string; code: string }): T {
   const { id: _id, meta, ...rest } = resource;
-  const security = meta?.security?.filter((c) => c.system !== OWN_SYSTEM.organisationAccess);
+  const security = meta?.security?.filter(
+    (c) => c.system !== OWN_SYSTEM.organisationAccess && c.system !== OWN_SYSTEM.recordOwner,
+  );
   return {
     ...rest,
     meta: {

@@ -47,7 +47,7 @@ export function sendWritten(
   resource: Resource,
   options: { status?: ContentfulStatusCode; headers?: Record<string, string> } = {},
 ): Response {
-  if (mayShowInAnswer(c.get('ctx').principal, resource, true)) {
+  if (mayShowInAnswer(c.get('ctx').principal, resource)) {
     return sendResource(c, toPublicResource(resource), options);
   }
   return sendFhir(c, storedButNotShown(resource), {

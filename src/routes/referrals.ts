@@ -37,7 +37,7 @@ export function referralRoutes(
         );
         return sendFhir(
           c,
-          carePlanTransactionResponse(body as Bundle, written, (r) => mayShowInAnswer(principal, r, true)),
+          carePlanTransactionResponse(body as Bundle, written, (r) => mayShowInAnswer(principal, r)),
         );
       }
       if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'bundle');

@@ -212,12 +212,41 @@ describe('allows', () => {
     for (const permission of ALL_FIVE) expect(allows([], 'Patient', permission)).toBe(false);
   });
 
-  it('grants a wildcard on every type but AuditEvent', () => {
-    const granted = scopes('system/*.cruds');
-    for (const type of ['Patient', 'Task', 'ServiceRequest', 'CarePlan', 'Organization']) {
-      for (const permission of ALL_FIVE) expect(allows(granted, type, permission)).toBe(true);
+  it('grants a wildcard everything on personal data, reads of the directory, nothing of the audit trail', () => {
+    for (const text of ['system/*.cruds', 'system/*.*']) {
+      const granted = scopes(text);
+      for (const type of ['Patient', 'Task', 'ServiceRequest', 'CarePlan', 'Provenance']) {
+        for (const permission of ALL_FIVE) expect(allows(granted, type, permission)).toBe(true);
+      }
+      for (const permission of ALL_FIVE) expect(allows(granted, 'AuditEvent', permission)).toBe(false);
     }
-    for (const permission of ALL_FIVE) expect(allows(granted, 'AuditEvent', permission)).toBe(false);
+  });
+
+  it.each(['system/*.cruds', 'system/*.write', 'system/*.*', 'system/*.cud'])(
+    'never grants directory writes through %s, only reads',
+    (text) => {
+      const granted = scopes(text);
+      const reads = ['system/*.cruds', 'system/*.*'].includes(text);
+      for (const type of ['Organization', 'HealthcareService', 'Location', 'Practitioner', 'Questionnaire']) {
+        for (const permission of ['c', 'u', 'd'] as const)
+          expect(allows(granted, type, permission)).toBe(false);
+        expect(allows(granted, type, 'r')).toBe(reads);
+      }
+    },
+  );
+
+  it('grants directory writes to a scope naming the type', () => {
+    const granted = scopes('system/HealthcareService.cu', 'system/*.cruds');
+    expect(allows(granted, 'HealthcareService', 'c')).toBe(true);
+    expect(allows(granted, 'HealthcareService', 'u')).toBe(true);
+    expect(allows(granted, 'HealthcareService', 'd')).toBe(false);
+    expect(allows(granted, 'Organization', 'u')).toBe(false);
+  });
+
+  it('grants a type with no class nothing through a wildcard', () => {
+    for (const permission of ALL_FIVE)
+      expect(allows(scopes('system/*.cruds'), 'Account', permission)).toBe(false);
+    expect(allows(scopes('system/Account.r'), 'Account', 'r')).toBe(true);
   });
 
   it.each(['system/*.*', 'system/*.read', 'system/*.rs', 'system/*.r'])(

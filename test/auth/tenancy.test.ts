@@ -7,10 +7,13 @@ import {
   isPersonalData,
   isVisible,
   mayShowInAnswer,
-  referralAccessToPatient,
+  ownedBy,
+  ownerOf,
+  recordOwner,
   scopedQuery,
   visibleEntries,
   withAccess,
+  withOwner,
 } from '../../src/auth/tenancy.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
 
@@ -233,110 +236,84 @@ describe('visibleEntries', () => {
 describe('mayShowInAnswer', () => {
   const writer = principal(GP, 'system/ServiceRequest.crs', 'system/Patient.r', 'system/Organization.r');
 
-  it('shows a Patient only when this write created it', () => {
-    expect(mayShowInAnswer(writer, patient(GP), true)).toBe(true);
-    expect(mayShowInAnswer(writer, patient(GP), false)).toBe(false);
-    expect(mayShowInAnswer(OPEN, patient(GP), false)).toBe(false);
+  it("shows the sender's own record of a person, created or found", () => {
+    expect(mayShowInAnswer(writer, patient(GP))).toBe(true);
+    expect(mayShowInAnswer(OPEN, patient(GP))).toBe(true);
   });
 
   it('needs the read scope on the type', () => {
     const sender = principal(GP, 'system/ServiceRequest.c');
-    expect(mayShowInAnswer(sender, patient(GP), true)).toBe(false);
-    expect(mayShowInAnswer(sender, referral(GP), true)).toBe(false);
-    expect(mayShowInAnswer(sender, organization, false)).toBe(false);
+    expect(mayShowInAnswer(sender, patient(GP))).toBe(false);
+    expect(mayShowInAnswer(sender, referral(GP))).toBe(false);
+    expect(mayShowInAnswer(sender, organization)).toBe(false);
   });
 
   it("needs the resource to carry the caller's label", () => {
-    expect(mayShowInAnswer(writer, referral(GP), false)).toBe(true);
-    expect(mayShowInAnswer(writer, referral(OTHER_GP), false)).toBe(false);
-    expect(mayShowInAnswer(writer, referral(OTHER_GP), true)).toBe(false);
-    expect(mayShowInAnswer(writer, patient(OTHER_GP), true)).toBe(false);
+    expect(mayShowInAnswer(writer, referral(GP))).toBe(true);
+    expect(mayShowInAnswer(writer, referral(OTHER_GP))).toBe(false);
+    expect(mayShowInAnswer(writer, patient(OTHER_GP))).toBe(false);
   });
 
-  it('shows directory resources the caller may read, however they came about', () => {
-    expect(mayShowInAnswer(writer, organization, false)).toBe(true);
-    expect(mayShowInAnswer(GP_READER, organization, true)).toBe(true);
+  it('shows directory resources the caller may read', () => {
+    expect(mayShowInAnswer(writer, organization)).toBe(true);
+    expect(mayShowInAnswer(GP_READER, organization)).toBe(true);
   });
 });
 
-describe('referralAccessToPatient', () => {
-  const stored: Patient = {
-    ...patient(SERVICE),
-    birthDate: '1960-03-02',
-    name: [{ family: 'Okafor', given: ['Ada'] }, { family: 'Smith' }],
-  };
-  const sent = (overrides: Partial<Patient>): Patient => ({ resourceType: 'Patient', ...overrides });
-
-  it('is known in the open mode, whatever was sent', () => {
-    expect(referralAccessToPatient(OPEN, stored, sent({}))).toBe('known');
+describe('record owners', () => {
+  it('names the sender, or one code no ODS code can be when the sender is not known', () => {
+    expect(recordOwner(GP)).toBe(GP);
+    expect(recordOwner(undefined)).toBe('unattributed');
+    expect(recordOwner(undefined)).not.toMatch(/^[A-Z0-9]{3,10}$/);
   });
 
-  it("is known when the record already carries the caller's label", () => {
-    const shared = { ...stored, meta: { security: [label(SERVICE), label(GP)] } };
-    expect(referralAccessToPatient(GP_READER, shared, sent({ birthDate: '2000-01-01' }))).toBe('known');
+  it('marks a record as one organisation’s, replacing any owner before, keeping access labels', () => {
+    const owned = withOwner(patient(GP, SERVICE), GP);
+    expect(ownerOf(owned)).toBe(GP);
+    expect(hasAccess(owned, [GP, SERVICE])).toBe(true);
+    const moved = withOwner(owned, OTHER_GP);
+    expect(ownerOf(moved)).toBe(OTHER_GP);
+    expect(moved.meta?.security?.filter((c) => c.system === OWN_SYSTEM.recordOwner)).toHaveLength(1);
+    expect(ownerOf(patient(GP))).toBeUndefined();
   });
 
-  it('is granted when the birth date and a family name agree, ignoring case and surrounding spaces', () => {
-    expect(
-      referralAccessToPatient(
-        GP_READER,
-        stored,
-        sent({ birthDate: '1960-03-02', name: [{ family: 'Okafor' }] }),
-      ),
-    ).toBe('granted');
-    expect(
-      referralAccessToPatient(
-        GP_READER,
-        stored,
-        sent({ birthDate: '1960-03-02', name: [{ family: 'Jones' }, { family: '  sMITH ' }] }),
-      ),
-    ).toBe('granted');
-    const spacedRecord = { ...stored, name: [{ family: ' OKAFOR  ' }] };
-    expect(
-      referralAccessToPatient(
-        GP_READER,
-        spacedRecord,
-        sent({ birthDate: '1960-03-02', name: [{ family: 'okafor' }] }),
-      ),
-    ).toBe('granted');
+  it('searches by the owner label, not by an access label', () => {
+    expect(ownedBy(GP)).toBe(`${OWN_SYSTEM.recordOwner}|${GP}`);
+    expect(ownedBy(GP)).not.toBe(`${OWN_SYSTEM.organisationAccess}|${GP}`);
+  });
+});
+
+describe('the audit trail', () => {
+  const event = (...codes: string[]) => labelled({ resourceType: 'AuditEvent' } as Resource, ...codes);
+  const auditor = principal(GP, 'system/AuditEvent.rs');
+  const operator: Principal = { ...principal('IG001', 'system/AuditEvent.rs'), operator: true };
+
+  it('is seen by an organisation for its own events only, and whole by the operator', () => {
+    expect(isVisible(auditor, event(GP))).toBe(true);
+    expect(isVisible(auditor, event(OTHER_GP))).toBe(false);
+    expect(isVisible(auditor, event())).toBe(false);
+    expect(isVisible(operator, event(OTHER_GP))).toBe(true);
+    expect(isVisible(operator, event())).toBe(true);
   });
 
-  it('is linked when the birth date differs or is missing', () => {
-    const name = [{ family: 'Okafor' }];
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate: '1960-03-03', name }))).toBe(
-      'linked',
-    );
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate: '1960-03', name }))).toBe('linked');
-    expect(referralAccessToPatient(GP_READER, stored, sent({ name }))).toBe('linked');
-    const noBirthDate: Patient = { ...stored, birthDate: undefined };
-    expect(referralAccessToPatient(GP_READER, noBirthDate, sent({ name }))).toBe('linked');
-    expect(referralAccessToPatient(GP_READER, noBirthDate, sent({ birthDate: '1960-03-02', name }))).toBe(
-      'linked',
-    );
+  it("narrows an organisation's search of it to its label, and not the operator's", () => {
+    const query = new URLSearchParams({ _count: '10' });
+    expect(scopedQuery(auditor, 'AuditEvent', query).getAll('_security')).toEqual([
+      `${OWN_SYSTEM.organisationAccess}|${GP}`,
+    ]);
+    expect(scopedQuery(operator, 'AuditEvent', query)).toBe(query);
   });
 
-  it('is linked when no family name agrees', () => {
-    const birthDate = '1960-03-02';
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate, name: [{ family: 'Okafo' }] }))).toBe(
-      'linked',
-    );
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate, name: [{ given: ['Ada'] }] }))).toBe(
-      'linked',
-    );
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate, name: [{ family: '  ' }] }))).toBe(
-      'linked',
-    );
-    expect(referralAccessToPatient(GP_READER, stored, sent({ birthDate }))).toBe('linked');
-    const unnamed: Patient = { ...stored, name: undefined };
-    expect(
-      referralAccessToPatient(GP_READER, unnamed, sent({ birthDate, name: [{ family: 'Okafor' }] })),
-    ).toBe('linked');
+  it('labels an event as personal data is labelled', () => {
+    expect(hasAccess(withAccess(event(), [GP]), [GP])).toBe(true);
   });
+});
 
-  it('is linked when the sender sent only an NHS number', () => {
-    const onlyNhsNumber = sent({
-      identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9990000018' }],
-    });
-    expect(referralAccessToPatient(GP_READER, stored, onlyNhsNumber)).toBe('linked');
+describe('a type with no class', () => {
+  it('is seen by no organisation and narrowed like personal data', () => {
+    const unknown = labelled({ resourceType: 'Account' } as Resource, GP);
+    expect(isVisible(principal(OTHER_GP, 'system/*.rs'), unknown)).toBe(false);
+    expect(scopedQuery(GP_READER, 'Account', new URLSearchParams()).has('_security')).toBe(true);
+    expect(isPersonalData('Account')).toBe(false);
   });
 });

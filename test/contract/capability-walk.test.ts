@@ -90,15 +90,20 @@ describe('the CapabilityStatement, walked', () => {
   }, 120_000);
 
   it('in the secured mode, as a client with wide scopes (the audit client for AuditEvent)', async () => {
-    // The service's registration widened to every scope a wildcard grants.
+    // The service's registration widened to every scope a wildcard grants, and the directory's
+    // types by name (a wildcard never grants directory writes).
     const registry = JSON.parse(CLIENTS_JSON) as { clients: { clientId: string; scopes: string[] }[] };
     const registered = new Map(registry.clients.map((c) => [c.clientId, c.scopes.join(' ')]));
-    for (const client of registry.clients) if (client.clientId === SP) client.scopes = ['system/*.cruds'];
+    const wide = [
+      'system/*.cruds',
+      ...['Organization', 'HealthcareService', 'Location'].map((t) => `system/${t}.cruds`),
+    ];
+    for (const client of registry.clients) if (client.clientId === SP) client.scopes = wide;
     // The walk is a thousand requests from one client: more than a minute's allowance.
     const s = await securedApp({ RATE_LIMIT_PER_MINUTE: '100000' }, { clients: JSON.stringify(registry) });
     const tokens = new Map<string, string>();
     const tokenOf = async (client: string) => {
-      const scope = client === SP ? 'system/*.cruds' : (registered.get(client) as string);
+      const scope = client === SP ? wide.join(' ') : (registered.get(client) as string);
       if (!tokens.has(client)) tokens.set(client, await s.token(client, scope));
       return tokens.get(client) as string;
     };

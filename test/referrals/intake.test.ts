@@ -48,23 +48,12 @@ describe('referral intake (POST /fhir)', () => {
     const sent = exampleBody(GP_BUNDLE).entry ?? [];
     expect(bundle.entry).toHaveLength(sent.length);
     bundle.entry?.forEach((entry, i) => {
-      // The person is never in the answer, created or found: 200 either way, and no version.
+      // The person is the sender's own record: answered as every other entry is.
       const type = sent[i]?.resource?.resourceType;
-      if (type === 'Patient') {
-        expect(entry.response?.location).toMatch(/^Patient\/[^/]+$/);
-        expect(entry.response?.etag).toBeUndefined();
-        expect(entry.response?.lastModified).toBeUndefined();
-      } else {
-        expect(entry.response?.location).toMatch(new RegExp(`^${type}/[^/]+/_history/[^/]+$`));
-        expect(entry.response?.etag).toMatch(/^W\/"[^"]+"$/);
-      }
-      if (type === 'Patient') {
-        expect(entry.resource).toBeUndefined();
-        expect(entry.response?.status).toBe('200 OK');
-        expect(entry.response?.outcome?.issue?.[0]?.code).toBe('suppressed');
-      } else {
-        expect(entry.resource?.resourceType).toBe(type);
-      }
+      expect(entry.response?.location).toMatch(new RegExp(`^${type}/[^/]+/_history/[^/]+$`));
+      expect(entry.response?.etag).toMatch(/^W\/"[^"]+"$/);
+      expect(entry.resource?.resourceType).toBe(type);
+      if (type === 'Patient') expect(entry.response?.status).toBe('201 Created');
     });
   });
 
@@ -144,7 +133,7 @@ describe('referral intake (POST /fhir)', () => {
     expect((await counts(store)).ServiceRequest).toBe(2);
   });
 
-  it('adds only missing demographics to a stored Patient and says where the referral differs', async () => {
+  it('adds only missing demographics to the sender’s stored Patient, keeping what it recorded', async () => {
     const { app, store } = await seededApp();
     await postBundle(app, exampleBody(GP_BUNDLE));
     const again = exampleBody('03-existing-patient-referred-again.200');
@@ -154,10 +143,10 @@ describe('referral intake (POST /fhir)', () => {
     const [stored] = await all<Patient>(store, 'Patient');
     expect(stored?.name?.[0]?.family).toBe('Okafor');
     expect(stored?.telecom?.[0]?.value).toBe('07700 900123');
-    const warning = response.entry?.[0]?.response?.outcome?.issue?.[0];
-    expect(warning).toMatchObject({ severity: 'warning', code: 'business-rule' });
-    expect(warning?.diagnostics).toContain('name');
-    expect(JSON.stringify(response.entry?.[0]?.response?.outcome)).not.toContain('Okafor');
+    expect(await all<Patient>(store, 'Patient')).toHaveLength(1);
+    // The record is the sender's own: shown in the answer, and no warning about its own data.
+    expect(response.entry?.[0]?.resource?.id).toBe(stored?.id);
+    expect(response.entry?.[0]?.response?.outcome).toBeUndefined();
   });
 
   it('collects every problem in one OperationOutcome and stores nothing', async () => {

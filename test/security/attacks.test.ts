@@ -298,33 +298,52 @@ describe('attacks on the API', () => {
     await expectOutcome(await s.as(otherToken, iterated), 400, 'invalid');
   });
 
+  let theirPatientId: string;
+
   it('another organisation’s referral via _revinclude', async () => {
-    // The other practice refers the same person: it may see the Patient, not the first referral.
+    // The other practice refers the same person: it keeps its own record of them, and neither
+    // that record nor a search from it reaches the first practice's record or referral.
     const theirs = exampleBody<Bundle>('01-gp-transaction-bundle.200');
     const json = JSON.stringify(theirs)
       .replaceAll('B99901', 'B99902')
       .replaceAll('RMP-2026-000101', 'HILL-2026-1');
     const posted = await s.as(otherToken, '/fhir', { body: json });
     expect(posted.status).toBe(200);
-    const response = await s.as(
-      otherToken,
-      `/fhir/Patient?_id=${patientId}&_revinclude=ServiceRequest:patient&_revinclude=Task:patient&_revinclude=Provenance:target`,
-    );
-    const bundle = (await response.json()) as Bundle;
-    const requests = bundle.entry?.filter((e) => e.resource?.resourceType === 'ServiceRequest') ?? [];
+    theirPatientId = ((await posted.json()) as Bundle).entry
+      ?.map((e) => e.response?.location ?? '')
+      .find((l) => l.startsWith('Patient/'))
+      ?.split('/')[1] as string;
+    expect(theirPatientId).toBeDefined();
+    expect(theirPatientId).not.toBe(patientId);
+    const revinclude =
+      '_revinclude=ServiceRequest:patient&_revinclude=Task:patient&_revinclude=Provenance:target';
+    const own = (await (
+      await s.as(otherToken, `/fhir/Patient?_id=${theirPatientId}&${revinclude}`)
+    ).json()) as Bundle;
+    const requests = own.entry?.filter((e) => e.resource?.resourceType === 'ServiceRequest') ?? [];
     expect(requests).toHaveLength(1);
     expect(requests[0]?.resource?.id).not.toBe(serviceRequestId);
-    expect(JSON.stringify(bundle)).not.toContain(serviceRequestId);
+    expect(JSON.stringify(own)).not.toContain(serviceRequestId);
+    expect(JSON.stringify(own)).not.toContain(patientId);
+    const first = (await (
+      await s.as(otherToken, `/fhir/Patient?_id=${patientId}&${revinclude}`)
+    ).json()) as Bundle;
+    expect(first.entry ?? []).toEqual([]);
   });
 
   it('another organisation’s referral via the summary operation', async () => {
-    // The other practice referred the same person (above): its summary holds its own referral only.
-    const response = await s.as(otherToken, `/fhir/Patient/${patientId}/$social-prescribing-summary`);
+    // The other practice referred the same person (above): the summary of its own record holds
+    // its own referral only, and the first practice's record is not found.
+    await expectOutcome(
+      await s.as(otherToken, `/fhir/Patient/${patientId}/$social-prescribing-summary`),
+      404,
+      'not-found',
+    );
+    const response = await s.as(otherToken, `/fhir/Patient/${theirPatientId}/$social-prescribing-summary`);
     expect(response.status).toBe(200);
     const bundle = (await response.json()) as Bundle;
     const requests = bundle.entry?.filter((e) => e.resource?.resourceType === 'ServiceRequest') ?? [];
     expect(requests).toHaveLength(1);
-    // (Its own care plan made above points at the first referral; the referral itself stays out.)
     expect(bundle.entry?.map((e) => e.resource?.id)).not.toContain(serviceRequestId);
     const ownIds = new Set(bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
     for (const entry of bundle.entry ?? []) {

@@ -48,40 +48,55 @@ async function gpAndCommunity(scopes: string[]) {
 }
 
 describe('a write answers with no more than a read would show', () => {
-  it('another organisation sending only a known NHS number gets neither the stored person, nor how it differs, nor later sight of it', async () => {
-    const { s, community, patientId } = await gpAndCommunity([
-      'system/ServiceRequest.cr',
-      'system/Patient.rs',
-    ]);
-    const response = await s.as(community, '/fhir', {
-      body: communityReferral({ name: [{ family: 'Someone' }], birthDate: '1990-01-01' }),
-    });
-    expect(response.status).toBe(200);
-    const text = await response.text();
-    // The GP's record: name, birth date and address must not come back.
-    for (const secret of ['Okafor', 'Grace', '1948-03-02', 'address']) expect(text).not.toContain(secret);
-    const answer = JSON.parse(text) as Bundle;
-    const patient = patientEntry(answer);
-    expect(patient?.response?.location).toBe(`Patient/${patientId}`);
-    expect(patient?.response?.etag).toBeUndefined();
-    expect(patient?.response?.lastModified).toBeUndefined();
-    expect(patient?.resource).toBeUndefined();
-    // Said plainly that it is not shown; nothing names the fields where the two differ.
-    const notes = patient?.response?.outcome?.issue ?? [];
-    expect(notes.map((i) => i.code)).toContain('suppressed');
-    expect(notes.some((i) => /differs|kept/.test(i.diagnostics ?? ''))).toBe(false);
-    // The referral is the sender's own; the person's record is still not.
-    const sr = answer.entry?.find((e) => e.response?.location?.startsWith('ServiceRequest/'));
-    expect(sr?.resource?.resourceType).toBe('ServiceRequest');
-    expect((await s.as(community, `/fhir/Patient/${patientId}`)).status).toBe(404);
-    const search = (await (
-      await s.as(community, `/fhir/Patient?identifier=${NHS}|9990000018`)
-    ).json()) as Bundle;
-    expect(search.entry ?? []).toHaveLength(0);
-    // Nor did the sender's demographics reach the record.
-    const stored = await s.store.read<Patient>('Patient', patientId);
-    expect(stored.name?.map((n) => n.family)).toEqual(['Okafor']);
-    expect(stored.birthDate).toBe('1948-03-02');
+  it('another organisation sending a known NHS number gets its own record, as for an unknown one', async () => {
+    // The same referral from the community centre, in a store where the GP referred the person
+    // and in one where nobody did: the answers, and what the sender can read after, are alike.
+    const scopes = ['system/ServiceRequest.cr', 'system/Patient.rs'];
+    const seen: unknown[] = [];
+    for (const gpReferredFirst of [true, false]) {
+      const s = await securedApp({}, { clients: registryWithCommunityScopes(scopes) });
+      let gpPatientId: string | undefined;
+      if (gpReferredFirst) {
+        const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
+        const sent = await s.as(gp, '/fhir', { body: exampleBody('01-gp-transaction-bundle.200') });
+        gpPatientId = patientEntry((await sent.json()) as Bundle)?.response?.location?.split('/')[1];
+      }
+      const community = await s.token(COMMUNITY, scopes.join(' '));
+      const response = await s.as(community, '/fhir', {
+        body: communityReferral({ name: [{ family: 'Someone' }], birthDate: '1990-01-01' }),
+      });
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      for (const secret of ['Okafor', 'Grace', '1948-03-02', 'Mill Lane']) expect(text).not.toContain(secret);
+      const entry = patientEntry(JSON.parse(text) as Bundle);
+      expect(entry?.response?.status).toBe('201 Created');
+      const id = entry?.response?.location?.split('/')[1] as string;
+      expect(id).not.toBe(gpPatientId);
+      const read = await s.as(community, `/fhir/Patient/${id}`);
+      expect(read.status).toBe(200);
+      const own = (await read.json()) as Patient;
+      expect(own.name?.[0]?.family).toBe('Someone');
+      expect(own.birthDate).toBe('1990-01-01');
+      const search = (await (
+        await s.as(community, `/fhir/Patient?identifier=${NHS}|9990000018`)
+      ).json()) as Bundle;
+      expect(search.entry?.map((e) => e.resource?.id)).toEqual([id]);
+      seen.push({
+        status: entry?.response?.status,
+        name: own.name,
+        birthDate: own.birthDate,
+        found: search.total,
+      });
+      if (gpPatientId) {
+        expect((await s.as(community, `/fhir/Patient/${gpPatientId}`)).status).toBe(404);
+        // Nor did the sender's demographics or sight reach the GP's record.
+        const stored = await s.store.read<Patient>('Patient', gpPatientId);
+        expect(stored.name?.map((n) => n.family)).toEqual(['Okafor']);
+        expect(stored.birthDate).toBe('1948-03-02');
+        expect(JSON.stringify(stored.meta?.security)).not.toContain('RCC01');
+      }
+    }
+    expect(seen[0]).toEqual(seen[1]);
   });
 
   it('a client that may only create referrals gets locations, not resources', async () => {
@@ -94,20 +109,20 @@ describe('a write answers with no more than a read would show', () => {
     }
   });
 
-  it('a sender that shows it knows the person (birth date and family name agree) may follow them from then on', async () => {
+  it('agreeing details (birth date and family name) give another organisation no sight of the record either', async () => {
     const { s, community, patientId } = await gpAndCommunity([
       'system/ServiceRequest.cr',
       'system/Patient.rs',
     ]);
     const response = await s.as(community, '/fhir', {
-      body: communityReferral({ name: [{ family: ' okafor ' }], birthDate: '1948-03-02' }),
+      body: communityReferral({ name: [{ family: 'Okafor' }], birthDate: '1948-03-02' }),
     });
     expect(response.status).toBe(200);
-    // Still not shown in the write's answer, but readable afterwards as the rule in tenancy says.
-    expect(patientEntry((await response.json()) as Bundle)?.resource).toBeUndefined();
-    const read = await s.as(community, `/fhir/Patient/${patientId}`);
-    expect(read.status).toBe(200);
-    expect(((await read.json()) as Patient).name?.[0]?.family).toBe('Okafor');
+    const own = patientEntry((await response.json()) as Bundle);
+    expect(own?.resource?.id).not.toBe(patientId);
+    expect((await s.as(community, `/fhir/Patient/${patientId}`)).status).toBe(404);
+    const history = await s.as(community, `/fhir/Patient/${patientId}/_history`);
+    expect(history.status).toBe(404);
   });
 
   it('a plain-JSON referral id is the sending organisation’s own: another organisation may use the same one', async () => {
