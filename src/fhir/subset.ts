@@ -1,4 +1,4 @@
-import { tryGetDataType } from '@medplum/core';
+import { capitalize, type InternalTypeSchema, tryGetDataType } from '@medplum/core';
 import type { Coding, Resource } from '@medplum/fhirtypes';
 import { FhirError } from './outcomes.ts';
 
@@ -17,8 +17,14 @@ export interface Subset {
 
 const SUMMARY_VALUES = ['true', 'text', 'data', 'count', 'false'] as const;
 
-/** Reads `_summary` and `_elements`; an unknown `_summary` or both together is malformed. */
-export function parseSubset(params: URLSearchParams, forSearch: boolean): Subset {
+/** What an `_elements` name may look like: a top-level element, never a path. */
+const ELEMENT_NAME = /^[a-z][A-Za-z0-9]*$/;
+
+/**
+ * Reads `_summary` and `_elements` for a resource of `type`; an unknown `_summary`, both
+ * together, or an `_elements` name that is not a top-level element of the type is malformed.
+ */
+export function parseSubset(params: URLSearchParams, forSearch: boolean, type: string): Subset {
   const summary = params.getAll('_summary');
   const elements = params.getAll('_elements');
   const issue = (diagnostics: string, at: string) =>
@@ -32,10 +38,16 @@ export function parseSubset(params: URLSearchParams, forSearch: boolean): Subset
   if (value !== undefined && value !== 'false' && elements.length) {
     throw issue('_summary and _elements cannot be used together', '_elements');
   }
+  const schema = tryGetDataType(type);
   const names = elements
     .flatMap((e) => e.split(','))
     .map((e) => e.trim())
-    .filter(Boolean);
+    .filter(Boolean)
+    .map((name) => {
+      const element = ELEMENT_NAME.test(name) ? elementOf(schema, name) : undefined;
+      if (!element) throw issue(`_elements names top-level elements of ${type}`, '_elements');
+      return element;
+    });
   return {
     ...(value ? { summary: value as Subset['summary'] } : {}),
     ...(names.length ? { elements: names } : {}),
@@ -56,23 +68,44 @@ export function applySubset<T extends Resource>(resource: T, subset: Subset): T 
   if (!isSubset(subset) || subset.summary === 'count') return resource;
   const schema = tryGetDataType(resource.resourceType);
   const mandatory = new Set(['resourceType', 'id', 'meta', ...(schema?.mandatoryProperties ?? [])]);
-  let keep: (key: string) => boolean;
+  let keep: (element: string) => boolean;
   if (subset.elements) {
     const named = new Set(subset.elements);
-    keep = (key) => mandatory.has(key) || named.has(key);
+    keep = (element) => mandatory.has(element) || named.has(element);
   } else if (subset.summary === 'true') {
     const summary = schema?.summaryProperties ?? new Set<string>();
-    keep = (key) => mandatory.has(key) || summary.has(key);
+    keep = (element) => mandatory.has(element) || summary.has(element);
   } else if (subset.summary === 'text') {
-    keep = (key) => mandatory.has(key) || key === 'text';
+    keep = (element) => mandatory.has(element) || element === 'text';
   } else {
-    keep = (key) => key !== 'text';
+    keep = (element) => element !== 'text';
   }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(resource)) if (keep(key)) out[key] = value;
+  for (const [key, value] of Object.entries(resource)) {
+    // `deceasedBoolean` and `_birthDate` go with their elements, `deceased` and `birthDate`.
+    const name = key.startsWith('_') ? key.slice(1) : key;
+    if (keep(elementOf(schema, name) ?? key)) out[key] = value;
+  }
   const tags = (resource.meta?.tag ?? []).filter(
     (t) => !(t.system === SUBSETTED.system && t.code === SUBSETTED.code),
   );
   out.meta = { ...resource.meta, tag: [...tags, SUBSETTED] };
   return out as T;
+}
+
+/**
+ * The top-level element a JSON key or an `_elements` name stands for, as the definitions name it
+ * in their summary and mandatory lists: a choice element by its name without `[x]`, whichever
+ * type its key carries.
+ */
+function elementOf(schema: InternalTypeSchema | undefined, name: string): string | undefined {
+  if (!schema) return undefined;
+  if (schema.elements[name] || schema.elements[`${name}[x]`]) return name;
+  for (const [path, element] of Object.entries(schema.elements)) {
+    if (!path.endsWith('[x]')) continue;
+    const base = path.slice(0, -3);
+    const typed = name.startsWith(base) ? name.slice(base.length) : undefined;
+    if (typed && element.type.some((t) => capitalize(t.code) === typed)) return base;
+  }
+  return undefined;
 }

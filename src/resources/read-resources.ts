@@ -1,19 +1,19 @@
-import { getSearchParameter, parseSearchRequest } from '@medplum/core';
+import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
-import { STORE_INTERNAL_SEARCH_PARAMS } from '../fhir/capability-statement.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
+import { assertReadParams, checkSearchParam } from '../fhir/search-values.ts';
 import { applySubset, parseSubset } from '../fhir/subset.ts';
 import type { FhirStore } from '../medplum/store.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-/** Parameters that shape the HTTP response, not the search; never forwarded to the store. */
+/** Parameters that shape the HTTP response, not what is read. */
 const RESPONSE_ONLY_PARAMS = ['_format', '_pretty'];
 
 function servedType(type: string): ServedResourceType {
@@ -31,7 +31,8 @@ export async function readResource(
 ): Promise<Resource> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
-  const subset = parseSubset(params, false);
+  assertReadParams(params);
+  const subset = parseSubset(params, false, served);
   const resource = await store.read(served, id);
   if (!isVisible(ctx.principal, resource)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
@@ -49,7 +50,8 @@ export async function readResourceVersion(
 ): Promise<Resource> {
   const served = servedType(type);
   authorize(ctx.principal, served, 'r');
-  const subset = parseSubset(params, false);
+  assertReadParams(params);
+  const subset = parseSubset(params, false, served);
   if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const version = await store.readVersion(served, id, versionId);
   if (!isVisible(ctx.principal, version)) throw Failures.notFound();
@@ -109,14 +111,22 @@ export async function searchResources(
         ]);
     }
   }
-  const subset = parseSubset(params, true);
+  const subset = parseSubset(params, true, resourceType);
+  // The query as the caller asked it (for the paging links) and as the store is asked it.
   const query = new URLSearchParams();
+  const storeQuery = new URLSearchParams();
   for (const [key, value] of params) {
-    assertSupportedParam(resourceType, key);
-    assertValueForm(resourceType, key, value);
-    if (!RESPONSE_ONLY_PARAMS.includes(key) && !FACADE_PARAMS.includes(key)) query.append(key, value);
+    const checked = checkSearchParam(resourceType, key, value);
+    // Past its first link, a chain may reach personal data through a type that is not.
+    const reached = checked.reaches.find(isPersonalData);
+    if (reached && ctx.principal.organization !== undefined)
+      throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
+        key.split(/[:.]/)[0] as string,
+      ]);
+    if (!checked.forStore) continue;
+    query.append(key, value);
+    storeQuery.append(...checked.forStore);
   }
-  const storeQuery = withIncludesByParameter(query);
   query.set('_count', String(pageSize(params)));
   storeQuery.set('_count', query.get('_count') as string);
   const offset = pagingParam(params, '_offset', 0);
@@ -165,54 +175,6 @@ function withKnownTotal(bundle: Bundle, offset: number, count: number): { total?
   return { total: offset + matches };
 }
 
-/**
- * Includes named by the element rather than by the search parameter, as readers of the resource
- * expect (`HealthcareService:providedBy`), as the store knows them.
- */
-const INCLUDE_ALIASES: Readonly<Record<string, string>> = {
-  'HealthcareService:providedBy': 'HealthcareService:organization',
-};
-
-function withIncludesByParameter(query: URLSearchParams): URLSearchParams {
-  const forStore = new URLSearchParams();
-  for (const [key, value] of query) {
-    const [include, ...rest] = value.split(':iterate');
-    const alias = key.startsWith('_include') && include ? INCLUDE_ALIASES[include] : undefined;
-    forStore.append(key, alias ? [alias, ...rest].join(':iterate') : value);
-  }
-  return forStore;
-}
-
-/** Parameters the facade answers itself, after tenancy, rather than passing to the store. */
-const FACADE_PARAMS = ['_count', '_offset', '_summary', '_elements'];
-
-/** Result-shaping parameters the facade passes on (https://hl7.org/fhir/R4/search.html#all). */
-const CONTROL_PARAMS = [
-  '_count',
-  '_offset',
-  '_sort',
-  '_include',
-  '_revinclude',
-  '_elements',
-  '_summary',
-  '_total',
-];
-
-/**
- * Refuses a parameter the type does not define rather than letting a store ignore it (Medplum's
- * in-memory repository does, and would answer an unfiltered search).
- */
-function assertSupportedParam(type: ServedResourceType, key: string): void {
-  // Internal parameters are refused anywhere in a key, chains and `_has` included.
-  const internal = key.split(/[:.]/).find((part) => STORE_INTERNAL_SEARCH_PARAMS.includes(part));
-  if (internal) throw Failures.badRequest(`Search parameter ${internal} is not supported`, [internal]);
-  const code = key.split(':')[0]?.split('.')[0] ?? key;
-  if (RESPONSE_ONLY_PARAMS.includes(code) || CONTROL_PARAMS.includes(code)) return;
-  if (STORE_INTERNAL_SEARCH_PARAMS.includes(code) || !getSearchParameter(type, code)) {
-    throw Failures.badRequest(`Search parameter ${code} is not supported for ${type}`, [code]);
-  }
-}
-
 /** The types a chained parameter (`subject:Patient.birthdate`, `subject.birthdate`) reaches. */
 function chainTargets(type: ServedResourceType, key: string): string[] {
   const [head] = key.split('.');
@@ -220,20 +182,6 @@ function chainTargets(type: ServedResourceType, key: string): string[] {
   const [code = '', named] = head.split(':');
   if (named) return [named];
   return getSearchParameter(type, code)?.target ?? [];
-}
-
-/**
- * Refuses a value of the wrong form for its parameter's type (a date that is not a date), as
- * Medplum's own search parser judges it, naming the parameter but never echoing the value.
- */
-function assertValueForm(type: ServedResourceType, key: string, value: string): void {
-  const code = key.split(':')[0]?.split('.')[0] ?? key;
-  if (code.startsWith('_') && !['_id', '_lastUpdated'].includes(code)) return;
-  try {
-    parseSearchRequest(type, { [key]: value });
-  } catch {
-    throw Failures.badRequest(`The value of ${code} is not of the form its type takes`, [code]);
-  }
 }
 
 const HISTORY_PARAMS = ['_count', '_offset', '_since', '_at', ...RESPONSE_ONLY_PARAMS];

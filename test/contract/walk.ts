@@ -14,6 +14,7 @@ import type {
   SearchParameter,
   ValueSet,
 } from '@medplum/fhirtypes';
+import { CANONICAL_BASE } from '../../src/fhir/systems.ts';
 
 /** Sends one request to the app as the walking client; `type` is the resource type it concerns. */
 export type Send = (
@@ -96,6 +97,14 @@ function searchValue(paramType: string, tv: TypedValue): string | undefined {
   }
 }
 
+/**
+ * Whether the service answers a search by this value: `_tag` searches only tags of other systems
+ * than the service's own, each named by its system.
+ */
+const searchable = (param: SearchParameter, value: string) =>
+  param.code !== '_tag' ||
+  (value.includes('|') && !value.toLowerCase().startsWith(CANONICAL_BASE.toLowerCase()));
+
 /** A value for the parameter taken from a stored resource, with the resource it should find. */
 function valueFrom(param: SearchParameter, samples: Resource[]): { value: string; id?: string } {
   for (const resource of samples) {
@@ -104,9 +113,10 @@ function valueFrom(param: SearchParameter, samples: Resource[]): { value: string
     if (!found.length) found = evalFhirPath(param.expression ?? '', resource).map(toTypedValue);
     for (const tv of found) {
       const value = searchValue(param.type, tv);
-      if (value) return { value, ...(resource.id ? { id: resource.id } : {}) };
+      if (value && searchable(param, value)) return { value, ...(resource.id ? { id: resource.id } : {}) };
     }
   }
+  if (param.code === '_tag') return { value: 'http://example.org/walk|walk-none' };
   return { value: PLACEHOLDER[param.type] ?? 'walk' };
 }
 
