@@ -7,9 +7,10 @@ import { defineConfig } from 'vitest/config';
 import { generateSigningKeyJwk } from './src/auth/tokens.ts';
 import { fakeMedplum, medplumHandlers } from './test/support/medplum-handlers.ts';
 
-// The Workers are secured as in production: the test clients of examples/auth are registered and
-// the facade signs tokens with a key made for this run.
+// The Workers are secured as in production: the test clients of examples/auth are registered, the
+// facade signs tokens with a key made for this run, and issues them for the origin tests call.
 const auth = {
+  PUBLIC_BASE_URL: 'https://facade.test',
   AUTH_CLIENTS: readFileSync('examples/auth/clients.json', 'utf8'),
   AUTH_SIGNING_KEY: JSON.stringify(await generateSigningKeyJwk()),
 };

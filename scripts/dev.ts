@@ -42,6 +42,9 @@ if (!existsSync('.dev.vars')) {
     `AUTH_CLIENTS:${clients}`,
     '--var',
     `AUTH_SIGNING_KEY:${JSON.stringify(await generateSigningKeyJwk())}`,
+    // Tokens are issued for the address the Worker listens on, never for a request's Host.
+    '--var',
+    `PUBLIC_BASE_URL:http://127.0.0.1:${port}`,
   );
   console.log(
     `API clients from ${registry}${registry.startsWith('examples/') ? ' (test-only keys, published)' : ''}`,

@@ -4,13 +4,13 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { type AuditSink, createStoreAuditSink } from './audit/audit-sink.ts';
 import type { AuthMode } from './auth/mode.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { Failures } from './fhir/outcomes.ts';
 import { NO_PUBLISHED_PROFILES, type PublishedProfileSource } from './fhir/published-profiles.ts';
 import { allowedMethods } from './http/allowed-methods.ts';
 import { jsonBody } from './http/body.ts';
-import type { AppEnv } from './http/env.ts';
+import type { AppEnv, CallerAddress } from './http/env.ts';
 import { errorResponse } from './http/errors.ts';
 import { negotiateFormat } from './http/negotiate.ts';
 import type { Logger } from './logger.ts';
@@ -49,6 +49,13 @@ export interface AppDeps {
   auth?: AuthMode;
   /** Per-client request allowance; in-process (RATE_LIMIT_PER_MINUTE) unless a platform one is given. */
   rateLimiter?: RateLimiter;
+  /**
+   * The token endpoint's allowance per caller address, apart from the clients' so that neither
+   * can use up the other; in-process (RATE_LIMIT_PER_MINUTE) unless a platform one is given.
+   */
+  tokenRateLimiter?: RateLimiter;
+  /** Where a request came from, as the platform says (never a header anyone could send). */
+  callerAddress?: CallerAddress;
   /** Where AuditEvents go; the FHIR store unless given. */
   audit?: AuditSink;
   /** Where `Prefer: respond-async` referrals are queued and their jobs kept; answered at once without. */
@@ -66,13 +73,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
 
   const auth = deps.auth ?? { kind: 'open' };
+  const publicBaseUrl = deps.config.publicBaseUrl;
+  // Tokens name the facade as issuer and audience: taken from a request's Host, anyone could
+  // have a token minted for a host of their choosing.
+  if (auth.kind === 'tokens' && !publicBaseUrl) {
+    throw new ConfigError([
+      "PUBLIC_BASE_URL: required when API clients are registered; tokens are issued for it, never for a request's Host",
+    ]);
+  }
   // `/x/*` matches `/x` itself too.
   const protectedPaths = ['/fhir/*', '/referrals/*'];
 
   app.use(requestId({ headerName: 'X-Request-ID', generator: () => deps.newId() }));
   app.use(requestLog(deps.logger));
   app.use(async (c, next) => {
-    c.set('baseUrl', deps.config.publicBaseUrl ?? new URL(c.req.url).origin);
+    c.set('baseUrl', publicBaseUrl ?? new URL(c.req.url).origin);
     await next();
   });
   app.use(secureHeaders());
@@ -113,7 +128,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   }
   const rateLimiter =
     deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock);
-  app.route('/', authRoutes(auth, deps.logger, rateLimiter));
+  const tokenRateLimiter =
+    deps.tokenRateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock);
+  app.route(
+    '/',
+    authRoutes(auth, deps.logger, {
+      baseUrl: publicBaseUrl,
+      limiter: tokenRateLimiter,
+      callerAddress: deps.callerAddress,
+    }),
+  );
   app.use(negotiateFormat());
 
   const intake = {

@@ -40,7 +40,10 @@ export interface MedplumSettings {
 export interface Config {
   port: number;
   host: string;
-  /** The facade's own base URL for links and Locations; derived from each request when absent. */
+  /**
+   * The facade's own base URL for links, Locations, and the issuer and audience of its tokens;
+   * derived from each request when absent, which only an app without clients allows.
+   */
   publicBaseUrl: string | undefined;
   /** Absent means "use the embedded Medplum" (Node only). */
   medplum: MedplumSettings | undefined;
@@ -82,17 +85,24 @@ export class ConfigError extends Error {
 export interface ParseOptions {
   /** Workers have no embedded store, so Medplum settings are required there. */
   requireMedplum?: boolean;
+  /**
+   * Node, which listens on HOST:PORT itself: with clients registered and no PUBLIC_BASE_URL, a
+   * loopback HOST serves as the base URL (no one else can reach it), and any other is refused.
+   */
+  loopbackBaseUrl?: boolean;
 }
+
+/** The interfaces `npm start` may listen on without clients, or without PUBLIC_BASE_URL with them. */
+export const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
 
 export function parseConfig(env: Record<string, unknown>, options: ParseOptions = {}): Config {
   const result = SettingsSchema.safeParse(env);
   const problems = result.success
     ? []
     : result.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`);
+  const isGiven = (key: string) => typeof env[key] === 'string' && (env[key] as string).trim() !== '';
   const medplumKeys = ['MEDPLUM_BASE_URL', 'MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET'] as const;
-  const given = medplumKeys.filter(
-    (key) => typeof env[key] === 'string' && (env[key] as string).trim() !== '',
-  );
+  const given = medplumKeys.filter(isGiven);
   if (given.length > 0 && given.length < medplumKeys.length) {
     for (const key of medplumKeys) {
       if (!given.includes(key)) problems.push(`${key}: required when any MEDPLUM_* setting is given`);
@@ -101,12 +111,22 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
   if (options.requireMedplum && given.length === 0) {
     problems.push('MEDPLUM_BASE_URL: required (with MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET) on Workers');
   }
+  const clientsGiven = isGiven('AUTH_CLIENTS') || isGiven('AUTH_CLIENTS_FILE');
+  const host = SettingsSchema.shape.HOST.safeParse(env.HOST).data;
+  const loopback = options.loopbackBaseUrl === true && host !== undefined && LOOPBACK.includes(host);
+  if (options.loopbackBaseUrl && clientsGiven && !isGiven('PUBLIC_BASE_URL') && !loopback) {
+    problems.push(
+      `PUBLIC_BASE_URL: required when API clients are registered and HOST is not loopback (${LOOPBACK.join(', ')}); tokens are issued for it, never for a request's Host`,
+    );
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const s = result.data;
+  const listenAddress = `http://${s.HOST.includes(':') ? `[${s.HOST}]` : s.HOST}:${s.PORT}`;
   return {
     port: s.PORT,
     host: s.HOST,
-    publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    publicBaseUrl:
+      s.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? (loopback && clientsGiven ? listenAddress : undefined),
     medplum:
       s.MEDPLUM_BASE_URL && s.MEDPLUM_CLIENT_ID && s.MEDPLUM_CLIENT_SECRET
         ? {

@@ -8,20 +8,22 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
+import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from './app.ts';
 import { createStoreAuditSink } from './audit/audit-sink.ts';
 import { auditHandlers, createOutboxAuditSink } from './audit/outbox-audit.ts';
 import { ClientRegistryError } from './auth/clients.ts';
 import { type AuthMode, createAuthMode } from './auth/mode.ts';
 import { generateSigningKeyJwk } from './auth/tokens.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError, LOOPBACK, parseConfig } from './config.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { operationOutcome } from './fhir/outcomes.ts';
 import { publishedProfileFiles } from './fhir/published-profile-files.ts';
 import { createJsonLogger } from './logger.ts';
 import { createEmbeddedStore } from './medplum/embedded/connect.ts';
 import { DataDirectoryInUseError } from './medplum/embedded/journal.ts';
+import { heldLegacyRecords } from './medplum/embedded/record-model.ts';
 import { EmbeddedRepository } from './medplum/embedded/repository.ts';
 import { seedOnce } from './medplum/embedded/seed.ts';
 import { createMedplumClient, createMedplumStore } from './medplum/store.ts';
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   const inMemory = args.includes('--memory');
   let config: ReturnType<typeof parseConfig>;
   try {
-    config = parseConfig(process.env);
+    config = parseConfig(process.env, { loopbackBaseUrl: true });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -91,6 +93,12 @@ async function main(): Promise<void> {
     outboxDb = repo.database();
     const embedded = createEmbeddedStore({ timeoutMs: config.upstreamTimeoutMs, repo });
     store = embedded.store;
+    if (await heldLegacyRecords(embedded.store, repo)) {
+      console.error(
+        `${dir} holds records of people written by an earlier version, which kept one record per person shared by every organisation that referred them. Each organisation now keeps its own; the shared records cannot be split without guessing what each sender sent. Start with an empty DATA_DIR (or --memory) and send the referrals again.`,
+      );
+      process.exit(1);
+    }
     const seeded = await seedOnce(embedded.store, repo);
     const seedNote = seeded === undefined ? '' : `, ${seeded} example resources loaded`;
     storeLabel = inMemory
@@ -140,11 +148,14 @@ async function main(): Promise<void> {
     asyncIntake: { jobs, outbox },
     publishedProfiles: publishedProfileFiles(),
     audit,
+    // The socket's peer: on Node a CF-Connecting-IP header is anyone's to send.
+    callerAddress: (c) => getConnInfo(c).remote.address,
   });
   outbox.start();
 
-  const fetch = async (request: Request): Promise<Response> => {
-    const response = await app.fetch(request);
+  // Node's bindings (the incoming message and its socket) go through to the app.
+  const fetch = async (request: Request, bindings: HttpBindings | Http2Bindings): Promise<Response> => {
+    const response = await app.fetch(request, bindings);
     if (response.status === 413) await discardBody(request, config.maxBodyBytes * 8);
     return response;
   };
@@ -162,7 +173,7 @@ async function main(): Promise<void> {
               '!!! Register clients with AUTH_CLIENTS_FILE (see README) before holding real data.',
               '',
             ].join('\n')
-          : `API clients: ${auth.kind === 'tokens' ? auth.service.clients.size : 0} registered; tokens from ${base}/oauth2/token`,
+          : `API clients: ${auth.kind === 'tokens' ? auth.service.clients.size : 0} registered; tokens from ${config.publicBaseUrl ?? base}/oauth2/token`,
         'Try:',
         `  curl ${base}/metadata`,
         `  curl ${base}/fhir/Organization`,
@@ -202,8 +213,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
-
-const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
 
 /** Tokens when clients are registered (AUTH_CLIENTS or AUTH_CLIENTS_FILE), else the open local mode. */
 async function authMode(

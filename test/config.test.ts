@@ -49,6 +49,34 @@ describe('parseConfig', () => {
     }
   });
 
+  it('on Node with clients, takes the loopback address it listens on as the base URL, and nothing wider', () => {
+    const node = { loopbackBaseUrl: true };
+    const clients = { AUTH_CLIENTS_FILE: 'clients.json', PORT: '9001' };
+    expect(parseConfig(clients, node).publicBaseUrl).toBe('http://127.0.0.1:9001');
+    expect(parseConfig({ ...clients, HOST: '::1' }, node).publicBaseUrl).toBe('http://[::1]:9001');
+    expect(parseConfig({ ...clients, HOST: 'localhost' }, node).publicBaseUrl).toBe('http://localhost:9001');
+    expect(() => parseConfig({ ...clients, HOST: '0.0.0.0' }, node)).toThrow(ConfigError);
+    expect(() => parseConfig({ ...clients, HOST: '0.0.0.0' }, node)).toThrow(/PUBLIC_BASE_URL/);
+    const wide = { ...clients, HOST: '0.0.0.0', PUBLIC_BASE_URL: 'https://sp.example.nhs.uk/' };
+    expect(parseConfig(wide, node).publicBaseUrl).toBe('https://sp.example.nhs.uk');
+    // PUBLIC_BASE_URL wins on loopback too; without clients, nothing is assumed.
+    expect(parseConfig({ ...wide, HOST: '127.0.0.1' }, node).publicBaseUrl).toBe('https://sp.example.nhs.uk');
+    expect(parseConfig({ PORT: '9001' }, node).publicBaseUrl).toBeUndefined();
+  });
+
+  it('reports a missing PUBLIC_BASE_URL together with the other problems', () => {
+    const attempt = () =>
+      parseConfig({ AUTH_CLIENTS: '{}', HOST: '0.0.0.0', PORT: 'eighty' }, { loopbackBaseUrl: true });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toContain('PORT');
+      expect(problems).toContain('PUBLIC_BASE_URL');
+    }
+  });
+
   it('requires Medplum settings on Workers', () => {
     expect(() => parseConfig({}, { requireMedplum: true })).toThrow(/MEDPLUM_BASE_URL/);
   });

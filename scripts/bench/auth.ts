@@ -29,7 +29,7 @@ async function run(label: string, auth: AuthMode, total = TOTAL) {
   const logger = createJsonLogger('silent');
   const audit = createStoreAuditSink(store, logger);
   const app = createApp({
-    config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000' }),
+    config: parseConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000', PUBLIC_BASE_URL: BASE }),
     store,
     clock: () => new Date(),
     newId: () => crypto.randomUUID(),

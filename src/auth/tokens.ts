@@ -175,6 +175,11 @@ export async function issueAccessToken(
     return refuse('invalid_client', reason, client.clientId);
   }
   const nowSeconds = Math.floor(now.getTime() / 1000);
+  // jose checks `iat` against the clock only when given a maximum age, so an assertion dated
+  // ahead of the clock (beyond the skew allowed) is refused here.
+  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + CLOCK_TOLERANCE_SECONDS) {
+    return refuse('invalid_client', 'assertion issued in the future', client.clientId);
+  }
   const exp = payload.exp as number;
   if (exp > nowSeconds + MAX_ASSERTION_SECONDS + CLOCK_TOLERANCE_SECONDS) {
     return refuse('invalid_client', 'assertion valid for too long', client.clientId);
@@ -235,7 +240,12 @@ export async function verifyAccessToken(
     const { scopes } = parseScopes(String(payload.scope));
     return {
       ok: true,
-      principal: { clientId: client.clientId, organization: client.organization, scopes },
+      principal: {
+        clientId: client.clientId,
+        organization: client.organization,
+        scopes,
+        ...(client.operator ? { operator: true } : {}),
+      },
     };
   } catch (err) {
     const expired = err instanceof errors.JWTExpired;

@@ -2,9 +2,10 @@
  * Builds the Worker's app from its bindings: configuration from `[vars]` and secrets, a Medplum
  * client, and, where their Durable Object bindings are present, the locks, X-Request-ID record
  * and assertion ledger shared by every isolate (in-process ones otherwise), the audit outbox
- * where its Queue is bound, and asynchronous referral intake where the Queue and the async job
- * objects are both bound. Each call builds an independent app, as each isolate has its own;
- * src/worker.ts keeps one per isolate.
+ * where its Queue is bound, asynchronous referral intake where the Queue and the async job
+ * objects are both bound, and the rate limits where bound (`RATE_LIMITER` for clients,
+ * `TOKEN_RATE_LIMITER` for the token endpoint by caller address). Each call builds an
+ * independent app, as each isolate has its own; src/worker.ts keeps one per isolate.
  */
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
@@ -44,7 +45,10 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     clock,
     ...(isShardNamespace(jtis) ? { jtis: createDurableObjectJtiLedger(jtis, clock) } : {}),
   });
-  const limiter = env.RATE_LIMITER as RateLimiter | undefined;
+  const limiter = rateLimiterBinding(env.RATE_LIMITER);
+  // Its own binding when there is one, for an allowance of its own; else the clients' binding,
+  // under keys of its own.
+  const tokenLimiter = rateLimiterBinding(env.TOKEN_RATE_LIMITER) ?? limiter;
   const store = createMedplumStore(client);
   const logger = createJsonLogger(config.logLevel);
   const profiles = env[PROFILES_BINDING];
@@ -62,6 +66,15 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
     ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
     ...(isAssetsBinding(profiles) ? { publishedProfiles: publishedProfileAssets(profiles) } : {}),
-    ...(limiter && typeof limiter.limit === 'function' ? { rateLimiter: limiter } : {}),
+    ...(limiter ? { rateLimiter: limiter } : {}),
+    ...(tokenLimiter ? { tokenRateLimiter: tokenLimiter } : {}),
+    // Cloudflare sets this header at its edge, replacing any the caller sent.
+    callerAddress: (c) => c.req.header('cf-connecting-ip'),
   });
+}
+
+/** A Workers rate-limiting binding, if that is what is bound. */
+function rateLimiterBinding(binding: unknown): RateLimiter | undefined {
+  const limit = (binding as Partial<RateLimiter> | undefined)?.limit;
+  return typeof limit === 'function' ? (binding as RateLimiter) : undefined;
 }

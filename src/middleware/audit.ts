@@ -28,15 +28,25 @@ export function interactionOf(method: string, path: string): { interaction: Rest
 
 /**
  * One AuditEvent per authenticated request, whatever its outcome, handed to the sink after the
- * response is ready. With an outbox the record is stored durably before the response goes (the
- * write to Medplum happens later); without one, the write is kept alive on Workers with
- * `waitUntil`. The response never waits for Medplum.
+ * response is ready; except requests the client's rate limit refused, which touch nothing: the
+ * first of them each minute is recorded for that client, the rest are not, so that a flood
+ * cannot flood the audit trail too. With an outbox the record is stored durably before the
+ * response goes (the write to Medplum happens later); without one, the write is kept alive on
+ * Workers with `waitUntil`. The response never waits for Medplum.
  */
 export function audit(sink: AuditSink, clock: () => Date): MiddlewareHandler<AppEnv> {
+  // The minute each client was last recorded as throttled in; one entry per registered client.
+  const throttledIn = new Map<string, number>();
   return async (c, next) => {
     await next();
     const ctx = c.get('ctx');
     if (!ctx) return;
+    const recorded = clock();
+    if (c.get('throttled')) {
+      const minute = Math.floor(recorded.getTime() / 60_000);
+      if (throttledIn.get(ctx.principal.clientId) === minute) return;
+      throttledIn.set(ctx.principal.clientId, minute);
+    }
     const { interaction, type } = interactionOf(c.req.method, c.req.path);
     await sink.record(
       toAuditEvent({
@@ -44,7 +54,7 @@ export function audit(sink: AuditSink, clock: () => Date): MiddlewareHandler<App
         interaction,
         ...(type ? { resourceType: type } : {}),
         status: c.res.status,
-        recorded: clock(),
+        recorded,
       }),
     );
     const flushing = sink.flush();

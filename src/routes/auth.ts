@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { exportJWK, type JWK } from 'jose';
 import { ASSERTION_ALGORITHMS } from '../auth/clients.ts';
@@ -9,7 +9,7 @@ import {
   type SigningKey,
   type TokenErrorCode,
 } from '../auth/tokens.ts';
-import type { AppEnv } from '../http/env.ts';
+import type { AppEnv, CallerAddress } from '../http/env.ts';
 import type { Logger } from '../logger.ts';
 import type { RateLimiter } from '../middleware/rate-limit.ts';
 
@@ -26,13 +26,29 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 /** Where the facade's public signing key is served, as a JWK Set (RFC 7517). */
 export const JWKS_PATH = '/.well-known/jwks.json';
 
+export interface AuthRouteOptions {
+  /**
+   * The configured public base URL: the issuer of tokens and the audience assertions must name.
+   * Required with clients registered; without, the discovery document names the request's origin.
+   */
+  baseUrl: string | undefined;
+  /** The token endpoint's own limit, by caller address; none when absent. */
+  limiter?: RateLimiter;
+  /** Where a request came from; every caller shares one allowance when the platform says nothing. */
+  callerAddress?: CallerAddress;
+}
+
 /**
  * SMART Backend Services: the discovery document (at the root and under the FHIR base, where
  * SMART clients look) and the token endpoint. Nothing here is served in the open local mode.
  */
-export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter): Hono<AppEnv> {
+export function authRoutes(mode: AuthMode, logger: Logger, options: AuthRouteOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   if (mode.kind === 'open') return app;
+  const { limiter, callerAddress } = options;
+  if (mode.kind === 'tokens' && !options.baseUrl) {
+    throw new Error('The token endpoint needs the public base URL when clients are registered');
+  }
 
   const configuration = (baseUrl: string) => ({
     // SMART 2 asks for `issuer` only with sso-openid-connect; RFC 8414 requires it of every
@@ -67,7 +83,7 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
     capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   });
   for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
-    app.get(path, (c) => c.json(configuration(c.get('baseUrl'))));
+    app.get(path, (c) => c.json(configuration(options.baseUrl ?? c.get('baseUrl'))));
   }
   // The public half of the key the facade signs its access tokens with, so that a resource
   // server in front of or beside it can verify them.
@@ -90,7 +106,8 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
       const refuse = (error: TokenErrorCode, status: 400 | 401) =>
         c.json({ error, error_description: ERROR_DESCRIPTIONS[error] }, status, NO_STORE);
       // Limited by where requests come from, before any work: who they claim to be is not yet known.
-      if (limiter && !(await limiter.limit({ key: `token-endpoint ${callerAddress(c)}` })).success) {
+      const address = callerAddress?.(c) ?? 'unknown';
+      if (limiter && !(await limiter.limit({ key: `token-endpoint ${address}` })).success) {
         return c.json(
           { error: 'invalid_request', error_description: 'Too many token requests; slow down' },
           429,
@@ -99,17 +116,16 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
       }
       const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
       if (mediaType !== 'application/x-www-form-urlencoded') return refuse('invalid_request', 400);
-      if (mode.kind === 'unconfigured') return refuse('invalid_client', 401);
+      if (mode.kind === 'unconfigured' || !options.baseUrl) return refuse('invalid_client', 401);
       const form = new URLSearchParams(await c.req.text());
       const fields: Record<string, string | undefined> = {};
       for (const name of ['grant_type', 'client_assertion_type', 'client_assertion', 'scope']) {
         if (form.getAll(name).length > 1) return refuse('invalid_request', 400);
         fields[name] = form.get(name) ?? undefined;
       }
-      const baseUrl = c.get('baseUrl');
       const result = await issueAccessToken(mode.service, fields, {
-        tokenUrl: `${baseUrl}/oauth2/token`,
-        issuer: baseUrl,
+        tokenUrl: `${options.baseUrl}/oauth2/token`,
+        issuer: options.baseUrl,
       });
       if (!result.ok) {
         logger.info('auth.token-refused', {
@@ -125,15 +141,6 @@ export function authRoutes(mode: AuthMode, logger: Logger, limiter?: RateLimiter
     },
   );
   return app;
-}
-
-/**
- * The address a request came from: the socket's on Node (a header there could be forged), the
- * one Cloudflare sets on Workers.
- */
-function callerAddress(c: Context<AppEnv>): string {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? c.req.header('cf-connecting-ip') ?? 'unknown';
 }
 
 /** The signing key's public half as a JWK Set: the key id and algorithm tokens name, nothing private. */

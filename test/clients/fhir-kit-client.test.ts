@@ -17,7 +17,7 @@ import { testClientKey } from '../../scripts/test-client-keys.ts';
 import type { TestApp } from '../support/app.ts';
 import { server } from '../support/msw.ts';
 import { exampleBody, seededApp } from '../support/referrals.ts';
-import { GP, SP, securedApp } from '../support/secured.ts';
+import { GP, SP, securedApp, TOKEN_URL } from '../support/secured.ts';
 
 // fhir-kit-client, a FHIR client written independently of this service, used as any GP system or
 // care-plan viewer would use it: over HTTP, against the app listening on a loopback port.
@@ -414,7 +414,8 @@ describe('fhir-kit-client with bearer tokens, against the secured app', () => {
     openLoopback();
     const tokenUrl = base.replace(/\/fhir$/, '/oauth2/token');
     const token = async (clientId: string, scope: string) => {
-      const assertion = await clientAssertion(testClientKey(clientId), tokenUrl, { now: secured.now() });
+      // Addressed to the facade's public base URL, whatever address the request goes to.
+      const assertion = await clientAssertion(testClientKey(clientId), TOKEN_URL, { now: secured.now() });
       const response = await fetch(tokenUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

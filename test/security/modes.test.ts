@@ -48,6 +48,7 @@ describe('fail closed, open only on loopback', () => {
   it('the Worker with clients advertises SMART in its CapabilityStatement and smart-configuration', async () => {
     const env = {
       ...MEDPLUM,
+      PUBLIC_BASE_URL: 'https://facade.test',
       AUTH_CLIENTS: CLIENTS_JSON,
       AUTH_SIGNING_KEY: JSON.stringify(await generateSigningKeyJwk()),
     };

@@ -3,8 +3,27 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { importJWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { securedApp } from '../support/secured.ts';
+import { tokenForm } from '../../scripts/smart-client.ts';
+import { testClientKey } from '../../scripts/test-client-keys.ts';
+import { TEST_NOW } from '../support/app.ts';
+import { GP, securedApp, TOKEN_URL } from '../support/secured.ts';
+
+/** A GP assertion issued `ahead` seconds from now that expires a minute from now. */
+async function issuedAhead(ahead: number): Promise<string> {
+  const key = testClientKey(GP);
+  const now = Math.floor(TEST_NOW.getTime() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: key.jwk.alg as string, kid: key.jwk.kid as string, typ: 'JWT' })
+    .setIssuer(GP)
+    .setSubject(GP)
+    .setAudience(TOKEN_URL)
+    .setIssuedAt(now + ahead)
+    .setExpirationTime(now + 60)
+    .setJti(crypto.randomUUID())
+    .sign(await importJWK(key.jwk, key.jwk.alg as string));
+}
 
 describe('the token endpoint under pressure', () => {
   it('is rate-limited by where requests come from, with Retry-After, before any work', async () => {
@@ -17,6 +36,20 @@ describe('the token endpoint under pressure', () => {
     expect(refused.headers.get('retry-after')).toBe('60');
     expect(refused.headers.get('cache-control')).toBe('no-store');
     expect((await refused.json()).error).toBe('invalid_request');
+  });
+});
+
+describe('assertions issued in the future', () => {
+  it('are refused an hour ahead, and accepted within the clock-skew allowance', async () => {
+    const s = await securedApp();
+    const ahead = await s.tokenResponse(tokenForm(await issuedAhead(3600), 'system/*.rs'));
+    expect(ahead.status).toBe(401);
+    expect((await ahead.json()).error).toBe('invalid_client');
+    const skewed = await s.tokenResponse(tokenForm(await issuedAhead(20), 'system/*.rs'));
+    expect(skewed.status).toBe(200);
+    // Just past the allowance is refused too.
+    const past = await s.tokenResponse(tokenForm(await issuedAhead(45), 'system/*.rs'));
+    expect(past.status).toBe(401);
   });
 });
 

@@ -24,6 +24,9 @@ export interface TestApp {
 
 export const TEST_NOW = new Date('2026-11-20T09:00:00.000Z');
 
+/** Where test requests are sent, and, with clients registered, the facade's PUBLIC_BASE_URL. */
+export const TEST_ORIGIN = 'http://facade.test';
+
 /** One reader of profiles/generated/ for every test app: each file is parsed once. */
 const PUBLISHED_PROFILES = publishedProfileFiles();
 
@@ -35,7 +38,9 @@ export function createTestApp(
     auditFor?: (store: FhirStore) => AuditSink;
   } = {},
 ): TestApp {
-  const config = parseConfig({ LOG_LEVEL: 'silent', ...env });
+  // Clients registered need a PUBLIC_BASE_URL to issue tokens for: the origin tests call.
+  const baseUrl = overrides.auth?.kind === 'tokens' ? { PUBLIC_BASE_URL: TEST_ORIGIN } : {};
+  const config = parseConfig({ LOG_LEVEL: 'silent', ...baseUrl, ...env });
   const store = overrides.store ?? createEmbeddedStore({ timeoutMs: 5_000 }).store;
   const logger = overrides.logger ?? captureLogger();
   let n = 0;
@@ -68,7 +73,7 @@ export function call(
     headers['content-type'] ??= 'application/fhir+json';
   }
   return Promise.resolve(
-    app.request(`http://facade.test${path}`, {
+    app.request(`${TEST_ORIGIN}${path}`, {
       method: init.method ?? (body ? 'POST' : 'GET'),
       headers,
       ...(body !== undefined ? { body } : {}),

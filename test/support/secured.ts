@@ -8,9 +8,10 @@ import { type AuthMode, createAuthMode } from '../../src/auth/mode.ts';
 import { generateSigningKeyJwk } from '../../src/auth/tokens.ts';
 import { seedEmbeddedStore } from '../../src/medplum/embedded/seed.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
-import { call, captureLogger, createTestApp, TEST_NOW, type TestApp } from './app.ts';
+import { call, captureLogger, createTestApp, TEST_NOW, TEST_ORIGIN, type TestApp } from './app.ts';
 
-export const BASE = 'http://facade.test';
+/** The facade's PUBLIC_BASE_URL: tokens are issued for it alone. */
+export const BASE = TEST_ORIGIN;
 export const TOKEN_URL = `${BASE}/oauth2/token`;
 export const CLIENTS_JSON = readFileSync(
   new URL('../../examples/auth/clients.json', import.meta.url),
@@ -57,18 +58,21 @@ export async function securedApp(
   })) as AuthMode & { kind: 'tokens' };
   const logger = captureLogger();
   let audit = options.audit;
-  const test = createTestApp(env, {
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.asyncIntake ? { asyncIntake: options.asyncIntake } : {}),
-    ...(options.locks ? { locks: options.locks } : {}),
-    clock,
-    auth,
-    logger,
-    auditFor: (store) => {
-      audit ??= createStoreAuditSink(store, logger);
-      return audit;
+  const test = createTestApp(
+    { PUBLIC_BASE_URL: BASE, ...env },
+    {
+      ...(options.store ? { store: options.store } : {}),
+      ...(options.asyncIntake ? { asyncIntake: options.asyncIntake } : {}),
+      ...(options.locks ? { locks: options.locks } : {}),
+      clock,
+      auth,
+      logger,
+      auditFor: (store) => {
+        audit ??= createStoreAuditSink(store, logger);
+        return audit;
+      },
     },
-  });
+  );
   await seedEmbeddedStore(test.store);
   const tokenResponse = (form: string) =>
     Promise.resolve(
