@@ -1,0 +1,268 @@
+import { readFileSync } from 'node:fs';
+import type { Bundle } from '@medplum/fhirtypes';
+import { isValidNhsNumber } from '../../src/fhir/nhs-number.ts';
+import { type Answer, CLIENT, type ClientName, type Request, type World } from './world.ts';
+
+/** People referred in both worlds' stories: valid NHS numbers, the observer's details of them. */
+export interface Person {
+  nhs: string;
+  family: string;
+  given: string;
+  birthDate: string;
+}
+
+function nhsNumbers(count: number): string[] {
+  const found: string[] = [];
+  for (let base = 999000101; found.length < count; base++) {
+    for (let digit = 0; digit < 10; digit++) {
+      const candidate = `${base}${digit}`;
+      if (isValidNhsNumber(candidate)) {
+        found.push(candidate);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+const NUMBERS = nhsNumbers(4);
+export const PEOPLE: Person[] = [
+  { nhs: NUMBERS[0] as string, family: 'Okafor', given: 'Grace', birthDate: '1948-03-02' },
+  { nhs: NUMBERS[1] as string, family: 'Rahman', given: 'Amir', birthDate: '1961-07-14' },
+  { nhs: NUMBERS[2] as string, family: 'Bell', given: 'Joseph', birthDate: '1952-11-30' },
+  { nhs: NUMBERS[3] as string, family: 'Nowak', given: 'Ada', birthDate: '1939-05-21' },
+];
+
+/** The same person as another organisation (or a mistaken sender) describes them. */
+export function otherDetails(person: Person): Person {
+  return { ...person, family: `${person.family}-Other`, given: 'Someone', birthDate: '1990-01-01' };
+}
+
+const TEMPLATE = readFileSync(
+  new URL('../../examples/referrals/01-gp-transaction-bundle.200.request.json', import.meta.url),
+  'utf8',
+);
+
+const PRACTITIONERS: Record<string, [string, string]> = {
+  B99901: ['555000000011', '555000000012'],
+  B99902: ['555000000021', '555000000022'],
+};
+
+/** A referral Bundle from `sender` to `receiver` for the person as described, under `id`. */
+export function referralBundle(options: {
+  sender: 'B99901' | 'B99902';
+  receiver: 'SPX01' | 'HSP01';
+  person: Person;
+  id: string;
+}): Bundle {
+  const [user, role] = PRACTITIONERS[options.sender] as [string, string];
+  const text = TEMPLATE.replaceAll('"B99901"', `"${options.sender}"`)
+    .replaceAll('"SPX01"', `"${options.receiver}"`)
+    .replaceAll('555000000011', user)
+    .replaceAll('555000000012', role)
+    .replaceAll('RMP-2026-000101', options.id);
+  const bundle = JSON.parse(text).body as Bundle;
+  const patient = bundle.entry?.[0]?.resource;
+  if (patient?.resourceType !== 'Patient') throw new Error('the template starts with its Patient');
+  patient.identifier = [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: options.person.nhs }];
+  patient.name = [{ use: 'official', family: options.person.family, given: [options.person.given] }];
+  patient.birthDate = options.person.birthDate;
+  return bundle;
+}
+
+/** The same referral as plain JSON (the sender's organisation is its client's). */
+export function jsonReferral(options: { receiver: 'SPX01' | 'HSP01'; person: Person; id: string }): Request {
+  return {
+    method: 'POST',
+    path: '/referrals',
+    headers: { 'content-type': 'application/json' },
+    body: {
+      referralId: options.id,
+      patient: {
+        nhsNumber: options.person.nhs,
+        givenName: options.person.given,
+        familyName: options.person.family,
+        birthDate: options.person.birthDate,
+      },
+      referrer: { name: 'Sam Patel', organisation: { name: 'Sender' } },
+      receivingServiceOdsCode: options.receiver,
+      reasons: [{ snomedCode: '422650009' }],
+      consent: { given: true, date: '2026-11-19T14:00:00Z' },
+      authoredOn: '2026-11-19T14:05:00Z',
+    },
+  };
+}
+
+/** A single ServiceRequest naming the person by NHS number only (as example 06 does). */
+export function namedPersonReferral(options: {
+  nhs: string;
+  id: string;
+  receiver: 'SPX01' | 'HSP01';
+}): Request {
+  const example = JSON.parse(
+    readFileSync(
+      new URL('../../examples/referrals/06-single-service-request.201.request.json', import.meta.url),
+      'utf8',
+    ),
+  );
+  const text = JSON.stringify(example.body)
+    .replaceAll('9990000026', options.nhs)
+    .replaceAll('RMP-2026-000106', options.id)
+    .replaceAll('"SPX01"', `"${options.receiver}"`);
+  return {
+    method: 'POST',
+    path: '/fhir/ServiceRequest',
+    headers: { 'content-type': 'application/fhir+json' },
+    body: text,
+  };
+}
+
+/** The second service, registered in every world: the others refer to it. */
+export const SECOND_SERVICE: Bundle = {
+  resourceType: 'Bundle',
+  type: 'transaction',
+  entry: [
+    {
+      fullUrl: 'urn:uuid:2d1c0000-0000-4000-8000-000000000001',
+      resource: {
+        resourceType: 'Organization',
+        identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'HSP01' }],
+        name: 'Hillside Social Prescribing (example)',
+      },
+      request: { method: 'POST', url: 'Organization' },
+    },
+    {
+      fullUrl: 'urn:uuid:2d1c0000-0000-4000-8000-000000000002',
+      resource: {
+        resourceType: 'HealthcareService',
+        active: true,
+        name: 'Hillside link workers (example)',
+        providedBy: { reference: 'urn:uuid:2d1c0000-0000-4000-8000-000000000001' },
+      },
+      request: { method: 'POST', url: 'HealthcareService' },
+    },
+  ],
+};
+
+const post = (path: string, body: unknown, contentType = 'application/json'): Request => ({
+  method: 'POST',
+  path,
+  headers: { 'content-type': contentType },
+  body,
+});
+
+/** The id of the first `type` an answer names (its location, or a resource of that type in it). */
+export function idIn(answer: Answer, type: string): string | undefined {
+  const text = `${answer.headers.location ?? ''} ${JSON.stringify(answer.body)}`;
+  return new RegExp(`${type}/([0-9a-f-]{36})`).exec(text)?.[1];
+}
+
+/** What the link workers of a service do with a referral they received: accept, plan, measure. */
+async function workReferral(world: World, client: ClientName, referralId: string): Promise<void> {
+  await world.send(client, post(`/referrals/${referralId}/$accept`, { businessStatus: 'contacted' }));
+  await world.send(
+    client,
+    post(`/referrals/${referralId}/$start`, { businessStatus: 'first-conversation-held' }),
+  );
+  await world.send(
+    client,
+    post(`/referrals/${referralId}/care-plan`, {
+      status: 'active',
+      title: 'Plan',
+      whatMattersToMe: 'Getting out more',
+      period: { start: '2026-11-19' },
+      author: { name: 'A link worker' },
+      goals: [{ description: 'Walk twice a week' }],
+      activities: [
+        {
+          category: 'physical-activity',
+          description: 'Health walks',
+          status: 'scheduled',
+          provider: { name: 'Walks' },
+          goal: 0,
+        },
+      ],
+      careTeam: [{ name: 'A link worker', role: 'link-worker' }],
+    }),
+  );
+  await world.send(
+    client,
+    post(`/referrals/${referralId}/outcomes`, {
+      measure: 'ons4-personal-wellbeing',
+      answers: { 'life-satisfaction': 3, worthwhile: 2, happiness: 4, anxiety: 7 },
+      authored: '2026-11-19T10:00:00Z',
+    }),
+  );
+}
+
+/** The observed organisation in a differential run. */
+export type Role = 'gp' | 'sp' | 'directory';
+
+export const OBSERVER: Record<Role, ClientName> = {
+  gp: CLIENT.gp,
+  sp: CLIENT.sp,
+  directory: CLIENT.directory,
+};
+
+/** What both worlds hold before anyone else acts: the receiving service has referrals to work. */
+export async function commonBase(world: World, role: Role): Promise<void> {
+  await world.store.bundle(SECOND_SERVICE);
+  if (role !== 'sp') return;
+  for (const [i, person] of PEOPLE.slice(0, 2).entries()) {
+    await world.send(CLIENT.gp, {
+      method: 'POST',
+      path: '/fhir',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: referralBundle({ sender: 'B99901', receiver: 'SPX01', person, id: `BASE-${i + 1}` }),
+    });
+  }
+}
+
+/**
+ * What the other organisations do in the busy world only: a second practice refers the same
+ * people (other details, the same referral identifiers the observer uses) to the second service,
+ * and to the observed service where that shares nothing with the observer; the second service
+ * works them; the second practice and the operator read the audit trail; the second practice
+ * tries the directory with its wildcard scopes.
+ */
+export async function othersAct(world: World, role: Role, round: number): Promise<void> {
+  const receivers: ('SPX01' | 'HSP01')[] = role === 'sp' ? ['HSP01'] : ['HSP01', 'SPX01'];
+  for (const [i, person] of PEOPLE.entries()) {
+    const receiver = receivers[(i + round) % receivers.length] as 'SPX01' | 'HSP01';
+    const answer = await world.send(CLIENT.otherGp, {
+      method: 'POST',
+      path: '/fhir',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: referralBundle({
+        sender: 'B99902',
+        receiver,
+        person: otherDetails(person),
+        id: `R-${i + 1 + round * 10}`,
+      }),
+    });
+    const referral = idIn(answer, 'ServiceRequest');
+    if (referral && receiver === 'HSP01' && i % 2 === round % 2)
+      await workReferral(world, CLIENT.otherSp, referral);
+  }
+  await world.send(
+    CLIENT.otherGp,
+    jsonReferral({ receiver: 'HSP01', person: otherDetails(PEOPLE[1] as Person), id: 'WEB-1' }),
+  );
+  await world.send(
+    CLIENT.otherGp,
+    namedPersonReferral({ nhs: PEOPLE[0]?.nhs as string, id: 'N-1', receiver: 'HSP01' }),
+  );
+  await world.send(CLIENT.otherAudit, { path: '/fhir/AuditEvent?_count=100' });
+  await world.send(CLIENT.operator, { path: '/fhir/AuditEvent?_count=100' });
+  await world.send(CLIENT.otherGp, {
+    path: `/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${PEOPLE[0]?.nhs}`,
+  });
+  await world.send(
+    CLIENT.otherGp,
+    post(
+      '/fhir/HealthcareService',
+      { resourceType: 'HealthcareService', active: false, name: 'x' },
+      'application/fhir+json',
+    ),
+  );
+}
