@@ -49,19 +49,26 @@ const workerdHandlers = medplumHandlers(workerdMedplum);
 const MEDPLUM_DOWN_HOST = 'medplum-down.test';
 
 // A second Worker project talks to a real embedded Medplum (FhirRouter + the embedded store, in
-// Node), so referral intake runs end to end with the Worker's code in workerd.
-let embedded: Promise<(request: Request) => Promise<Response>> | undefined;
-function embeddedMedplum(): Promise<(request: Request) => Promise<Response>> {
-  embedded ??= (async () => {
-    const { indexDefinitions } = await import('./src/fhir/definitions.ts');
-    const { createEmbeddedStore } = await import('./src/medplum/embedded/connect.ts');
-    const { seedEmbeddedStore } = await import('./src/medplum/embedded/seed.ts');
-    indexDefinitions();
-    const { store, medplum } = createEmbeddedStore({ timeoutMs: 10_000 });
-    await seedEmbeddedStore(store, pathToFileURL(join(process.cwd(), 'examples/seed/')));
-    return medplum.fetch;
-  })();
-  return embedded;
+// Node), so referral intake runs end to end with the Worker's code in workerd. Each host named
+// `diff-*` gets an embedded Medplum of its own, for tests that compare two stores; every other
+// host reaches the one the workerd tests share.
+const embedded = new Map<string, Promise<(request: Request) => Promise<Response>>>();
+function embeddedMedplum(host: string): Promise<(request: Request) => Promise<Response>> {
+  const name = host.startsWith('diff-') ? host : 'shared';
+  let made = embedded.get(name);
+  if (!made) {
+    made = (async () => {
+      const { indexDefinitions } = await import('./src/fhir/definitions.ts');
+      const { createEmbeddedStore } = await import('./src/medplum/embedded/connect.ts');
+      const { seedEmbeddedStore } = await import('./src/medplum/embedded/seed.ts');
+      indexDefinitions();
+      const { store, medplum } = createEmbeddedStore({ timeoutMs: 10_000 });
+      await seedEmbeddedStore(store, pathToFileURL(join(process.cwd(), 'examples/seed/')));
+      return medplum.fetch;
+    })();
+    embedded.set(name, made);
+  }
+  return made;
 }
 
 export default defineConfig({
@@ -111,7 +118,7 @@ export default defineConfig({
               outboundService: async (request: Request) =>
                 new URL(request.url).hostname === MEDPLUM_DOWN_HOST
                   ? new Response('Service Unavailable', { status: 503 })
-                  : (await embeddedMedplum())(request),
+                  : (await embeddedMedplum(new URL(request.url).hostname))(request),
               bindings: {
                 MEDPLUM_BASE_URL: 'https://embedded-medplum.test/',
                 MEDPLUM_CLIENT_ID: 'workerd',
