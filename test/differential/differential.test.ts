@@ -145,6 +145,33 @@ describe.each<StoreKind>(['embedded', 'fake'])('on the %s store', (kind) => {
     }, 120_000);
   });
 
+  describe('as the practice’s auditor', () => {
+    let pair: WorldPair;
+    beforeAll(async () => {
+      pair = await worldPair('auditor', kind, fakeFor);
+    }, 60_000);
+
+    it('reads its own organisation’s trail, whatever others did', async () => {
+      const trail = await same(pair, () => ({ path: '/fhir/AuditEvent?_count=100' }));
+      expect(trail.status).toBe(200);
+      expect(((trail.body as Bundle).entry ?? []).length).toBeGreaterThan(0);
+      for (const k of [0, 1, 2]) {
+        const theirs = await same(pair, (world) => ({
+          path: `/fhir/AuditEvent/${idFor(world, CLIENT.gpAudit, 'AuditEvent', k, 'others')}`,
+        }));
+        expect(theirs.status).toBe(404);
+      }
+      await same(pair, () => ({
+        path: '/fhir/AuditEvent?agent:identifier=https://fhir.nhs.uk/Id/ods-organization-code|B99902',
+      }));
+    });
+
+    it(`${GENERATED} generated sequences of its requests`, async () => {
+      const stats = await runGenerated(pair, { sequences: GENERATED, seed: SEED + 3 });
+      expect(stats.differences).toBe(0);
+    }, 120_000);
+  });
+
   describe('as a directory client', () => {
     let pair: WorldPair;
     beforeAll(async () => {

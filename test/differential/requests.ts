@@ -18,6 +18,8 @@ export type Step =
   | { kind: 'refer'; person: number; wrong: boolean; id: string; receiver: 'SPX01' | 'HSP01' }
   | { kind: 'refer-json'; person: number; wrong: boolean; id: string }
   | { kind: 'refer-named'; person: number; id: string }
+  | { kind: 'refer-async'; person: number; wrong: boolean; id: string }
+  | { kind: 'register'; type: 'Organization' | 'HealthcareService' | 'Location'; code: string }
   | { kind: 'read'; type: string; k: number; whose: 'own' | 'others'; suffix: string; query: string }
   | { kind: 'search'; type: string; query: string }
   | { kind: 'operation'; op: string; k: number; whose: 'own' | 'others'; body?: unknown };
@@ -101,6 +103,58 @@ function queryArbitrary(): fc.Arbitrary<string> {
     .map(([a, b]) => [...a, ...b].join('&'));
 }
 
+const DIRECTORY_TYPES = [
+  'Organization',
+  'HealthcareService',
+  'Location',
+  'Practitioner',
+  'PractitionerRole',
+] as const;
+
+/** Searches of the audit trail: by what, whom, when, and how sorted. */
+function auditQuery(): fc.Arbitrary<string> {
+  const part = fc.constantFrom(
+    'action=C',
+    'action=R',
+    'outcome=0',
+    'outcome=4',
+    'subtype=create',
+    'subtype=read',
+    'agent-role=x',
+    'entity-type=Patient',
+    'date=ge2026-01-01',
+    'type=rest',
+    'agent:identifier=https://fhir.nhs.uk/Id/ods-organization-code|B99902',
+    'agent:identifier=https://fhir.nhs.uk/Id/ods-organization-code|B99901',
+    '_sort=-date',
+    '_sort=_security',
+    '_count=5',
+    '_summary=count',
+    '_total=accurate',
+    '_elements=action,outcome',
+  );
+  return fc.array(part, { maxLength: 3 }).map((parts) => parts.join('&'));
+}
+
+/** Searches of the directory, near a person or by name and kind. */
+function directoryQuery(): fc.Arbitrary<string> {
+  const part = fc.constantFrom(
+    'name=Riverside',
+    'name=Hillside',
+    'name:contains=side',
+    'active=true',
+    'identifier=https://fhir.nhs.uk/Id/ods-organization-code|HSP01',
+    'identifier=B99902',
+    '_include=HealthcareService:providedBy',
+    '_revinclude=HealthcareService:organization',
+    'near=51.5|-0.1|10|km',
+    '_count=1',
+    '_sort=name',
+    '_summary=true',
+  );
+  return fc.array(part, { maxLength: 3 }).map((parts) => parts.join('&'));
+}
+
 const RECEIVERS = ['SPX01', 'HSP01'] as const;
 const IDS = ['R-1', 'R-2', 'R-11', 'G-1', 'BASE-1'];
 
@@ -144,7 +198,56 @@ export function stepArbitrary(role: Role): fc.Arbitrary<Step> {
       fc.record({ kind: fc.constant('refer-named' as const), person, id: fc.constantFrom('N-1', 'N-2') }),
     );
   }
+  if (role === 'gp') {
+    steps.push(
+      fc.record({
+        kind: fc.constant('refer-async' as const),
+        person,
+        wrong: fc.boolean(),
+        id: fc.constantFrom('A-1', 'R-1'),
+      }),
+      fc.record({
+        kind: fc.constant('read' as const),
+        type: fc.constant('_async'),
+        k,
+        whose,
+        suffix: fc.constant(''),
+        query: fc.constant(''),
+      }),
+    );
+  }
   if (role === 'sp') steps.push(operation);
+  if (role === 'auditor') {
+    steps.push(
+      fc.record({
+        kind: fc.constant('search' as const),
+        type: fc.constant('AuditEvent'),
+        query: auditQuery(),
+      }),
+      fc.record({
+        kind: fc.constant('read' as const),
+        type: fc.constant('AuditEvent'),
+        k,
+        whose,
+        suffix: fc.constant(''),
+        query: fc.constant(''),
+      }),
+    );
+  }
+  if (role === 'directory') {
+    steps.push(
+      fc.record({
+        kind: fc.constant('search' as const),
+        type: fc.constantFrom(...DIRECTORY_TYPES),
+        query: directoryQuery(),
+      }),
+      fc.record({
+        kind: fc.constant('register' as const),
+        type: fc.constantFrom('Organization' as const, 'HealthcareService' as const, 'Location' as const),
+        code: fc.constantFrom('DIR01', 'DIR02', 'HSP01'),
+      }),
+    );
+  }
   return fc.oneof(...steps);
 }
 
@@ -181,6 +284,20 @@ const fhirPost = (path: string, body: unknown): Request => ({
   body,
 });
 
+/** A directory entry as its keepers register it (an Organization by ODS code, its service, a place). */
+function directoryEntry(type: 'Organization' | 'HealthcareService' | 'Location', code: string): object {
+  if (type === 'Organization')
+    return {
+      resourceType: 'Organization',
+      active: true,
+      name: `Directory entry ${code}`,
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: code }],
+    };
+  if (type === 'Location')
+    return { resourceType: 'Location', name: `Place ${code}`, position: { latitude: 51.5, longitude: -0.1 } };
+  return { resourceType: 'HealthcareService', active: true, name: `Service ${code}` };
+}
+
 /** The request a step is in this world, as the observer sends it. */
 export function requestFor(world: World, role: Role, observer: ClientName, step: Step): Request {
   const person = (i: number, wrong: boolean): Person => {
@@ -206,6 +323,21 @@ export function requestFor(world: World, role: Role, observer: ClientName, step:
         id: step.id,
         receiver: 'SPX01',
       });
+    case 'refer-async':
+      return {
+        ...fhirPost(
+          '/fhir',
+          referralBundle({
+            sender: 'B99901',
+            receiver: 'SPX01',
+            person: person(step.person, step.wrong),
+            id: step.id,
+          }),
+        ),
+        headers: { 'content-type': 'application/fhir+json', prefer: 'respond-async' },
+      };
+    case 'register':
+      return fhirPost(`/fhir/${step.type}`, directoryEntry(step.type, step.code));
     case 'read': {
       const id = idFor(world, observer, step.type, step.k, step.whose);
       const suffix =

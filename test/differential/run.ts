@@ -14,8 +14,8 @@ export interface WorldPair {
   quiet: World;
   busy: World;
   normalisers: [Normaliser, Normaliser];
-  /** Requests sent by the observer to each world, and differences found. */
-  stats: { requests: number; differences: number };
+  /** Requests sent by the observer to each world, differences found, answers by status. */
+  stats: { requests: number; differences: number; statuses: Map<number, number> };
 }
 
 /**
@@ -36,7 +36,7 @@ export async function worldPair(
     quiet,
     busy,
     normalisers: [new Normaliser(), new Normaliser()],
-    stats: { requests: 0, differences: 0 },
+    stats: { requests: 0, differences: 0, statuses: new Map() },
   };
 }
 
@@ -63,6 +63,7 @@ export async function same(pair: WorldPair, request: (world: World) => Request):
   const quiet = pair.normalisers[0].normalise(await pair.quiet.send(observer, asked.quiet));
   const busy = pair.normalisers[1].normalise(await pair.busy.send(observer, asked.busy));
   pair.stats.requests += 1;
+  pair.stats.statuses.set(quiet.status, (pair.stats.statuses.get(quiet.status) ?? 0) + 1);
   if (!isDeepStrictEqual(quiet, busy)) {
     pair.stats.differences += 1;
     throw new Difference(asked, quiet, busy);

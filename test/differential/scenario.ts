@@ -25,13 +25,16 @@ function nhsNumbers(count: number): string[] {
   return found;
 }
 
-const NUMBERS = nhsNumbers(4);
+const NUMBERS = nhsNumbers(5);
 export const PEOPLE: Person[] = [
   { nhs: NUMBERS[0] as string, family: 'Okafor', given: 'Grace', birthDate: '1948-03-02' },
   { nhs: NUMBERS[1] as string, family: 'Rahman', given: 'Amir', birthDate: '1961-07-14' },
   { nhs: NUMBERS[2] as string, family: 'Bell', given: 'Joseph', birthDate: '1952-11-30' },
   { nhs: NUMBERS[3] as string, family: 'Nowak', given: 'Ada', birthDate: '1939-05-21' },
 ];
+
+/** Someone only the second practice refers, in every world: its directory entries are in both. */
+const ITS_OWN: Person = { nhs: NUMBERS[4] as string, family: 'Price', given: 'Lee', birthDate: '1970-02-02' };
 
 /** The same person as another organisation (or a mistaken sender) describes them. */
 export function otherDetails(person: Person): Person {
@@ -196,18 +199,30 @@ async function workReferral(world: World, client: ClientName, referralId: string
 }
 
 /** The observed organisation in a differential run. */
-export type Role = 'gp' | 'sp' | 'directory';
+export type Role = 'gp' | 'sp' | 'directory' | 'auditor';
 
 export const OBSERVER: Record<Role, ClientName> = {
   gp: CLIENT.gp,
   sp: CLIENT.sp,
   directory: CLIENT.directory,
+  auditor: CLIENT.gpAudit,
 };
 
-/** What both worlds hold before anyone else acts: the receiving service has referrals to work. */
+/**
+ * What both worlds hold before anyone else acts: the receiving service has referrals to work, and
+ * the practice's auditor has its practice's requests to read.
+ */
 export async function commonBase(world: World, role: Role): Promise<void> {
   await world.store.bundle(SECOND_SERVICE);
-  if (role !== 'sp') return;
+  // Directory data is everyone's: the second practice, its GP and their role are registered in
+  // both worlds (by a referral of its own), so what differs between them is personal data only.
+  await world.send(CLIENT.otherGp, {
+    method: 'POST',
+    path: '/fhir',
+    headers: { 'content-type': 'application/fhir+json' },
+    body: referralBundle({ sender: 'B99902', receiver: 'HSP01', person: ITS_OWN, id: 'O-BASE' }),
+  });
+  if (role !== 'sp' && role !== 'auditor') return;
   for (const [i, person] of PEOPLE.slice(0, 2).entries()) {
     await world.send(CLIENT.gp, {
       method: 'POST',

@@ -7,6 +7,11 @@ import { generateSigningKeyJwk } from '../../src/auth/tokens.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { seedEmbeddedStore } from '../../src/medplum/embedded/seed.ts';
 import type { FhirStore } from '../../src/medplum/store.ts';
+import { SqliteAsyncJobs } from '../../src/outbox/sqlite-async-jobs.ts';
+import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
+import { openOutboxDatabase } from '../../src/outbox/sqlite-outbox-table.ts';
+import { createInProcessLocks } from '../../src/referrals/locks.ts';
+import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from '../../src/routes/async-referrals.ts';
 import { call, captureLogger, createTestApp, TEST_NOW, type TestApp } from '../support/app.ts';
 import type { FakeMedplum } from '../support/medplum-handlers.ts';
 import { remoteStore } from '../support/remote-medplum.ts';
@@ -32,6 +37,8 @@ export const CLIENT = {
   otherGp: 'hillside-surgery-gp-system',
   otherSp: 'hillside-social-prescribing',
   otherAudit: 'hillside-surgery-audit',
+  /** The practice's information governance: its own organisation's audit trail only. */
+  gpAudit: 'riverside-medical-audit',
 } as const;
 export type ClientName = (typeof CLIENT)[keyof typeof CLIENT];
 
@@ -55,6 +62,7 @@ const EXTRA: { clientId: string; organization: string; scopes: string[] }[] = [
     ],
   },
   { clientId: CLIENT.otherAudit, organization: 'B99902', scopes: ['system/AuditEvent.rs'] },
+  { clientId: CLIENT.gpAudit, organization: 'B99901', scopes: ['system/AuditEvent.rs'] },
 ];
 
 let keys: Promise<Map<string, ClientKey & { publicJwk: object }>> | undefined;
@@ -128,6 +136,20 @@ export async function createWorld(name: string, kind: StoreKind, fake?: FakeMedp
     kind === 'fake' ? remoteStore(fake as FakeMedplum) : createEmbeddedStore({ timeoutMs: 10_000 }).store;
   const logger = captureLogger();
   let audit: AuditSink | undefined;
+  // `Prefer: respond-async` as on Node: jobs and an outbox in memory, worked after each request.
+  const db = openOutboxDatabase('memory');
+  const jobs = new SqliteAsyncJobs(db);
+  const locks = createInProcessLocks();
+  const outbox = new SqliteOutbox(db, {
+    handlers: asyncIntakeHandlers(
+      { store, locks, clock: () => TEST_NOW, newId: () => crypto.randomUUID() },
+      jobs,
+      () => audit as AuditSink,
+    ),
+    deadLetterHandlers: asyncIntakeDeadLetterHandlers(jobs),
+    logger,
+    policy: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+  });
   const test: TestApp = createTestApp(
     { PUBLIC_BASE_URL: BASE, RATE_LIMIT_PER_MINUTE: '1000000' },
     {
@@ -135,6 +157,8 @@ export async function createWorld(name: string, kind: StoreKind, fake?: FakeMedp
       clock: () => TEST_NOW,
       auth,
       logger,
+      locks,
+      asyncIntake: { jobs, outbox },
       auditFor: (s) => {
         audit = createStoreAuditSink(s, logger);
         return audit;
@@ -186,6 +210,9 @@ export async function createWorld(name: string, kind: StoreKind, fake?: FakeMedp
       for (const reference of referencesIn({ headers, body }))
         if (!list.includes(reference)) list.push(reference);
       seen.set(client, list);
+      while ((await outbox.deliverDue()) > 0) {
+        // Every queued referral is worked before the next request, in both worlds alike.
+      }
       await settle(audit);
       return { status: response.status, headers, body };
     },
@@ -201,7 +228,7 @@ async function settle(audit: AuditSink | undefined): Promise<void> {
   }
 }
 
-const REFERENCE = /\b([A-Z][A-Za-z]+)\/([A-Za-z0-9.-]{1,64})(?=$|[/"?#\s,])/g;
+const REFERENCE = /\b([A-Z][A-Za-z]+|_async)\/([A-Za-z0-9.-]{1,64})(?=$|[/"?#\s,])/g;
 
 /** Every `Type/id` an answer names (locations, references, resources by their type and id). */
 export function referencesIn(answer: { headers: Record<string, string>; body: unknown }): string[] {
