@@ -30,6 +30,8 @@ try {
   }
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
+  // fast-check keeps the difference (both answers) as the cause.
+  if (err instanceof Error && err.cause) console.error(String(err.cause));
   process.exitCode = 1;
 }
 console.log(

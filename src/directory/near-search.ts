@@ -93,7 +93,13 @@ export async function searchNear(
   const matches = (await candidates(store, cells, companions))
     .map((location) => ({ location, km: distanceKm(near.centre, location.position as Point) }))
     .filter((m) => m.km <= near.radiusKm)
-    .sort((a, b) => a.km - b.km || (a.location.id ?? '').localeCompare(b.location.id ?? ''));
+    // Places at one distance oldest first: an order paging can rely on that no server id decides.
+    .sort(
+      (a, b) =>
+        a.km - b.km ||
+        (a.location.meta?.lastUpdated ?? '').localeCompare(b.location.meta?.lastUpdated ?? '') ||
+        (a.location.id ?? '').localeCompare(b.location.id ?? ''),
+    );
   const page = matches.slice(offset, offset + count);
   const entry: BundleEntry[] = page.map(({ location, km }) => ({
     resource: toPublicResource(location),
