@@ -7,6 +7,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { GEOHASH_TAG_SYSTEM, geohashesOf, isValidPoint } from '../fhir/geo.ts';
+import { withNormalisedIdentifiers } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
 import { DIRECTORY_SYSTEM, ODS_SYSTEMS } from '../fhir/systems.ts';
@@ -120,7 +121,9 @@ export function directoryIssues(
  * The resource as the directory stores it: a Location tagged with the geohash cells holding its
  * position (what `near` searches by), any such tags sent in dropped first.
  */
-export function prepareForStore<T extends DirectoryResource>(resource: T): T {
+export function prepareForStore<T extends DirectoryResource>(given: T): T {
+  // ODS codes are stored in upper case, as referrals match them.
+  const resource = withNormalisedIdentifiers(given);
   if (resource.resourceType !== 'Location') return resource;
   const tags = (resource.meta?.tag ?? []).filter((t) => t.system !== GEOHASH_TAG_SYSTEM);
   const position = resource.position;

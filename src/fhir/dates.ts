@@ -46,6 +46,22 @@ export function instantOf(value: string): number {
   return utcMidnight - ukOffsetMs(utcMidnight);
 }
 
+/**
+ * The instants a FHIR date denotes at its precision (a year, a month or a day in the UK), from its
+ * first moment to the first moment after it; undefined for a value with a time.
+ */
+export function ukPeriodOf(value: string): { start: number; end: number } | undefined {
+  if (hasTime(value) || !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(value)) return undefined;
+  const [year = 0, month, day] = value.split('-').map(Number);
+  const next =
+    day !== undefined
+      ? new Date(Date.UTC(year, (month as number) - 1, day + 1))
+      : month !== undefined
+        ? new Date(Date.UTC(year, month, 1))
+        : new Date(Date.UTC(year + 1, 0, 1));
+  return { start: instantOf(value), end: instantOf(next.toISOString().slice(0, 10)) };
+}
+
 /** How far UK clocks are ahead of UTC at an instant (0 in winter, an hour in summer). */
 function ukOffsetMs(instant: number): number {
   const parts = Object.fromEntries(ukClock.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));

@@ -1,4 +1,4 @@
-import { SYSTEM } from './systems.ts';
+import { ODS_SYSTEMS, SYSTEM } from './systems.ts';
 
 const WEIGHTS = [10, 9, 8, 7, 6, 5, 4, 3, 2] as const;
 
@@ -21,11 +21,18 @@ export function normaliseNhsNumber(value: string): string {
   return value.replace(/\s/g, '');
 }
 
+/** An ODS code as stored and matched: upper case, no surrounding spaces (ODS codes are). */
+export function normaliseOdsCode(value: string): string {
+  return value.trim().toUpperCase();
+}
+
 /**
  * A copy of the resource with every NHS number identifier (its own, and those in logical
- * references) written as digits only, so one person is always matched as one.
+ * references) written as digits only, and every ODS code in upper case, so one person or
+ * organisation is always matched as one: identifiers are matched with their case, as Medplum's
+ * Postgres matches them.
  */
-export function withNormalisedNhsNumbers<T>(resource: T): T {
+export function withNormalisedIdentifiers<T>(resource: T): T {
   const copy = structuredClone(resource);
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
@@ -34,6 +41,9 @@ export function withNormalisedNhsNumbers<T>(resource: T): T {
       const record = node as Record<string, unknown>;
       if (record.system === SYSTEM.nhsNumber && typeof record.value === 'string') {
         record.value = normaliseNhsNumber(record.value);
+      }
+      if (ODS_SYSTEMS.includes(record.system as string) && typeof record.value === 'string') {
+        record.value = normaliseOdsCode(record.value);
       }
       for (const value of Object.values(record)) visit(value);
     }

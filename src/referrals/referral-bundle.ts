@@ -1,5 +1,5 @@
 import type { Bundle, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import { withNormalisedNhsNumbers } from '../fhir/nhs-number.ts';
+import { withNormalisedIdentifiers } from '../fhir/nhs-number.ts';
 import type { Issue } from '../fhir/outcomes.ts';
 import { bundleEnvelopeIssues } from '../fhir/shape.ts';
 import { validateBaseR4 } from '../fhir/validate.ts';
@@ -137,7 +137,7 @@ export function readReferralBundle(body: unknown): ReadResult {
       });
     }
     issues.push(...validateBaseR4(resource, at));
-    entries.push({ index, fullUrl: entry.fullUrl, resource: withNormalisedNhsNumbers(resource), at });
+    entries.push({ index, fullUrl: entry.fullUrl, resource: withNormalisedIdentifiers(resource), at });
   });
 
   const serviceRequests = entries.filter((e) => e.resource.resourceType === 'ServiceRequest');

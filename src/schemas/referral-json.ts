@@ -35,14 +35,14 @@ export const ReferralJsonSchema = z.object({
     name: z.string().trim().min(1),
     role: z.string().trim().min(1).optional(),
     organisation: z.object({
-      odsCode: z.string().trim().min(3).max(6).optional(),
+      odsCode: z.string().trim().toUpperCase().min(3).max(6).optional(),
       name: z.string().trim().min(1),
     }),
     phone: z.string().optional(),
     email: z.email().optional(),
   }),
   /** ODS code of the social prescribing service the person is referred to. */
-  receivingServiceOdsCode: z.string().trim().min(3).max(6),
+  receivingServiceOdsCode: z.string().trim().toUpperCase().min(3).max(6),
   reasons: z
     .array(
       z.object({

@@ -1,6 +1,11 @@
 import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { isValidNhsNumber, normaliseNhsNumber, withNormalisedNhsNumbers } from '../../src/fhir/nhs-number.ts';
+import {
+  isValidNhsNumber,
+  normaliseNhsNumber,
+  normaliseOdsCode,
+  withNormalisedIdentifiers,
+} from '../../src/fhir/nhs-number.ts';
 import { SYSTEM } from '../../src/fhir/systems.ts';
 
 /** Modulus 11 over nine digits, written out independently of the module: 11 means 0. */
@@ -72,7 +77,30 @@ describe('normaliseNhsNumber', () => {
   });
 });
 
-describe('withNormalisedNhsNumbers', () => {
+describe('normaliseOdsCode', () => {
+  it('upper-cases and trims, and leaves a code already so alone', () => {
+    expect(normaliseOdsCode(' spx01 ')).toBe('SPX01');
+    expect(normaliseOdsCode('B99901')).toBe('B99901');
+  });
+
+  it('is applied to ODS identifiers under either spelling of the system, and to no other', () => {
+    const organization = {
+      resourceType: 'Organization',
+      identifier: [
+        { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'spx01' },
+        { system: 'https://fhir.nhs.uk/Id/ods-organisation-code', value: 'b99901 ' },
+        { system: 'https://example.org/other', value: 'keep-case' },
+      ],
+    };
+    expect(withNormalisedIdentifiers(organization).identifier.map((i) => i.value)).toEqual([
+      'SPX01',
+      'B99901',
+      'keep-case',
+    ]);
+  });
+});
+
+describe('withNormalisedIdentifiers', () => {
   const OTHER = 'https://example.org/Id/local-number';
 
   it("normalises a Patient's NHS number identifiers and leaves other systems alone", () => {
@@ -85,7 +113,7 @@ describe('withNormalisedNhsNumbers', () => {
       ],
       name: [{ family: 'Van Der Berg', given: ['Anne Marie'] }],
     };
-    const result = withNormalisedNhsNumbers(patient);
+    const result = withNormalisedIdentifiers(patient);
     expect(result.identifier).toEqual([
       { system: SYSTEM.nhsNumber, value: '9990000018' },
       { system: OTHER, value: '12 34 56' },
@@ -109,7 +137,7 @@ describe('withNormalisedNhsNumbers', () => {
         },
       ],
     };
-    const result = withNormalisedNhsNumbers(request);
+    const result = withNormalisedIdentifiers(request);
     expect(result.subject).toEqual({
       identifier: { system: SYSTEM.nhsNumber, value: '9990000018' },
       display: 'A B',
@@ -126,7 +154,7 @@ describe('withNormalisedNhsNumbers', () => {
       identifier: [{ system: SYSTEM.nhsNumber, value: '999 000 0018' }],
     };
     const before = structuredClone(patient);
-    const result = withNormalisedNhsNumbers(patient);
+    const result = withNormalisedIdentifiers(patient);
     expect(patient).toEqual(before);
     expect(result).not.toBe(patient);
     expect(result.identifier).not.toBe(patient.identifier);

@@ -109,7 +109,6 @@ const QUERIES: [string, Record<string, string>][] = [
   ['Patient', { identifier: `${NHS}|9990000007` }],
   ['Patient', { identifier: '9990000007' }],
   ['Patient', { identifier: `${NHS}|9990000007,${NHS}|9990000008,nothing` }],
-  ['Patient', { identifier: 'local-14' }],
   ['Patient', { identifier: '|Local-14' }],
   ['Patient', { identifier: `${NHS}|` }],
   ['Patient', { identifier: `${ODS}|9990000007` }],
@@ -117,7 +116,6 @@ const QUERIES: [string, Record<string, string>][] = [
   ['Patient', { _id: 'pat-1,pat-2,pat-59,missing' }],
   ['Organization', { identifier: `${ODS}|ODS3` }],
   ['ServiceRequest', { identifier: `${REFERRAL}|REF-10` }],
-  ['ServiceRequest', { identifier: `${REFERRAL}|ref-10` }],
   ['ServiceRequest', { identifier: `${REFERRAL}|REF-3` }],
   ['ServiceRequest', { subject: 'Patient/pat-4' }],
   ['ServiceRequest', { subject: 'pat-4' }],
@@ -198,12 +196,25 @@ describe('embedded repository search', () => {
     expect(actual).toEqual(expected);
   });
 
+  it('matches identifiers with their case, as Medplum on Postgres does (its in-memory repository ignores case)', async () => {
+    const ids = async (type: string, query: Record<string, string>) =>
+      ((await embedded.search(parseSearchRequest(type, query))).entry ?? []).map((e) => e.resource?.id);
+    expect(await ids('Patient', { identifier: 'Local-14' })).toHaveLength(1);
+    expect(await ids('Patient', { identifier: 'local-14' })).toEqual([]);
+    expect(await ids('ServiceRequest', { identifier: `${REFERRAL}|REF-10` })).toHaveLength(1);
+    expect(await ids('ServiceRequest', { identifier: `${REFERRAL}|ref-10` })).toEqual([]);
+    // Medplum's in-memory repository finds both spellings.
+    expect(
+      (await memory.search(parseSearchRequest('Patient', { identifier: 'local-14' }))).entry,
+    ).toHaveLength(1);
+  });
+
   it('found something for most queries, so the comparison is not between two empty answers', async () => {
     let nonEmpty = 0;
     for (const [type, query] of QUERIES) {
       if ((await embedded.search(parseSearchRequest(type, query))).entry?.length) nonEmpty++;
     }
-    expect(nonEmpty).toBeGreaterThan(QUERIES.length * 0.8);
+    expect(nonEmpty).toBeGreaterThanOrEqual(QUERIES.length * 0.8);
   });
 
   it('orders by the first sort rule, then the next (Medplum’s in-memory repository lets the last win)', async () => {

@@ -37,6 +37,24 @@ describe('POST /referrals (plain JSON)', () => {
     expect((await again.json()).serviceRequest.id).toBe(created.serviceRequest.id);
   });
 
+  it('takes ODS codes in any case and stores them in upper case, so a retry written otherwise is the same referral', async () => {
+    const { app, store } = await seededApp();
+    const send = (receiver: string, sender: string) => {
+      const body = exampleBody<Record<string, unknown>>(JSON_REFERRAL);
+      body.receivingServiceOdsCode = receiver;
+      (body.referrer as { organisation: Record<string, string> }).organisation.odsCode = sender;
+      return call(app, '/referrals', { body, headers: { 'content-type': 'application/json' } });
+    };
+    const first = await send(' spx01', 'rcc01');
+    expect(first.status).toBe(201);
+    const again = await send('SPX01', 'RCC01');
+    expect(again.status).toBe(200);
+    expect((await again.json()).serviceRequest.id).toBe((await first.json()).serviceRequest.id);
+    const [sr] = await all<ServiceRequest>(store, 'ServiceRequest');
+    expect(JSON.stringify(sr)).toContain('RCC01');
+    expect(JSON.stringify(await all(store, 'Organization'))).not.toMatch(/"(rcc01|spx01)"/);
+  });
+
   it('reports bad input with JSON paths, all at once, storing nothing', async () => {
     const { app, store } = await seededApp();
     const before = await counts(store);

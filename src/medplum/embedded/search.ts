@@ -3,6 +3,7 @@ import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { type Chain, matchesChain, parseChain } from './chained-search.ts';
 import type { CurrentVersions } from './current-versions.ts';
 import { sortBy } from './sort.ts';
+import { textOrIdentifierMatcher } from './text-and-identifier.ts';
 
 /**
  * The matching current resources, in creation order unless sorted, paged when `paged`.
@@ -17,12 +18,22 @@ export function findCurrent(
   const all = current.ofType(resourceType);
   const plain: Filter[] = [];
   const chains: Chain[] = [];
+  const own: ((resource: Resource) => boolean)[] = [];
+  const medplums: Filter[] = [];
   for (const filter of searchRequest.filters ?? []) {
     const chain = parseChain(resourceType, filter);
-    if (chain) chains.push(chain);
-    else plain.push(filter);
+    if (chain) {
+      chains.push(chain);
+      continue;
+    }
+    plain.push(filter);
+    const matcher = textOrIdentifierMatcher(resourceType, filter);
+    if (matcher) own.push(matcher);
+    else medplums.push(filter);
   }
-  const base = chains.length ? { ...searchRequest, filters: plain } : searchRequest;
+  // Strings and identifiers are matched as Medplum's Postgres matches them; the rest by Medplum's
+  // in-memory matcher.
+  const base = { ...searchRequest, filters: medplums };
 
   const sets: Set<string>[] = [];
   const narrowed = current.index.candidates(resourceType, plain);
@@ -55,7 +66,11 @@ export function findCurrent(
 
   let matches: WithId<Resource>[] = [];
   for (const resource of candidates) {
-    if (matchesSearchRequest(resource, base) && chains.every((c) => matchesChain(resource, c))) {
+    if (
+      matchesSearchRequest(resource, base) &&
+      own.every((m) => m(resource)) &&
+      chains.every((c) => matchesChain(resource, c))
+    ) {
       matches.push(resource as WithId<Resource>);
     }
   }
