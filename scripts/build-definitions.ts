@@ -54,7 +54,8 @@ function closure(byName: Map<string, StructureDefinition>, roots: readonly strin
   return [...seen].sort().map((name) => slimStructureDefinition(byName.get(name) as StructureDefinition));
 }
 
-function buildStructureDefinitions(): Bundle {
+/** R4's StructureDefinitions of every type and resource, by name. */
+function coreStructureDefinitions(): Map<string, StructureDefinition> {
   const byName = new Map<string, StructureDefinition>();
   for (const file of ['profiles-types.json', 'profiles-resources.json']) {
     for (const entry of readBundle(file).entry ?? []) {
@@ -63,8 +64,43 @@ function buildStructureDefinitions(): Bundle {
         byName.set(sd.name, sd);
     }
   }
+  return byName;
+}
+
+function buildStructureDefinitions(byName: Map<string, StructureDefinition>): Bundle {
   const resources = closure(byName, [...SERVED_RESOURCE_TYPES, ...SUPPORT_RESOURCE_TYPES]);
   return { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
+}
+
+/**
+ * The published conformance resources, whose definitions stay out of start-up (they are never
+ * validated), by their top-level elements: which there are, which R4 marks as summary and which
+ * are mandatory. Enough to answer `_summary` and `_elements` on them.
+ */
+const CONFORMANCE_TYPES = [
+  'CapabilityStatement',
+  'CodeSystem',
+  'OperationDefinition',
+  'StructureDefinition',
+  'ValueSet',
+];
+
+function buildConformanceElements(byName: Map<string, StructureDefinition>) {
+  const table: Record<string, { elements: string[]; summary: string[]; mandatory: string[] }> = {};
+  for (const type of CONFORMANCE_TYPES) {
+    const sd = byName.get(type);
+    if (!sd) throw new Error(`${type} is not in the R4 definitions`);
+    const top = (sd.snapshot?.element ?? []).filter((e) => /^[A-Za-z]+\.[a-zA-Z]+$/.test(e.path ?? ''));
+    // A choice element would need its typed keys; none of these types has one at the top.
+    if (top.some((e) => e.path?.endsWith('[x]'))) throw new Error(`${type} has a top-level choice element`);
+    const name = (e: { path?: string }) => (e.path as string).split('.')[1] as string;
+    table[type] = {
+      elements: top.map(name),
+      summary: top.filter((e) => e.isSummary).map(name),
+      mandatory: top.filter((e) => (e.min ?? 0) > 0).map(name),
+    };
+  }
+  return table;
 }
 
 function buildSearchParameters(): Bundle {
@@ -98,20 +134,48 @@ function buildSearchParameters(): Bundle {
 
 /**
  * The standard operations the contract routes serve, each as it is served: the parameters the
- * service reads (in) and answers with (out), and whether it is also called on an instance.
+ * service reads (in) and answers with (out), what it makes of those it takes only in part, and
+ * whether it is also called on an instance.
  */
-const OPERATIONS: Record<string, { parameters: string[]; instance: boolean; description: string }> = {
+const OPERATIONS: Record<
+  string,
+  { parameters: string[]; documentation?: Record<string, string>; instance: boolean; description: string }
+> = {
   'Resource-validate': {
-    parameters: ['in:resource', 'in:profile', 'out:return'],
+    parameters: ['in:mode', 'in:resource', 'in:profile', 'out:return'],
+    documentation: {
+      'in:mode':
+        'create or update: the resource checked as that write would check it (an update names its id), and whether this service takes that write of the type at all; profile: against the profile named, or base R4 alone without one. Without mode, as a create or update would check its content. delete is refused: nothing is deleted through this service.',
+    },
     instance: false,
     description:
       'POST /fhir/{type}/$validate: the resource (or Parameters with resource and profile) checked against base R4, its profile or the one named, and the service rules; nothing is stored.',
   },
   'ValueSet-expand': {
-    parameters: ['in:url', 'out:return'],
+    parameters: [
+      'in:url',
+      'in:filter',
+      'in:offset',
+      'in:count',
+      'in:includeDesignations',
+      'in:includeDefinition',
+      'in:activeOnly',
+      'in:excludeNested',
+      'out:return',
+    ],
+    documentation: {
+      'in:filter':
+        'Each word of the filter begins a word of the display or the code, case and accents aside.',
+      'in:includeDesignations': 'false only: designations are not kept here.',
+      'in:includeDefinition':
+        "true, or without it: the value set's definition (compose) comes with the expansion; false leaves it out.",
+      'in:activeOnly':
+        'false only: whether a code of an HL7 code system is inactive is not kept here, so no expansion could leave the inactive ones out.',
+      'in:excludeNested': 'Expansions here are flat whatever is asked.',
+    },
     instance: true,
     description:
-      'The whole expansion of a published value set, named by url or by id; a value set that draws on a code system by filter (SNOMED CT, LOINC) is published but not expanded here.',
+      'The expansion of a published value set, named by url or by id, narrowed by filter and paged by offset and count; a value set that draws on a code system by filter (SNOMED CT, LOINC) is published but not expanded here.',
   },
   'ValueSet-validate-code': {
     parameters: [
@@ -144,7 +208,8 @@ function buildOperationDefinitions(): Bundle {
       const found = base.parameter?.find((p) => `${p.use}:${p.name}` === key);
       if (!found) throw new Error(`${id} has no parameter ${key}`);
       const { name, use, min, max, type } = found;
-      return { name, use, min, max, ...(type ? { type } : {}) };
+      const documentation = served.documentation?.[key];
+      return { name, use, min, max, ...(documentation ? { documentation } : {}), ...(type ? { type } : {}) };
     });
     const resource: OperationDefinition = {
       resourceType: 'OperationDefinition',
@@ -169,17 +234,19 @@ function buildOperationDefinitions(): Bundle {
   return { resourceType: 'Bundle', type: 'collection', entry };
 }
 
-const outputs: Record<string, Bundle> = {
-  'structure-definitions.json': buildStructureDefinitions(),
+const core = coreStructureDefinitions();
+const outputs: Record<string, Bundle | ReturnType<typeof buildConformanceElements>> = {
+  'structure-definitions.json': buildStructureDefinitions(core),
   'search-parameters.json': buildSearchParameters(),
   'operation-definitions.json': buildOperationDefinitions(),
+  'conformance-elements.json': buildConformanceElements(core),
 };
 
 const check = process.argv.includes('--check');
 let stale = false;
-for (const [file, bundle] of Object.entries(outputs)) {
+for (const [file, output] of Object.entries(outputs)) {
   const path = join(OUT_DIR, file);
-  const text = `${JSON.stringify(bundle)}\n`;
+  const text = `${JSON.stringify(output)}\n`;
   if (check) {
     let current = '';
     try {
@@ -193,7 +260,8 @@ for (const [file, bundle] of Object.entries(outputs)) {
     }
   } else {
     writeFileSync(path, text);
-    console.log(`${file}: ${bundle.entry?.length} entries, ${(text.length / 1024).toFixed(0)} KiB`);
+    const entries = (output as Bundle).entry?.length ?? Object.keys(output).length;
+    console.log(`${file}: ${entries} entries, ${(text.length / 1024).toFixed(0)} KiB`);
   }
 }
 if (stale) process.exit(1);

@@ -4,7 +4,9 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { type AuditSink, createStoreAuditSink } from './audit/audit-sink.ts';
 import type { AuthMode } from './auth/mode.ts';
+import { scopesSupported } from './auth/scopes.ts';
 import { type Config, ConfigError } from './config.ts';
+import { servedInteractions } from './fhir/capability-statement.ts';
 import { indexDefinitions } from './fhir/definitions.ts';
 import { Failures } from './fhir/outcomes.ts';
 import { NO_PUBLISHED_PROFILES, type PublishedProfileSource } from './fhir/published-profiles.ts';
@@ -13,6 +15,7 @@ import { jsonBody } from './http/body.ts';
 import type { AppEnv, CallerAddress } from './http/env.ts';
 import { errorResponse } from './http/errors.ts';
 import { negotiateFormat } from './http/negotiate.ts';
+import { writeQuery } from './http/query.ts';
 import type { Logger } from './logger.ts';
 import type { FhirStore } from './medplum/store.ts';
 import { audit } from './middleware/audit.ts';
@@ -130,16 +133,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     deps.rateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock);
   const tokenRateLimiter =
     deps.tokenRateLimiter ?? createInProcessRateLimiter(deps.config.rateLimitPerMinute, deps.clock);
-  app.route(
-    '/',
-    authRoutes(auth, deps.logger, {
-      baseUrl: publicBaseUrl,
-      limiter: tokenRateLimiter,
-      callerAddress: deps.callerAddress,
-    }),
-  );
-  app.use(negotiateFormat());
-
   const intake = {
     store: deps.store,
     locks: deps.locks ?? createInProcessLocks(),
@@ -149,16 +142,34 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const referrals = referralRoutes(intake, intake, deps.asyncIntake);
   const tasks = taskRoutes({ store: deps.store, clock: deps.clock });
   const carePlans = carePlanRoutes(intake);
+  // What the mounted routes take of a type, for `$validate`'s create and update modes.
+  const declares = (type: string, interaction: 'create' | 'update') =>
+    served.some((s) => s.type === type && s.interactions.includes(interaction));
   const features: FhirFeature[] = [
-    contractRoutes(deps.clock, deps.publishedProfiles ?? NO_PUBLISHED_PROFILES),
+    contractRoutes(deps.clock, deps.publishedProfiles ?? NO_PUBLISHED_PROFILES, (type) => ({
+      create: declares(type, 'create'),
+      update: declares(type, 'update'),
+    })),
     referrals.fhir,
     tasks.fhir,
     carePlans.fhir,
     directoryRoutes(intake),
     resourceReadRoutes(deps.store),
   ];
+  const served = servedInteractions(features.flatMap((f) => f.capabilities));
+  app.route(
+    '/',
+    authRoutes(auth, deps.logger, {
+      baseUrl: publicBaseUrl,
+      limiter: tokenRateLimiter,
+      callerAddress: deps.callerAddress,
+      scopesSupported: scopesSupported(served),
+    }),
+  );
+  app.use(negotiateFormat());
+
   app.route('/', healthRoutes(deps.store));
-  app.route('/', metadataRoutes(features, deps.clock, auth));
+  app.route('/', metadataRoutes(features, deps.clock, auth, { cors: deps.config.corsOrigins.length > 0 }));
 
   // Everything below touches patient data: who is asking, how often, and an audit record of it.
   const authenticated = authenticate(auth, deps.logger);
@@ -170,6 +181,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
   for (const path of protectedPaths) {
     app.use(path, authenticated, audited, limited);
+    // Answered by the routes' methods, known once every route is mounted (`allowed`, below).
+    if (path === '/fhir/*')
+      app.use(
+        path,
+        writeQuery((method, at) => allowed(at).includes(method)),
+      );
     // A search by POST carries a form, not a resource.
     app.use(path, async (c, next) =>
       WRITE_METHODS.includes(c.req.method) && !c.req.path.endsWith('/_search') ? body(c, next) : next(),

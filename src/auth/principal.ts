@@ -48,12 +48,12 @@ const NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update',
 /** 403 unless the principal's scopes grant the interaction on the type. */
 export function authorize(principal: Principal, type: string, permission: Permission): void {
   if (allows(principal.scopes, type, permission)) return;
-  throw new FhirError('forbidden', [
-    {
-      code: 'forbidden',
-      diagnostics: `The access token does not grant ${NAMES[permission]} on ${type} (scope system/${type}.${permission})`,
-    },
-  ]);
+  // The open local mode has no token to name: what it withholds, it withholds from every request.
+  const diagnostics =
+    principal === OPEN_LOCAL_PRINCIPAL
+      ? `The open local mode does not grant ${NAMES[permission]} on ${type}; register API clients to grant it to one`
+      : `The access token does not grant ${NAMES[permission]} on ${type} (scope system/${type}.${permission})`;
+  throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics }]);
 }
 
 /** Who made a change, for its Provenance: the client's organisation (by ODS code), named by client. */

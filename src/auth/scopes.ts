@@ -1,3 +1,4 @@
+import type { TypeInteraction } from '../fhir/capability-statement.ts';
 import { dataClassOf } from '../fhir/resource-types.ts';
 
 /**
@@ -86,4 +87,51 @@ export function covers(granted: readonly Scope[], requested: Scope): boolean {
 /** A scope as text (`system/<Type>.<cruds>`), which `parseScope` reads back as the same scope. */
 export function formatScope(scope: Scope): string {
   return `system/${scope.type}.${ORDER.filter((p) => scope.permissions.has(p)).join('')}`;
+}
+
+/**
+ * Why a scope with a query (SMART v2 granular, `system/Task.rs?status=requested`) is refused, in
+ * the words the SMART configuration and the CapabilityStatement give.
+ */
+export const GRANULAR_SCOPES_REFUSED =
+  'Scopes with a query (SMART granular scopes, such as system/Task.rs?status=requested) are refused as invalid_scope: a token narrowed by a query would have to narrow every read, search, include, history, operation and write alike, and a narrowing missed in one of them would show what the token was meant to hide. Ask for the type, and narrow the searches instead.';
+
+/** The scope letter each interaction is checked against. */
+export const PERMISSION_OF: Partial<Record<TypeInteraction, Permission>> = {
+  read: 'r',
+  vread: 'r',
+  'history-instance': 'r',
+  'history-type': 'r',
+  'search-type': 's',
+  create: 'c',
+  update: 'u',
+  patch: 'u',
+  delete: 'd',
+};
+
+/**
+ * The scopes worth asking for, from what is served: for each type, the letters of the
+ * interactions it answers (so no delete, which nothing serves); for a wildcard, the letters it
+ * grants on some served type, and its read-only form. The published contract is read without a
+ * token, so it needs none.
+ */
+export function scopesSupported(
+  served: readonly { type: string; interactions: readonly TypeInteraction[] }[],
+): string[] {
+  const letters = new Map<string, Set<Permission>>();
+  for (const { type, interactions } of served) {
+    if (dataClassOf(type) === undefined || dataClassOf(type) === 'contract') continue;
+    const permissions = new Set(interactions.flatMap((i) => PERMISSION_OF[i] ?? []));
+    if (permissions.size) letters.set(type, permissions);
+  }
+  const wildcard = new Set(
+    ORDER.filter((p) => [...letters].some(([type, granted]) => granted.has(p) && wildcardGrants(type, p))),
+  );
+  const readOnly = new Set([...wildcard].filter((p) => p === 'r' || p === 's'));
+  return [
+    ...[...letters].map(([type, permissions]) => formatScope({ type, permissions })),
+    ...[wildcard, readOnly]
+      .filter((p) => p.size)
+      .map((permissions) => formatScope({ type: '*', permissions })),
+  ].filter((scope, i, all) => all.indexOf(scope) === i);
 }

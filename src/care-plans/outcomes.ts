@@ -266,7 +266,8 @@ export async function carePlanOutcomes(
       });
     }
   }
-  return { resourceType: 'Parameters', parameter };
+  // FHIR JSON has no empty arrays: a plan with no outcomes yet answers Parameters without any.
+  return { resourceType: 'Parameters', ...(parameter.length ? { parameter } : {}) };
 }
 
 function scoreOf(response: QuestionnaireResponse, score: string): number {

@@ -40,6 +40,8 @@ export async function socialPrescribingSummary(
   store: FhirStore,
   ctx: RequestContext,
   patientId: string,
+  /** The facade's base URL, under which each entry's fullUrl lies. */
+  baseUrl: string,
 ): Promise<Bundle> {
   authorize(ctx.principal, 'Patient', 'r');
   const patient = await readIfExists<Patient>(store, 'Patient', patientId);
@@ -72,7 +74,10 @@ export async function socialPrescribingSummary(
     }
   }
   ctx.touched.push(...resources.map((r) => `${r.resourceType}/${r.id}`));
-  const entry: BundleEntry[] = resources.map((r) => ({ resource: toPublicResource(r) }));
+  const entry: BundleEntry[] = resources.map((r) => ({
+    fullUrl: `${baseUrl}/fhir/${r.resourceType}/${r.id}`,
+    resource: toPublicResource(r),
+  }));
   return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry };
 }
 

@@ -47,6 +47,11 @@ export interface ResourceCapability {
   searchable?: boolean;
   /** Search parameters the routes answer themselves rather than the store. */
   searchParams?: readonly SearchParamCapability[];
+  /**
+   * The type is published by the service, not stored, and its routes answer for it: what the
+   * store's routes declare of it (their search parameters, conditional reads) does not hold.
+   */
+  published?: boolean;
   profiles?: readonly string[];
   /** Operations on the type (`$name`), with their OperationDefinition's canonical URL. */
   operations?: readonly { name: string; definition: string }[];
@@ -57,6 +62,8 @@ export interface ResourceCapability {
   withdraws?: readonly TypeInteraction[];
   /** Creates honour `If-None-Exist` (https://hl7.org/fhir/R4/http.html#ccreate). */
   conditionalCreate?: boolean;
+  /** Reads answer 304 to `If-None-Match` and `If-Modified-Since` (https://hl7.org/fhir/R4/http.html#cread). */
+  conditionalRead?: boolean;
 }
 
 export interface CapabilityOptions {
@@ -67,6 +74,10 @@ export interface CapabilityOptions {
   date: Date;
   /** The OAuth token endpoint when callers must authenticate (SMART Backend Services). */
   tokenUrl?: string;
+  /** What the security description adds about scopes, with the token endpoint. */
+  scopeNote?: string;
+  /** Whether browsers at other origins are let in (CORS origins are configured). */
+  cors?: boolean;
   /**
    * Whether this deployment lets anyone use the interaction at all (the open local mode never
    * grants AuditEvent); what no caller may use is not declared.
@@ -89,19 +100,38 @@ export function storeSearchParams(type: ResourceType): SearchParamCapability[] {
     }));
 }
 
+/** The declarations of each type, merged: what is served of it, types in order. */
+function mergeAll(
+  capabilities: readonly ResourceCapability[],
+  granted: NonNullable<CapabilityOptions['granted']>,
+): Merged[] {
+  const byType = new Map<ResourceType, ResourceCapability[]>();
+  for (const capability of capabilities) {
+    byType.set(capability.type, [...(byType.get(capability.type) ?? []), capability]);
+  }
+  return [...byType.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, declared]) => merge(type, declared, granted))
+    .filter((r) => r.interactions.length || r.operations.length || r.profiles.length);
+}
+
+/** The interactions served on each type, once what is withdrawn is left out: what the statement declares. */
+export function servedInteractions(
+  capabilities: readonly ResourceCapability[],
+): { type: ResourceType; interactions: readonly TypeInteraction[] }[] {
+  return mergeAll(capabilities, () => true).map(({ type, interactions }) => ({ type, interactions }));
+}
+
 /**
  * Builds the CapabilityStatement from the capabilities the mounted routes declare, merging
  * declarations for the same type, so /metadata can only describe what is actually served.
  */
 export function buildCapabilityStatement(options: CapabilityOptions): CapabilityStatement {
-  const byType = new Map<ResourceType, ResourceCapability[]>();
-  for (const capability of options.capabilities) {
-    byType.set(capability.type, [...(byType.get(capability.type) ?? []), capability]);
-  }
-  const merged = [...byType.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([type, declared]) => merge(type, declared, options.granted ?? (() => true)))
-    .filter((r) => r.interactions.length || r.operations.length || r.profiles.length);
+  const merged = mergeAll(options.capabilities, options.granted ?? (() => true));
+  const security: CapabilityStatementRestSecurity = {
+    ...(options.cors ? { cors: true } : {}),
+    ...(options.tokenUrl ? smartSecurity(options.tokenUrl, options.scopeNote) : {}),
+  };
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -111,10 +141,13 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
     implementation: { description: 'Social prescribing FHIR facade', url: `${options.baseUrl}/fhir` },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'application/json'],
+    ...(merged.some((r) => r.interactions.includes('patch'))
+      ? { patchFormat: ['application/json-patch+json'] }
+      : {}),
     rest: [
       {
         mode: 'server',
-        ...(options.tokenUrl ? { security: smartSecurity(options.tokenUrl) } : {}),
+        ...(Object.keys(security).length ? { security } : {}),
         resource: merged.map((r) => restResource(r, merged)),
         ...(options.systemInteractions?.length
           ? { interaction: options.systemInteractions.map((code) => ({ code })) }
@@ -124,7 +157,7 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
   };
 }
 
-function smartSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
+function smartSecurity(tokenUrl: string, scopeNote?: string): CapabilityStatementRestSecurity {
   return {
     service: [
       {
@@ -136,8 +169,10 @@ function smartSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
         ],
       },
     ],
-    description:
+    description: [
       'SMART Backend Services: client credentials with a signed JWT assertion (RS384 or ES384); system scopes',
+      ...(scopeNote ? [scopeNote] : []),
+    ].join('. '),
     extension: [
       {
         url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
@@ -157,6 +192,7 @@ interface Merged {
   profiles: string[];
   operations: { name: string; definition: string }[];
   conditionalCreate: boolean;
+  conditionalRead: boolean;
 }
 
 function merge(
@@ -170,9 +206,14 @@ function merge(
     .sort();
   const searchParams = new Map<string, SearchParamCapability>();
   const searched = interactions.includes('search-type');
+  const published = declared.some((d) => d.published);
+  const storeSearched = searched && !published && declared.some((d) => d.searchable);
   if (searched) {
     for (const d of declared) {
-      for (const sp of [...(d.searchParams ?? []), ...(d.searchable ? storeSearchParams(type) : [])]) {
+      for (const sp of [
+        ...(d.searchParams ?? []),
+        ...(d.searchable && storeSearched ? storeSearchParams(type) : []),
+      ]) {
         searchParams.set(sp.name, sp);
       }
     }
@@ -181,11 +222,12 @@ function merge(
   return {
     type,
     interactions,
-    storeSearched: searched && declared.some((d) => d.searchable),
+    storeSearched,
     searchParams: [...searchParams.values()].sort((a, b) => a.name.localeCompare(b.name)),
     profiles: [...new Set(declared.flatMap((d) => d.profiles ?? []))],
     operations: [...operations.values()],
     conditionalCreate: interactions.includes('create') && declared.some((d) => d.conditionalCreate),
+    conditionalRead: interactions.includes('read') && !published && declared.some((d) => d.conditionalRead),
   };
 }
 
@@ -206,13 +248,27 @@ function restResource(r: Merged, all: readonly Merged[]): CapabilityStatementRes
         )
         .sort()
     : [];
+  // Every update and patch here needs If-Match (requireIfMatch), which R4 calls versioned-update.
+  const versionedUpdate = r.interactions.includes('update') || r.interactions.includes('patch');
   return {
     type: r.type,
     ...(r.profiles.length ? { supportedProfile: r.profiles } : {}),
-    interaction: r.interactions.map((code) => ({ code })),
-    versioning: r.interactions.includes('vread') ? 'versioned' : 'no-version',
+    ...(versionedUpdate
+      ? {
+          documentation:
+            'Updates and patches need If-Match with the version they were made against (the ETag of a read): without it they are refused with 428, so that no change is made over another unseen.',
+        }
+      : {}),
+    // FHIR JSON has no empty arrays: a type offering operations alone has no interaction.
+    ...(r.interactions.length ? { interaction: r.interactions.map((code) => ({ code })) } : {}),
+    versioning: versionedUpdate
+      ? 'versioned-update'
+      : r.interactions.includes('vread')
+        ? 'versioned'
+        : 'no-version',
     readHistory: r.interactions.includes('vread'),
     ...(r.interactions.includes('create') ? { conditionalCreate: r.conditionalCreate } : {}),
+    ...(r.conditionalRead ? { conditionalRead: 'full-support' } : {}),
     ...(searchInclude.length ? { searchInclude } : {}),
     ...(searchRevInclude.length ? { searchRevInclude } : {}),
     ...(r.searchParams.length

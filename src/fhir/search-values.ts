@@ -1,11 +1,11 @@
 import { parseSearchRequest, splitSearchOnComma } from '@medplum/core';
-import type { ResourceType } from '@medplum/fhirtypes';
+import type { BundleEntry, ResourceType } from '@medplum/fhirtypes';
 import {
   type SearchParamCapability,
   STORE_INTERNAL_SEARCH_PARAMS,
   storeSearchParams,
 } from './capability-statement.ts';
-import { FhirError } from './outcomes.ts';
+import { FhirError, operationOutcome } from './outcomes.ts';
 import { isReadableResourceType, type ServedResourceType } from './resource-types.ts';
 import { CANONICAL_BASE } from './systems.ts';
 
@@ -24,8 +24,11 @@ export interface CheckedParam {
   reaches: readonly string[];
 }
 
+/** Parameters every answer takes: they shape the HTTP response, not what is answered. */
+export const RESPONSE_PARAMS: readonly string[] = ['_format', '_pretty'];
+
 /** Parameters a read by id takes: only those that shape the answer. */
-export const READ_PARAMS: readonly string[] = ['_summary', '_elements', '_format', '_pretty'];
+export const READ_PARAMS: readonly string[] = ['_summary', '_elements', ...RESPONSE_PARAMS];
 
 /** Parameters the facade answers itself (paging, subsetting, rendering); never sent to the store. */
 const FACADE_PARAMS = ['_count', '_offset', '_summary', '_elements', '_format', '_pretty'];
@@ -69,6 +72,39 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const refuse = (diagnostics: string, at: string, code: 'invalid' | 'not-supported' = 'invalid') =>
   new FhirError('malformed', [{ code, diagnostics, expression: [at] }]);
 
+/**
+ * A parameter refused for its name, modifier or chain, not for its value: what a search with
+ * `Prefer: handling=lenient` leaves out (https://hl7.org/fhir/R4/search.html#errors). A
+ * malformed value is refused whatever the preference: it is a mistake, not a parameter unknown here.
+ */
+export class UnsupportedParameter extends FhirError {
+  readonly parameter: string;
+
+  constructor(diagnostics: string, parameter: string, code: 'invalid' | 'not-supported' = 'invalid') {
+    super('malformed', [{ code, diagnostics, expression: [parameter] }]);
+    this.parameter = parameter;
+  }
+}
+
+/** The entry that says which parameters a lenient search left out (R4 search mode `outcome`). */
+export function ignoredParametersNote(ignored: readonly string[]): BundleEntry {
+  return {
+    fullUrl: `urn:uuid:${crypto.randomUUID()}`,
+    resource: operationOutcome([
+      {
+        severity: 'warning',
+        code: 'not-supported',
+        diagnostics: `Not applied, as Prefer: handling=lenient asks: ${ignored.join(', ')}; the self link holds the parameters that were`,
+        expression: [...ignored],
+      },
+    ]),
+    search: { mode: 'outcome' },
+  };
+}
+
+const unsupported = (diagnostics: string, at: string, code: 'invalid' | 'not-supported' = 'invalid') =>
+  new UnsupportedParameter(diagnostics, at, code);
+
 /** A search parameter the service offers for the type (what its CapabilityStatement declares). */
 export function offeredSearchParam(type: string, code: string): SearchParamCapability | undefined {
   if (!isReadableResourceType(type)) return undefined;
@@ -77,8 +113,21 @@ export function offeredSearchParam(type: string, code: string): SearchParamCapab
 
 /** Refuses a read by id that carries anything but the parameters a read takes. */
 export function assertReadParams(params: URLSearchParams): void {
+  assertOnlyParams(params, READ_PARAMS, 'A read');
+}
+
+/**
+ * Refuses a query holding a parameter `allowed` does not name, naming it: an answer never
+ * leaves out what was asked as if it had been applied. `what` begins the diagnostics.
+ */
+export function assertOnlyParams(params: URLSearchParams, allowed: readonly string[], what: string): void {
   for (const key of params.keys()) {
-    if (!READ_PARAMS.includes(key)) throw refuse(`A read takes only ${READ_PARAMS.join(', ')}`, key);
+    if (!allowed.includes(key)) {
+      throw refuse(
+        allowed.length ? `${what} takes only ${allowed.join(', ')}` : `${what} takes no parameters`,
+        key,
+      );
+    }
   }
 }
 
@@ -86,14 +135,14 @@ export function assertReadParams(params: URLSearchParams): void {
 export function checkSearchParam(type: ServedResourceType, key: string, value: string): CheckedParam {
   // Internal parameters are refused anywhere in a key, chains and `_has` included.
   const internal = key.split(/[:.]/).find((part) => STORE_INTERNAL_SEARCH_PARAMS.includes(part));
-  if (internal) throw refuse(`Search parameter ${internal} is not supported`, internal);
+  if (internal) throw unsupported(`Search parameter ${internal} is not supported`, internal);
   if (key.includes('.')) return checkChain(type, key, value);
   const [code = '', modifier] = splitModifier(key);
-  if (code === '_has') throw refuse('Reverse chaining (_has) is not supported', code, 'not-supported');
+  if (code === '_has') throw unsupported('Reverse chaining (_has) is not supported', code, 'not-supported');
   const control = checkControl(type, code, modifier, value);
   if (control !== false) return { ...(control ? { forStore: control } : {}), reaches: [] };
   const param = offeredSearchParam(type, code);
-  if (!param) throw refuse(`Search parameter ${code} is not supported for ${type}`, code);
+  if (!param) throw unsupported(`Search parameter ${code} is not supported for ${type}`, code);
   return { forStore: checkFilter(type, param, modifier, value, code), reaches: [] };
 }
 
@@ -114,12 +163,13 @@ function checkControl(
   value: string,
 ): [string, string] | undefined | false {
   if (code === '_include' || code === '_revinclude') {
-    if (modifier !== undefined && modifier !== 'iterate') throw refuse(`${code} takes only :iterate`, code);
+    if (modifier !== undefined && modifier !== 'iterate')
+      throw unsupported(`${code} takes only :iterate`, code);
     const key = modifier ? `${code}:${modifier}` : code;
     return [key, checkInclude(type, code, modifier === 'iterate', value)];
   }
   if (!FACADE_PARAMS.includes(code) && code !== '_sort' && code !== '_total') return false;
-  if (modifier !== undefined) throw refuse(`${code} takes no modifier`, code);
+  if (modifier !== undefined) throw unsupported(`${code} takes no modifier`, code);
   if (code === '_sort') checkSort(type, value);
   if (code === '_total' && !TOTALS.includes(value))
     throw refuse(`_total is one of ${TOTALS.join(', ')}`, code);
@@ -188,14 +238,17 @@ function checkChain(type: ServedResourceType, key: string, value: string): Check
       !param.target?.includes(next) ||
       !isReadableResourceType(next)
     ) {
-      throw refuse('Each link of a chain is a reference parameter and the one served type it reaches', at);
+      throw unsupported(
+        'Each link of a chain is a reference parameter and the one served type it reaches',
+        at,
+      );
     }
     reaches.push(next);
     current = next;
   }
   const [code = '', modifier] = splitModifier(last);
   const param = offeredSearchParam(current, code);
-  if (!param) throw refuse(`A chain ends in a search parameter that ${current} offers`, at);
+  if (!param) throw unsupported(`A chain ends in a search parameter that ${current} offers`, at);
   const [forStore, forStoreValue] = checkFilter(current, param, modifier, value, at);
   return { forStore: [[...links, forStore].join('.'), forStoreValue], reaches };
 }
@@ -209,14 +262,15 @@ function checkFilter(
   at: string,
 ): [string, string] {
   if (modifier !== undefined && param.type === 'reference' && param.target?.includes(modifier)) {
-    if (!isReadableResourceType(modifier)) throw refuse(`${at} names a type the service does not serve`, at);
+    if (!isReadableResourceType(modifier))
+      throw unsupported(`${at} names a type the service does not serve`, at);
     return [param.name, withType(modifier, value, at)];
   }
   if (modifier !== undefined) {
     if (!R4_MODIFIERS[param.type]?.includes(modifier))
-      throw refuse(`${param.name} does not take that modifier`, at);
+      throw unsupported(`${param.name} does not take that modifier`, at);
     if (!HONOURED_MODIFIERS.includes(modifier)) {
-      throw refuse(`${param.name}:${modifier} is not supported`, at, 'not-supported');
+      throw unsupported(`${param.name}:${modifier} is not supported`, at, 'not-supported');
     }
   }
   if (param.name === '_tag') checkTagSearch(modifier, value, at);
@@ -247,7 +301,7 @@ function withType(type: string, value: string, at: string): string {
  * Medplum's matcher compares them.
  */
 function checkTagSearch(modifier: string | undefined, value: string, at: string): void {
-  if (modifier === 'missing') throw refuse('_tag:missing is not supported', at, 'not-supported');
+  if (modifier === 'missing') throw unsupported('_tag:missing is not supported', at, 'not-supported');
   for (const one of splitSearchOnComma(value)) {
     const bar = one.indexOf('|');
     if (bar < 0) throw refuse('_tag names the system of each tag it searches for (system|code)', at);

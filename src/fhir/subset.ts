@@ -1,6 +1,8 @@
 import { capitalize, type InternalTypeSchema, tryGetDataType } from '@medplum/core';
 import type { Coding, Resource } from '@medplum/fhirtypes';
+import conformanceElements from './definitions/conformance-elements.json' with { type: 'json' };
 import { FhirError } from './outcomes.ts';
+import { assertReadParams } from './search-values.ts';
 
 /** R4: a resource with elements left out carries this tag (https://hl7.org/fhir/R4/search.html#summary). */
 export const SUBSETTED: Coding = {
@@ -38,13 +40,13 @@ export function parseSubset(params: URLSearchParams, forSearch: boolean, type: s
   if (value !== undefined && value !== 'false' && elements.length) {
     throw issue('_summary and _elements cannot be used together', '_elements');
   }
-  const schema = tryGetDataType(type);
+  const schema = elementsOf(type);
   const names = elements
     .flatMap((e) => e.split(','))
     .map((e) => e.trim())
     .filter(Boolean)
     .map((name) => {
-      const element = ELEMENT_NAME.test(name) ? elementOf(schema, name) : undefined;
+      const element = ELEMENT_NAME.test(name) ? schema?.elementOf(name) : undefined;
       if (!element) throw issue(`_elements names top-level elements of ${type}`, '_elements');
       return element;
     });
@@ -52,6 +54,17 @@ export function parseSubset(params: URLSearchParams, forSearch: boolean, type: s
     ...(value ? { summary: value as Subset['summary'] } : {}),
     ...(names.length ? { elements: names } : {}),
   };
+}
+
+/** Checks a read's query (nothing but what shapes the answer) and reads its subset. */
+export function readSubset(type: string, params: URLSearchParams): Subset {
+  assertReadParams(params);
+  return parseSubset(params, false, type);
+}
+
+/** A resource as a read answers it: with only the elements `_summary` or `_elements` ask for. */
+export function asRead<T extends Resource>(resource: T, params: URLSearchParams): T {
+  return applySubset(resource, readSubset(resource.resourceType, params));
 }
 
 /** Whether the subset leaves anything out. */
@@ -66,14 +79,14 @@ export const isSubset = (subset: Subset): boolean =>
  */
 export function applySubset<T extends Resource>(resource: T, subset: Subset): T {
   if (!isSubset(subset) || subset.summary === 'count') return resource;
-  const schema = tryGetDataType(resource.resourceType);
-  const mandatory = new Set(['resourceType', 'id', 'meta', ...(schema?.mandatoryProperties ?? [])]);
+  const schema = elementsOf(resource.resourceType);
+  const mandatory = new Set(['resourceType', 'id', 'meta', ...(schema?.mandatory ?? [])]);
   let keep: (element: string) => boolean;
   if (subset.elements) {
     const named = new Set(subset.elements);
     keep = (element) => mandatory.has(element) || named.has(element);
   } else if (subset.summary === 'true') {
-    const summary = schema?.summaryProperties ?? new Set<string>();
+    const summary = schema?.summary ?? new Set<string>();
     keep = (element) => mandatory.has(element) || summary.has(element);
   } else if (subset.summary === 'text') {
     keep = (element) => mandatory.has(element) || element === 'text';
@@ -84,7 +97,7 @@ export function applySubset<T extends Resource>(resource: T, subset: Subset): T 
   for (const [key, value] of Object.entries(resource)) {
     // `deceasedBoolean` and `_birthDate` go with their elements, `deceased` and `birthDate`.
     const name = key.startsWith('_') ? key.slice(1) : key;
-    if (keep(elementOf(schema, name) ?? key)) out[key] = value;
+    if (keep(schema?.elementOf(name) ?? key)) out[key] = value;
   }
   const tags = (resource.meta?.tag ?? []).filter(
     (t) => !(t.system === SUBSETTED.system && t.code === SUBSETTED.code),
@@ -93,13 +106,47 @@ export function applySubset<T extends Resource>(resource: T, subset: Subset): T 
   return out as T;
 }
 
+/** What subsetting needs to know of a type: its top-level elements, the summary and mandatory ones. */
+interface TypeElements {
+  /** The element a JSON key or an `_elements` name stands for, if it is one of the type. */
+  elementOf(name: string): string | undefined;
+  summary: ReadonlySet<string>;
+  mandatory: ReadonlySet<string>;
+}
+
+const CONFORMANCE = conformanceElements as Record<
+  string,
+  { elements: string[]; summary: string[]; mandatory: string[] }
+>;
+
+/**
+ * The served types from their indexed definitions; the published conformance resources, whose
+ * definitions are not indexed, from the table built beside them (npm run build:definitions).
+ */
+function elementsOf(type: string): TypeElements | undefined {
+  const schema = tryGetDataType(type);
+  if (schema) {
+    return {
+      elementOf: (name) => elementOf(schema, name),
+      summary: schema.summaryProperties ?? new Set(),
+      mandatory: new Set(schema.mandatoryProperties ?? []),
+    };
+  }
+  const table = Object.hasOwn(CONFORMANCE, type) ? CONFORMANCE[type] : undefined;
+  if (!table) return undefined;
+  return {
+    elementOf: (name) => (table.elements.includes(name) ? name : undefined),
+    summary: new Set(table.summary),
+    mandatory: new Set(table.mandatory),
+  };
+}
+
 /**
  * The top-level element a JSON key or an `_elements` name stands for, as the definitions name it
  * in their summary and mandatory lists: a choice element by its name without `[x]`, whichever
  * type its key carries.
  */
-function elementOf(schema: InternalTypeSchema | undefined, name: string): string | undefined {
-  if (!schema) return undefined;
+function elementOf(schema: InternalTypeSchema, name: string): string | undefined {
   if (schema.elements[name] || schema.elements[`${name}[x]`]) return name;
   for (const [path, element] of Object.entries(schema.elements)) {
     if (!path.endsWith('[x]')) continue;

@@ -47,13 +47,21 @@ export function sendResource(c: Context<AppEnv>, resource: Resource, options: Se
   return sendFhir(c, resource, { ...options, headers });
 }
 
+/** An entity tag as weak comparison sees it (RFC 9110 section 8.8.3.2): `W/` aside. */
+const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+
 /**
- * Whether the caller already holds this version: `If-None-Match` names its ETag, or (without
- * `If-None-Match`, which wins) `If-Modified-Since` is not before its last change, to the second.
+ * Whether the caller already holds this version: `If-None-Match` is `*` (any current version:
+ * RFC 9110 section 13.1.2) or lists its ETag, or (without `If-None-Match`, which wins)
+ * `If-Modified-Since` is not before its last change, to the second.
  */
 function isNotModified(c: Context<AppEnv>, headers: Record<string, string>): boolean {
   const ifNoneMatch = c.req.header('if-none-match');
-  if (ifNoneMatch !== undefined) return Boolean(headers.ETag) && ifNoneMatch === headers.ETag;
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() === '*') return true;
+    const etag = headers.ETag;
+    return etag !== undefined && ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+  }
   const since = Date.parse(c.req.header('if-modified-since') ?? '');
   const modified = Date.parse(headers['Last-Modified'] ?? '');
   return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;

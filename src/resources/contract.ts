@@ -1,5 +1,6 @@
 import type {
   Bundle,
+  BundleEntry,
   CodeSystem,
   OperationDefinition,
   OperationOutcome,
@@ -7,6 +8,7 @@ import type {
   Resource,
   StructureDefinition,
   ValueSet,
+  ValueSetExpansionParameter,
 } from '@medplum/fhirtypes';
 import operationDefinitions from '../fhir/definitions/operation-definitions.json' with { type: 'json' };
 import { Failures, FhirError, type Issue, operationOutcome } from '../fhir/outcomes.ts';
@@ -14,7 +16,9 @@ import { pagingParam } from '../fhir/paging.ts';
 import { checkAgainstProfile, PROFILE_OF, PROFILES } from '../fhir/profiles.ts';
 import { type PublishedProfileSource, publishedProfileFile } from '../fhir/published-profiles.ts';
 import { isReadableResourceType } from '../fhir/resource-types.ts';
+import { assertOnlyParams, ignoredParametersNote, RESPONSE_PARAMS } from '../fhir/search-values.ts';
 import { CODE_SYSTEMS, type ExpandedConcept, expand, VALUE_SETS } from '../fhir/terminology.ts';
+import { validateBaseR4 } from '../fhir/validate.ts';
 
 /** The standard operations the contract serves ($validate, $expand, $validate-code), as served. */
 export const CONTRACT_OPERATIONS: readonly OperationDefinition[] = (operationDefinitions.entry ?? []).map(
@@ -31,8 +35,6 @@ export function readDefinition(type: 'ValueSet' | 'CodeSystem', id: string): Res
 
 /** The conformance types searched by canonical URL (`url`, their one search parameter). */
 export type ContractSearchType = 'StructureDefinition' | 'ValueSet' | 'CodeSystem';
-/** Parameters that shape the HTTP answer, not the search. */
-const RESPONSE_ONLY = ['_format', '_pretty'];
 /** Paging, as on every search. */
 const PAGING = ['_count', '_offset'];
 /** Page size when none is asked for, and the most one page holds: as for the store's searches. */
@@ -49,17 +51,43 @@ export async function searchContract(
   params: URLSearchParams,
   baseUrl: string,
   published: PublishedProfileSource,
+  handling: { lenient?: boolean } = {},
 ): Promise<Bundle> {
-  for (const key of params.keys()) {
-    if (key !== 'url' && !RESPONSE_ONLY.includes(key) && !PAGING.includes(key)) {
-      throw Failures.badRequest(`Search parameter ${key} is not supported for ${type}`, [key]);
-    }
-  }
   const all: readonly { id?: string; url?: string; version?: string }[] =
     type === 'ValueSet' ? VALUE_SETS : type === 'CodeSystem' ? CODE_SYSTEMS : PROFILES;
-  const named = (r: { url?: string; version?: string }, canonical: string) => {
+  return searchPublished(type, all as Resource[], params, baseUrl, {
+    ...handling,
+    ...(type === 'StructureDefinition'
+      ? { resolve: (sd) => readProfile(sd.id as string, published) as Promise<Resource> }
+      : {}),
+  });
+}
+
+/**
+ * A search by canonical URL of resources the service publishes (not stores): paged, each `url`
+ * value a canonical with an optional `|version`. Under `handling=lenient` a parameter other than
+ * `url` is left out and said so; otherwise refused.
+ */
+export async function searchPublished(
+  type: string,
+  all: readonly Resource[],
+  params: URLSearchParams,
+  baseUrl: string,
+  options: { lenient?: boolean; resolve?: (found: Resource) => Promise<Resource> } = {},
+): Promise<Bundle> {
+  const ignored: string[] = [];
+  for (const key of params.keys()) {
+    if (key === 'url' || RESPONSE_PARAMS.includes(key) || PAGING.includes(key) || ignored.includes(key))
+      continue;
+    if (!options.lenient) {
+      throw Failures.badRequest(`Search parameter ${key} is not supported for ${type}`, [key]);
+    }
+    ignored.push(key);
+  }
+  const named = (r: Resource, canonical: string) => {
     const [url, version] = canonical.split('|');
-    return r.url === url && (version === undefined || r.version === version);
+    const { url: at, version: as } = r as { url?: string; version?: string };
+    return at === url && (version === undefined || as === version);
   };
   const matches = all.filter((r) =>
     params.getAll('url').every((value) => value.split(',').some((canonical) => named(r, canonical))),
@@ -67,16 +95,21 @@ export async function searchContract(
   const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE), MAX_PAGE);
   const offset = pagingParam(params, '_offset', 0);
   const page = matches.slice(offset, offset + count);
-  const resources =
-    type === 'StructureDefinition'
-      ? await Promise.all(page.map((sd) => readProfile(sd.id as string, published)))
-      : (page as Resource[]);
+  const resources = options.resolve ? await Promise.all(page.map(options.resolve)) : page;
   const link = (at: number) => {
     const query = new URLSearchParams([...params].filter(([key]) => key === 'url'));
     query.set('_count', String(count));
     if (at > 0) query.set('_offset', String(at));
     return `${baseUrl}/fhir/${type}?${query}`;
   };
+  const entry: BundleEntry[] = [
+    ...resources.map((resource) => ({
+      fullUrl: `${baseUrl}/fhir/${type}/${resource.id}`,
+      resource,
+      search: { mode: 'match' as const },
+    })),
+    ...(ignored.length ? [ignoredParametersNote(ignored)] : []),
+  ];
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -87,11 +120,8 @@ export async function searchContract(
         ? [{ relation: 'next', url: link(offset + count) }]
         : []),
     ],
-    entry: resources.map((resource) => ({
-      fullUrl: `${baseUrl}/fhir/${type}/${resource.id}`,
-      resource,
-      search: { mode: 'match' },
-    })),
+    // FHIR JSON has no empty arrays: a search that finds nothing has no entry at all.
+    ...(entry.length ? { entry } : {}),
   };
 }
 
@@ -137,19 +167,123 @@ function expansionOf(valueSet: ValueSet): ExpandedConcept[] {
   ]);
 }
 
-/** `ValueSet/$expand?url=...` (or on an id): the value set with its whole expansion. */
-export function expandValueSet(params: { url?: string; id?: string }, now: Date): ValueSet {
-  const valueSet = params.id
-    ? (readDefinition('ValueSet', params.id) as ValueSet)
-    : valueSetByUrl(params.url);
-  const contains = expansionOf(valueSet);
+/**
+ * An operation's inputs, from the query and from a Parameters body alike: each parameter by name,
+ * a primitive by its value and anything else (a resource, a Coding) as an empty string, so that
+ * every name can be checked; the operation reads those from the body itself.
+ */
+export function operationInputs(query: URLSearchParams, body: Parameters | undefined): URLSearchParams {
+  const inputs = new URLSearchParams(query);
+  for (const p of body?.parameter ?? []) {
+    const value = Object.entries(p).find(([key]) => key.startsWith('value'))?.[1];
+    inputs.append(p.name ?? '', ['string', 'number', 'boolean'].includes(typeof value) ? String(value) : '');
+  }
+  return inputs;
+}
+
+/** The inputs of `$expand` this service honours (declared in its OperationDefinition). */
+const EXPAND_INPUTS = [
+  'url',
+  'filter',
+  'offset',
+  'count',
+  'includeDesignations',
+  'includeDefinition',
+  'activeOnly',
+  'excludeNested',
+];
+
+/** One input given at most once: a second would be left unread. */
+function single(inputs: URLSearchParams, name: string): string | undefined {
+  const values = inputs.getAll(name);
+  if (values.length > 1) throw Failures.badRequest(`${name} is given once`, [name]);
+  return values[0];
+}
+
+function flag(inputs: URLSearchParams, name: string): boolean | undefined {
+  const value = single(inputs, name);
+  if (value === undefined) return undefined;
+  if (value !== 'true' && value !== 'false') throw Failures.badRequest(`${name} is true or false`, [name]);
+  return value === 'true';
+}
+
+function whole(inputs: URLSearchParams, name: string): number | undefined {
+  const value = single(inputs, name);
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value)) throw Failures.badRequest(`${name} is a whole number`, [name]);
+  return Number(value);
+}
+
+const notHonoured = (diagnostics: string, at: string) =>
+  new FhirError('malformed', [{ code: 'not-supported', diagnostics, expression: [at] }]);
+
+/** Lower case, accents aside: how a filter compares. */
+const folded = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+const wordsOf = (text: string) =>
+  folded(text)
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
+
+/** Each word of the filter begins a word of the concept's display or code. */
+function matchesFilter(concept: ExpandedConcept, filter: string): boolean {
+  const words = [...wordsOf(concept.display ?? ''), ...wordsOf(concept.code)];
+  return wordsOf(filter).every((w) => words.some((word) => word.startsWith(w)));
+}
+
+/**
+ * `ValueSet/$expand?url=...` (or on an id): the value set with its expansion, narrowed by
+ * `filter` and paged by `offset` and `count`, the inputs applied listed in it
+ * (https://hl7.org/fhir/R4/valueset-operation-expand.html). What cannot be honoured is refused.
+ */
+export function expandValueSet(target: { id?: string }, inputs: URLSearchParams, now: Date): ValueSet {
+  assertOnlyParams(inputs, [...EXPAND_INPUTS, ...RESPONSE_PARAMS], '$expand');
+  const url = single(inputs, 'url');
+  if (target.id && url !== undefined) {
+    throw Failures.badRequest('On a value set named by its id, $expand takes no url', ['url']);
+  }
+  if (flag(inputs, 'activeOnly')) {
+    throw notHonoured(
+      'activeOnly=true is not supported: whether an HL7 code is inactive is not kept here',
+      'activeOnly',
+    );
+  }
+  if (flag(inputs, 'includeDesignations')) {
+    throw notHonoured(
+      'includeDesignations=true is not supported: no designations are kept here',
+      'includeDesignations',
+    );
+  }
+  // Every expansion here is flat, which either value of excludeNested allows.
+  const excludeNested = flag(inputs, 'excludeNested');
+  const includeDefinition = flag(inputs, 'includeDefinition');
+  const offset = whole(inputs, 'offset');
+  const count = whole(inputs, 'count');
+  const filter = single(inputs, 'filter')?.trim() || undefined;
+  const valueSet = target.id ? (readDefinition('ValueSet', target.id) as ValueSet) : valueSetByUrl(url);
+  const all = expansionOf(valueSet);
+  const matching = filter ? all.filter((c) => matchesFilter(c, filter)) : all;
+  const start = offset ?? 0;
+  const contains = matching.slice(start, count === undefined ? undefined : start + count);
+  const parameter: ValueSetExpansionParameter[] = [
+    ...(filter ? [{ name: 'filter', valueString: filter }] : []),
+    ...(offset !== undefined ? [{ name: 'offset', valueInteger: offset }] : []),
+    ...(count !== undefined ? [{ name: 'count', valueInteger: count }] : []),
+    ...(includeDefinition !== undefined
+      ? [{ name: 'includeDefinition', valueBoolean: includeDefinition }]
+      : []),
+    ...(excludeNested !== undefined ? [{ name: 'excludeNested', valueBoolean: excludeNested }] : []),
+  ];
+  const { compose: _compose, ...withoutDefinition } = valueSet;
   return {
-    ...valueSet,
+    ...(includeDefinition === false ? withoutDefinition : valueSet),
     expansion: {
       identifier: `urn:uuid:${crypto.randomUUID()}`,
       timestamp: now.toISOString(),
-      total: contains.length,
-      contains,
+      total: matching.length,
+      ...(offset !== undefined ? { offset } : {}),
+      ...(parameter.length ? { parameter } : {}),
+      // FHIR JSON has no empty arrays: a page past the end, or count=0, has no contains.
+      ...(contains.length ? { contains } : {}),
     },
   };
 }
@@ -179,19 +313,36 @@ export function validateCode(params: {
   return { resourceType: 'Parameters', parameter };
 }
 
+/** What `$validate` checks a resource as (https://hl7.org/fhir/R4/resource-operation-validate.html). */
+const VALIDATE_MODES = ['create', 'update', 'profile'];
+
 /**
  * `POST /fhir/{type}/$validate`: the resource checked as if it were being stored (base R4, the
  * type's profile or a named one of ours, required bindings, the NHS number), nothing stored. The
- * answer lists every issue, warnings included; "no problems" when there are none.
+ * answer lists every issue, warnings included; "no problems" when there are none. `mode=create`
+ * or `update` adds whether this service takes that write of the type at all (and an update's id);
+ * `mode=profile` checks against the profile named, or base R4 alone. `delete` is refused: nothing
+ * is deleted here, so there is no deletion to check.
  */
-export function validateResource(type: string, body: unknown, profileUrl?: string): OperationOutcome {
+export function validateResource(
+  type: string,
+  body: unknown,
+  inputs: URLSearchParams,
+  writes: (type: string) => { create: boolean; update: boolean },
+): OperationOutcome {
   if (!isReadableResourceType(type)) throw Failures.unsupportedType(type);
+  assertOnlyParams(inputs, ['resource', 'profile', 'mode', ...RESPONSE_PARAMS], '$validate');
+  const mode = single(inputs, 'mode');
+  if (mode === 'delete') {
+    throw notHonoured('mode=delete is not supported: nothing is deleted through this service', 'mode');
+  }
+  if (mode !== undefined && !VALIDATE_MODES.includes(mode)) {
+    throw Failures.badRequest(`mode is one of ${VALIDATE_MODES.join(', ')}`, ['mode']);
+  }
+  const profile = single(inputs, 'profile') || undefined;
   let resource = body as Resource | undefined;
-  let profile = profileUrl;
   if ((body as Parameters)?.resourceType === 'Parameters') {
-    const parameters = (body as Parameters).parameter ?? [];
-    resource = parameters.find((p) => p.name === 'resource')?.resource;
-    profile ??= parameters.find((p) => p.name === 'profile')?.valueUri ?? undefined;
+    resource = (body as Parameters).parameter?.find((p) => p.name === 'resource')?.resource;
   }
   if (resource?.resourceType !== type) {
     throw Failures.badRequest(`Expected a ${type} (or Parameters with it as resource)`, ['resourceType']);
@@ -206,10 +357,39 @@ export function validateResource(type: string, body: unknown, profileUrl?: strin
       },
     ]);
   }
-  const issues: Issue[] = checkAgainstProfile(resource, sd ? { profile: sd } : {});
+  const issues: Issue[] =
+    mode === 'profile' && !profile
+      ? validateBaseR4(resource)
+      : checkAgainstProfile(resource, sd ? { profile: sd } : {});
+  if (mode === 'create' || mode === 'update') issues.push(...writeIssues(type, resource, mode, writes(type)));
   return operationOutcome(
     issues.length
       ? issues
       : [{ severity: 'information', code: 'informational', diagnostics: 'No problems found' }],
   );
+}
+
+/** Why a write of this kind would be refused whatever the content: the type does not take it, or an update names no id. */
+function writeIssues(
+  type: string,
+  resource: Resource,
+  mode: 'create' | 'update',
+  served: { create: boolean; update: boolean },
+): Issue[] {
+  const issues: Issue[] = [];
+  if (!served[mode]) {
+    issues.push({
+      code: 'not-supported',
+      diagnostics: `This service does not ${mode} a ${type} on its own`,
+      expression: [type],
+    });
+  }
+  if (mode === 'update' && !resource.id) {
+    issues.push({
+      code: 'required',
+      diagnostics: 'An update names the id of the resource',
+      expression: [`${type}.id`],
+    });
+  }
+  return issues;
 }

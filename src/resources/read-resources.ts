@@ -2,11 +2,18 @@ import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { dateRangeSearch } from '../fhir/date-search.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
 import { toFacadeBundle, toPublicResource } from '../fhir/public-view.ts';
 import { isReadableResourceType, type ServedResourceType } from '../fhir/resource-types.ts';
-import { assertReadParams, checkSearchParam } from '../fhir/search-values.ts';
+import {
+  assertReadParams,
+  type CheckedParam,
+  checkSearchParam,
+  ignoredParametersNote,
+  UnsupportedParameter,
+} from '../fhir/search-values.ts';
 import { applySubset, parseSubset } from '../fhir/subset.ts';
 import type { FhirStore } from '../medplum/store.ts';
 
@@ -82,6 +89,15 @@ export async function readResourceHistory(
   return toFacadeBundle(page, { baseUrl, path: `${type}/${id}/_history`, query: query.forLinks });
 }
 
+/** How a search treats a parameter it does not know or support. */
+export interface SearchHandling {
+  /**
+   * `Prefer: handling=lenient`: such a parameter is left out, said so in the answer and its
+   * self link; otherwise (`strict`, the default) it is refused.
+   */
+  lenient?: boolean;
+}
+
 /**
  * Searches one resource type, passing the caller's parameters to the store with the page size
  * bounded, and returns a Bundle whose links lead back to this service.
@@ -92,6 +108,7 @@ export async function searchResources(
   type: string,
   params: URLSearchParams,
   baseUrl: string,
+  handling: SearchHandling = {},
 ): Promise<Bundle> {
   const resourceType = servedType(type);
   authorize(ctx.principal, resourceType, 's');
@@ -115,8 +132,10 @@ export async function searchResources(
   // The query as the caller asked it (for the paging links) and as the store is asked it.
   const query = new URLSearchParams();
   const storeQuery = new URLSearchParams();
+  const ignored: string[] = [];
   for (const [key, value] of params) {
-    const checked = checkSearchParam(resourceType, key, value);
+    const checked = checkLeniently(resourceType, key, value, handling, ignored);
+    if (!checked) continue;
     // Past its first link, a chain may reach personal data through a type that is not.
     const reached = checked.reaches.find(isPersonalData);
     if (reached && ctx.principal.organization !== undefined)
@@ -125,7 +144,9 @@ export async function searchResources(
       ]);
     if (!checked.forStore) continue;
     query.append(key, value);
-    storeQuery.append(...checked.forStore);
+    const range = dateRangeSearch(resourceType, key, value);
+    if (range) for (const pair of range) storeQuery.append(...pair);
+    else storeQuery.append(...checked.forStore);
   }
   query.set('_count', String(pageSize(params)));
   storeQuery.set('_count', query.get('_count') as string);
@@ -160,7 +181,27 @@ export async function searchResources(
       : {}),
   };
   for (const [key, value] of params) if (key === '_summary' || key === '_elements') query.append(key, value);
-  return toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
+  const answer = toFacadeBundle(bundle, { baseUrl, path: resourceType, query });
+  return ignored.length
+    ? { ...answer, entry: [...(answer.entry ?? []), ignoredParametersNote(ignored)] }
+    : answer;
+}
+
+/** One parameter checked; under `handling=lenient`, one the service does not support is noted and left out. */
+function checkLeniently(
+  type: ServedResourceType,
+  key: string,
+  value: string,
+  handling: SearchHandling,
+  ignored: string[],
+): CheckedParam | undefined {
+  try {
+    return checkSearchParam(type, key, value);
+  } catch (err) {
+    if (!handling.lenient || !(err instanceof UnsupportedParameter)) throw err;
+    if (!ignored.includes(key)) ignored.push(key);
+    return undefined;
+  }
 }
 
 /**
@@ -237,8 +278,10 @@ function withInteractions(history: Bundle, url: string): Bundle {
       const meta = entry.resource?.meta;
       return {
         ...entry,
-        request: entry.request ?? { method: deleted ? 'DELETE' : created ? 'POST' : 'PUT', url },
-        response: entry.response ?? {
+        // Always the facade's own: stores differ (Medplum's server says GET and 200 for every
+        // version, the embedded one what made it), and an answer must not depend on which.
+        request: { method: deleted ? 'DELETE' : created ? 'POST' : 'PUT', url },
+        response: {
           status: deleted ? '204 No Content' : created ? '201 Created' : '200 OK',
           ...(meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
           ...(meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),

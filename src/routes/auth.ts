@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { exportJWK, type JWK } from 'jose';
 import { ASSERTION_ALGORITHMS } from '../auth/clients.ts';
 import type { AuthMode } from '../auth/mode.ts';
+import { GRANULAR_SCOPES_REFUSED } from '../auth/scopes.ts';
 import {
   ACCESS_TOKEN_ALGORITHM,
   issueAccessToken,
@@ -36,6 +37,8 @@ export interface AuthRouteOptions {
   limiter?: RateLimiter;
   /** Where a request came from; every caller shares one allowance when the platform says nothing. */
   callerAddress?: CallerAddress;
+  /** The scopes worth asking for, generated from what the routes serve (scopesSupported). */
+  scopesSupported: readonly string[];
 }
 
 /**
@@ -59,27 +62,17 @@ export function authRoutes(mode: AuthMode, logger: Logger, options: AuthRouteOpt
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
     grant_types_supported: ['client_credentials'],
-    scopes_supported: [
-      'system/ServiceRequest.cruds',
-      'system/Task.cruds',
-      'system/CarePlan.cruds',
-      'system/Goal.cruds',
-      'system/CareTeam.cruds',
-      'system/QuestionnaireResponse.cruds',
-      'system/Patient.rs',
-      'system/AuditEvent.rs',
-      'system/*.rs',
-      'system/*.read',
-      'system/*.write',
-    ],
+    scopes_supported: [...options.scopesSupported],
+    // Granular scopes (with a query) are refused as invalid_scope; SMART has no property to say
+    // so, so the reason is given here in words, and in the CapabilityStatement's security.
+    scopes_not_supported: GRANULAR_SCOPES_REFUSED,
     // Backend Services has no authorization endpoint, so no response type is offered; an empty
     // list says so (SMART 2.2.0 makes authorization_endpoint conditional on launch-ehr or
     // launch-standalone, neither offered, so it is absent: FHIR-44918).
     response_types_supported: [],
     // Required by SMART 2 whatever the capabilities; no PKCE flow runs here, but S256 is what it asks.
     code_challenge_methods_supported: ['S256'],
-    // v2 scopes as `system/<Type>.<cruds>`, and v1 as their equivalents; granular scopes
-    // (with a query) are refused as invalid_scope.
+    // v2 scopes as `system/<Type>.<cruds>`, and v1 as their equivalents.
     capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   });
   for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
@@ -103,8 +96,8 @@ export function authRoutes(mode: AuthMode, logger: Logger, options: AuthRouteOpt
       onError: (c) => c.json({ error: 'invalid_request', error_description: 'Too large' }, 413, NO_STORE),
     }),
     async (c) => {
-      const refuse = (error: TokenErrorCode, status: 400 | 401) =>
-        c.json({ error, error_description: ERROR_DESCRIPTIONS[error] }, status, NO_STORE);
+      const refuse = (error: TokenErrorCode, status: 400 | 401, description = ERROR_DESCRIPTIONS[error]) =>
+        c.json({ error, error_description: description }, status, NO_STORE);
       // Limited by where requests come from, before any work: who they claim to be is not yet known.
       const address = callerAddress?.(c) ?? 'unknown';
       if (limiter && !(await limiter.limit({ key: `token-endpoint ${address}` })).success) {
@@ -134,7 +127,9 @@ export function authRoutes(mode: AuthMode, logger: Logger, options: AuthRouteOpt
           error: result.error,
           reason: result.reason,
         });
-        return refuse(result.error, result.status);
+        // A scope with a query is refused for what it is, not as a scope beyond the registration.
+        const granular = result.error === 'invalid_scope' && (fields.scope ?? '').includes('?');
+        return refuse(result.error, result.status, granular ? GRANULAR_SCOPES_REFUSED : undefined);
       }
       logger.info('auth.token-issued', { requestId: c.get('requestId'), clientId: result.clientId });
       return c.json(result.body, 200, NO_STORE);

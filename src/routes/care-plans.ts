@@ -10,11 +10,17 @@ import {
   recordOutcome,
   recordOutcomeFromJson,
 } from '../care-plans/outcomes.ts';
+import { searchQuestionnaires } from '../care-plans/questionnaires.ts';
 import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
 import { patchCarePlan, updateCarePlan } from '../care-plans/update-care-plan.ts';
 import { FhirError } from '../fhir/outcomes.ts';
+import { assertOnlyParams, RESPONSE_PARAMS } from '../fhir/search-values.ts';
+import { asRead } from '../fhir/subset.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendFhir } from '../http/respond.ts';
+import { searchHandling } from '../http/prefer.ts';
+import { queryOf } from '../http/query.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
+import { searchFormParams } from '../http/search-form.ts';
 import { createUnlessMatched } from '../workflow/conditional-create.ts';
 import { type FhirFeature, sendCreated, updateRoute } from './feature.ts';
 
@@ -46,16 +52,45 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
       return sendCreated(c, result.resource, result.created ? 'created' : 'matched');
     })
     .on(['GET', 'POST'], '/Patient/:id/:operation{\\$social-prescribing-summary}', async (c) => {
+      assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, `$${SUMMARY_OPERATION}`);
       if (c.req.method === 'POST') requireNoInput(c.get('body'), SUMMARY_OPERATION);
-      return sendFhir(c, await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id')));
+      return sendFhir(
+        c,
+        await socialPrescribingSummary(deps.store, c.get('ctx'), c.req.param('id'), c.get('baseUrl')),
+      );
     })
-    .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) => sendFhir(c, SUMMARY_DEFINITION))
-    .get(`/OperationDefinition/${OUTCOMES_DEFINITION.id}`, (c) => sendFhir(c, OUTCOMES_DEFINITION))
+    .get(`/OperationDefinition/${SUMMARY_OPERATION}`, (c) =>
+      sendResource(c, asRead(SUMMARY_DEFINITION, queryOf(c.req.url))),
+    )
+    .get(`/OperationDefinition/${OUTCOMES_DEFINITION.id}`, (c) =>
+      sendResource(c, asRead(OUTCOMES_DEFINITION, queryOf(c.req.url))),
+    )
     // Grouped, so that the alternatives match the whole id and nothing that merely contains one.
     .get(`/Questionnaire/:id{(?:${QUESTIONNAIRES.map((q) => q.id).join('|')})}`, (c) =>
-      sendFhir(c, QUESTIONNAIRES.find((q) => q.id === c.req.param('id')) as Questionnaire),
+      sendResource(
+        c,
+        asRead(QUESTIONNAIRES.find((q) => q.id === c.req.param('id')) as Questionnaire, queryOf(c.req.url)),
+      ),
+    )
+    .get('/Questionnaire', async (c) =>
+      sendFhir(
+        c,
+        await searchQuestionnaires(c.get('ctx'), queryOf(c.req.url), c.get('baseUrl'), searchHandling(c)),
+      ),
+    )
+    .post('/Questionnaire/_search', async (c) =>
+      sendFhir(
+        c,
+        await searchQuestionnaires(
+          c.get('ctx'),
+          await searchFormParams(c),
+          c.get('baseUrl'),
+          searchHandling(c),
+        ),
+      ),
     )
     .on(['GET', 'POST'], '/CarePlan/:id/:operation{\\$outcomes}', async (c) => {
+      assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, `$${OUTCOMES_DEFINITION.code}`);
       if (c.req.method === 'POST') requireNoInput(c.get('body'), OUTCOMES_DEFINITION.code);
       return sendFhir(c, await carePlanOutcomes(deps.store, c.get('ctx'), c.req.param('id')));
     })
@@ -131,7 +166,17 @@ export function carePlanRoutes(deps: CarePlanDeps): { fhir: FhirFeature; json: H
           operations: [{ name: 'outcomes', definition: OUTCOMES_DEFINITION.url }],
         },
         { type: 'QuestionnaireResponse', interactions: ['create'], conditionalCreate: true },
-        { type: 'Questionnaire', interactions: ['read'] },
+        // The outcome Questionnaires are published definitions served from terminology/, not
+        // stored: the store's versions and search of them would find nothing.
+        {
+          type: 'Questionnaire',
+          interactions: ['read', 'search-type'],
+          published: true,
+          searchParams: [
+            { name: 'url', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/Questionnaire-url' },
+          ],
+          withdraws: ['vread', 'history-instance'],
+        },
         {
           type: 'Patient',
           interactions: [],

@@ -5,13 +5,18 @@ import { Failures } from '../fhir/outcomes.ts';
 import { PROFILE_OF } from '../fhir/profiles.ts';
 import type { PublishedProfileSource } from '../fhir/published-profiles.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
+import { assertOnlyParams, RESPONSE_PARAMS } from '../fhir/search-values.ts';
+import { applySubset, asRead, readSubset } from '../fhir/subset.ts';
 import type { AppEnv } from '../http/env.ts';
+import { searchHandling } from '../http/prefer.ts';
+import { queryOf } from '../http/query.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
 import { searchFormParams } from '../http/search-form.ts';
 import {
   CONTRACT_OPERATIONS,
   type ContractSearchType,
   expandValueSet,
+  operationInputs,
   readDefinition,
   readProfile,
   searchContract,
@@ -36,7 +41,6 @@ async function searchParams(c: Context<AppEnv>): Promise<URLSearchParams> {
   return searchFormParams(c);
 }
 
-/** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */
 /** An operation's POSTed body: none, or Parameters. */
 function parametersBody(body: unknown): Parameters | undefined {
   if (body === undefined) return undefined;
@@ -46,7 +50,16 @@ function parametersBody(body: unknown): Parameters | undefined {
   return body as Parameters;
 }
 
+/** The inputs `$validate-code` takes, besides those that shape the answer. */
+const VALIDATE_CODE_INPUTS = ['url', 'code', 'system', 'display', 'coding'];
+
+/** Reads the inputs of `$validate-code` from the query, or from a Parameters body. */
 function codeParams(query: URLSearchParams, body: unknown) {
+  assertOnlyParams(
+    operationInputs(query, parametersBody(body)),
+    [...VALIDATE_CODE_INPUTS, ...RESPONSE_PARAMS],
+    '$validate-code',
+  );
   const parameters = (body as Parameters | undefined)?.parameter ?? [];
   const value = (name: string) => {
     const p = parameters.find((x) => x.name === name);
@@ -66,52 +79,68 @@ function codeParams(query: URLSearchParams, body: unknown) {
  * `$validate-code` on its value sets, and `$validate` of any resource it accepts. Reading the
  * contract needs no token; `$validate` does.
  */
-export function contractRoutes(clock: () => Date, published: PublishedProfileSource): FhirFeature {
+export function contractRoutes(
+  clock: () => Date,
+  published: PublishedProfileSource,
+  /** Whether the service takes a create or an update of a type, for `$validate`'s modes. */
+  writes: (type: string) => { create: boolean; update: boolean },
+): FhirFeature {
   const search = async (c: Context<AppEnv>, type: ContractSearchType) =>
-    sendFhir(c, await searchContract(type, await searchParams(c), c.get('baseUrl'), published));
+    sendFhir(
+      c,
+      await searchContract(type, await searchParams(c), c.get('baseUrl'), published, searchHandling(c)),
+    );
+  const expand = (c: Context<AppEnv>, id?: string) =>
+    sendFhir(
+      c,
+      expandValueSet(
+        id ? { id } : {},
+        operationInputs(
+          queryOf(c.req.url),
+          c.req.method === 'POST' ? parametersBody(c.get('body')) : undefined,
+        ),
+        clock(),
+      ),
+    );
   const routes = new Hono<AppEnv>();
   // One route per path rather than a regex alternation, which Hono does not anchor.
   for (const type of SEARCHED) {
     routes.get(`/${type}`, (c) => search(c, type)).post(`/${type}/_search`, (c) => search(c, type));
   }
   for (const od of CONTRACT_OPERATIONS) {
-    routes.get(`/OperationDefinition/${od.id}`, (c) => sendResource(c, od));
+    routes.get(`/OperationDefinition/${od.id}`, (c) => sendResource(c, asRead(od, queryOf(c.req.url))));
   }
   routes
-    .get('/StructureDefinition/:id', async (c) =>
-      sendResource(c, await readProfile(c.req.param('id'), published)),
-    )
-    .get('/ValueSet/:operation{\\$expand}', (c) =>
-      sendFhir(c, expandValueSet({ url: c.req.query('url') }, clock())),
-    )
-    .get('/ValueSet/:id/:operation{\\$expand}', (c) =>
-      sendFhir(c, expandValueSet({ id: c.req.param('id') }, clock())),
-    )
-    // $expand is defined for POST too, with its parameters in a Parameters body.
-    .post('/ValueSet/:operation{\\$expand}', (c) =>
-      sendFhir(
-        c,
-        expandValueSet(
-          { url: codeParams(new URL(c.req.url).searchParams, parametersBody(c.get('body'))).url },
-          clock(),
-        ),
-      ),
-    )
-    .post('/ValueSet/:id/:operation{\\$expand}', (c) => {
-      parametersBody(c.get('body'));
-      return sendFhir(c, expandValueSet({ id: c.req.param('id') }, clock()));
+    .get('/StructureDefinition/:id', async (c) => {
+      const subset = readSubset('StructureDefinition', queryOf(c.req.url));
+      return sendResource(c, applySubset(await readProfile(c.req.param('id'), published), subset));
     })
+    .get('/ValueSet/:operation{\\$expand}', (c) => expand(c))
+    .get('/ValueSet/:id/:operation{\\$expand}', (c) => expand(c, c.req.param('id')))
+    // $expand is defined for POST too, with its parameters in a Parameters body.
+    .post('/ValueSet/:operation{\\$expand}', (c) => expand(c))
+    .post('/ValueSet/:id/:operation{\\$expand}', (c) => expand(c, c.req.param('id')))
     .get('/ValueSet/:operation{\\$validate-code}', (c) =>
-      sendFhir(c, validateCode(codeParams(new URL(c.req.url).searchParams, undefined))),
+      sendFhir(c, validateCode(codeParams(queryOf(c.req.url), undefined))),
     )
     .post('/ValueSet/:operation{\\$validate-code}', (c) =>
-      sendFhir(c, validateCode(codeParams(new URL(c.req.url).searchParams, c.get('body')))),
+      sendFhir(c, validateCode(codeParams(queryOf(c.req.url), c.get('body')))),
     )
-    .get('/ValueSet/:id', (c) => sendResource(c, readDefinition('ValueSet', c.req.param('id'))))
-    .get('/CodeSystem/:id', (c) => sendResource(c, readDefinition('CodeSystem', c.req.param('id'))))
-    .post('/:type/:operation{\\$validate}', (c) =>
-      sendFhir(c, validateResource(c.req.param('type'), c.get('body'), c.req.query('profile'))),
-    );
+    .get('/ValueSet/:id', (c) =>
+      sendResource(c, asRead(readDefinition('ValueSet', c.req.param('id')), queryOf(c.req.url))),
+    )
+    .get('/CodeSystem/:id', (c) =>
+      sendResource(c, asRead(readDefinition('CodeSystem', c.req.param('id')), queryOf(c.req.url))),
+    )
+    .post('/:type/:operation{\\$validate}', (c) => {
+      const body = c.get('body');
+      const parameters =
+        (body as Parameters | undefined)?.resourceType === 'Parameters' ? (body as Parameters) : undefined;
+      return sendFhir(
+        c,
+        validateResource(c.req.param('type'), body, operationInputs(queryOf(c.req.url), parameters), writes),
+      );
+    });
   const validate = { name: 'validate', definition: definitionOf('Resource-validate') };
   const capabilities: ResourceCapability[] = [
     { type: 'StructureDefinition', interactions: ['read', 'search-type'], searchParams: BY_URL },
@@ -132,9 +161,6 @@ export function contractRoutes(clock: () => Date, published: PublishedProfileSou
       interactions: [],
       profiles: [sd.url],
     })),
-    // The outcome Questionnaires are published definitions served from terminology/ (the care
-    // plan routes), not stored: the store's versions and search of them would find nothing.
-    { type: 'Questionnaire', interactions: [], withdraws: ['vread', 'history-instance', 'search-type'] },
   ];
   return { routes, capabilities };
 }

@@ -9,8 +9,12 @@ import {
   registerDirectoryEntry,
   updateDirectoryEntry,
 } from '../directory/register.ts';
+import { assertOnlyParams, RESPONSE_PARAMS } from '../fhir/search-values.ts';
+import { asRead } from '../fhir/subset.ts';
 import type { AppEnv } from '../http/env.ts';
-import { sendFhir } from '../http/respond.ts';
+import { searchHandling } from '../http/prefer.ts';
+import { queryOf } from '../http/query.ts';
+import { sendFhir, sendResource } from '../http/respond.ts';
 import { searchFormParams } from '../http/search-form.ts';
 import { searchResources } from '../resources/read-resources.ts';
 import { type FhirFeature, sendCreated, updateRoute } from './feature.ts';
@@ -44,13 +48,16 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
       );
   }
   routes
-    .post(`/HealthcareService/:operation{\\$${IMPORT_OPERATION}}`, async (c) =>
-      sendFhir(
+    .post(`/HealthcareService/:operation{\\$${IMPORT_OPERATION}}`, async (c) => {
+      assertOnlyParams(queryOf(c.req.url), ['source', ...RESPONSE_PARAMS], `$${IMPORT_OPERATION}`);
+      return sendFhir(
         c,
         importParameters(await importOpenReferral(deps, c.get('ctx'), c.get('body'), c.req.query('source'))),
-      ),
-    )
-    .get(`/OperationDefinition/${IMPORT_OPERATION}`, (c) => sendFhir(c, IMPORT_DEFINITION));
+      );
+    })
+    .get(`/OperationDefinition/${IMPORT_OPERATION}`, (c) =>
+      sendResource(c, asRead(IMPORT_DEFINITION, queryOf(c.req.url))),
+    );
   // Without `near`, a Location search is the store's, like any other (the read routes).
   routes
     .get('/Location', async (c, next) => {
@@ -67,7 +74,7 @@ export function directoryRoutes(deps: DirectoryDeps): FhirFeature {
         c,
         params.has('near')
           ? await searchNear(deps.store, ctx, params, base)
-          : await searchResources(deps.store, ctx, 'Location', params, base),
+          : await searchResources(deps.store, ctx, 'Location', params, base, searchHandling(c)),
       );
     });
   return {

@@ -32,8 +32,28 @@ export function updateRoute(
       c.get('body'),
       c.req.header('if-match'),
     );
-    return sendWritten(c, resource);
+    return sendUpdated(c, resource);
   };
+}
+
+/**
+ * The answer to an update or patch, in the form `Prefer: return=` asks for, as a create's is
+ * (https://hl7.org/fhir/R4/http.html#ops): no body, an OperationOutcome, or the resource.
+ */
+function sendUpdated(c: Context<AppEnv>, resource: Resource): Response {
+  const prefer = parsePrefer(c.req.header('prefer'));
+  if (prefer === 'minimal') return c.body(null, 200, versionHeaders(resource));
+  if (prefer === 'OperationOutcome') {
+    const said = `Updated ${resource.resourceType}/${resource.id} to version ${resource.meta?.versionId}`;
+    return sendFhir(
+      c,
+      operationOutcome([{ severity: 'information', code: 'informational', diagnostics: said }]),
+      {
+        headers: versionHeaders(resource),
+      },
+    );
+  }
+  return sendWritten(c, resource);
 }
 
 /**

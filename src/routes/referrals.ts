@@ -3,12 +3,15 @@ import { Hono } from 'hono';
 import { mayShowInAnswer } from '../auth/tenancy.ts';
 import { carePlanInputFromBundle } from '../care-plans/care-plan-bundle.ts';
 import { type CarePlanDeps, type CarePlanResult, createCarePlan } from '../care-plans/create-care-plan.ts';
+import { operationOutcome } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
+import { assertOnlyParams, RESPONSE_PARAMS } from '../fhir/search-values.ts';
 import type { AppEnv } from '../http/env.ts';
+import { queryOf } from '../http/query.ts';
 import { sendFhir } from '../http/respond.ts';
 import type { AsyncIntakeDeps } from '../referrals/async-intake.ts';
 import { type IntakeDeps, type IntakeResult, submitReferral } from '../referrals/intake.ts';
-import { parsePrefer, versionedLocation } from '../referrals/responses.ts';
+import { parsePrefer, type ReturnPreference, versionedLocation } from '../referrals/responses.ts';
 import { submitJsonReferral, submitServiceRequest } from '../referrals/submit-variants.ts';
 import { createUnlessMatched } from '../workflow/conditional-create.ts';
 import { acceptLater, sendJobStatus, wantsAsync } from './async-referrals.ts';
@@ -37,7 +40,11 @@ export function referralRoutes(
         );
         return sendFhir(
           c,
-          carePlanTransactionResponse(body as Bundle, written, (r) => mayShowInAnswer(principal, r)),
+          carePlanTransactionResponse(body as Bundle, written, {
+            shown: (r) => mayShowInAnswer(principal, r),
+            fhirBase: `${c.get('baseUrl')}/fhir`,
+            prefer: parsePrefer(c.req.header('prefer')),
+          }),
         );
       }
       if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'bundle');
@@ -72,7 +79,11 @@ export function referralRoutes(
     });
 
   // Without async jobs (a Worker without its job objects or outbox Queue), `_async` is no route.
-  if (asyncIntake) fhir.get('/_async/:id', (c) => sendJobStatus(c, asyncIntake.jobs));
+  if (asyncIntake)
+    fhir.get('/_async/:id', (c) => {
+      assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, 'An asynchronous request’s status');
+      return sendJobStatus(c, asyncIntake.jobs);
+    });
 
   const json = new Hono<AppEnv>().post('/referrals', async (c) => {
     if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'json');
@@ -98,11 +109,15 @@ function isCarePlanBundle(body: unknown): boolean {
   return types.includes('CarePlan') && !types.includes('ServiceRequest');
 }
 
-/** One entry per entry posted, in order: what each became. */
+/**
+ * One entry per entry posted, in order: what each became, in the form `Prefer: return=` asks
+ * for (https://hl7.org/fhir/R4/http.html#trules): the resource where the caller may read it, an
+ * OperationOutcome, or neither.
+ */
 function carePlanTransactionResponse(
   request: Bundle,
   written: CarePlanResult,
-  shown: (resource: Resource) => boolean,
+  answer: { shown: (resource: Resource) => boolean; fhirBase: string; prefer: ReturnPreference },
 ): Bundle {
   const goals = [...written.goals];
   const entry = (request.entry ?? []).map((e): BundleEntry => {
@@ -112,17 +127,37 @@ function carePlanTransactionResponse(
         : e.resource?.resourceType === 'CareTeam'
           ? written.careTeam
           : goals.shift();
-    const show = resource !== undefined && shown(resource);
+    const show = resource !== undefined && answer.shown(resource);
+    const outcome = resource ? entryOutcome(resource, show, answer.prefer) : undefined;
     return {
-      ...(resource && show ? { resource: toPublicResource(resource) } : {}),
+      ...(resource && show && answer.prefer === 'representation'
+        ? {
+            fullUrl: `${answer.fhirBase}/${resource.resourceType}/${resource.id}`,
+            resource: toPublicResource(resource),
+          }
+        : {}),
       response: {
         status: '201 Created',
         ...(resource
           ? { location: versionedLocation(resource), etag: `W/"${resource.meta?.versionId}"` }
           : {}),
-        ...(resource && !show ? { outcome: storedButNotShown(resource) } : {}),
+        ...(outcome ? { outcome } : {}),
       },
     };
   });
   return { resourceType: 'Bundle', type: 'transaction-response', entry };
+}
+
+/** What an entry's response says of its resource: why it is not shown, or, when asked, that it was stored. */
+function entryOutcome(resource: Resource, shown: boolean, prefer: ReturnPreference) {
+  if (prefer === 'minimal') return undefined;
+  if (!shown) return storedButNotShown(resource);
+  if (prefer !== 'OperationOutcome') return undefined;
+  return operationOutcome([
+    {
+      severity: 'information',
+      code: 'informational',
+      diagnostics: `Stored as ${resource.resourceType}/${resource.id}`,
+    },
+  ]);
 }

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { Failures } from '../fhir/outcomes.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
+import { searchHandling } from '../http/prefer.ts';
+import { queryOf } from '../http/query.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
 import { searchFormParams } from '../http/search-form.ts';
 import type { FhirStore } from '../resources/ports.ts';
@@ -13,14 +15,15 @@ import {
 } from '../resources/read-resources.ts';
 import type { FhirFeature } from './feature.ts';
 
-const query = (url: string): URLSearchParams => new URL(url).searchParams;
-
 /** The read surface over the store: read, vread, history and search for every served type. */
 export function resourceReadRoutes(store: FhirStore): FhirFeature {
   const routes = new Hono<AppEnv>()
     .get('/:type/:id/_history/:vid', async (c) => {
       const { type, id, vid } = c.req.param();
-      return sendResource(c, await readResourceVersion(store, c.get('ctx'), type, id, vid, query(c.req.url)));
+      return sendResource(
+        c,
+        await readResourceVersion(store, c.get('ctx'), type, id, vid, queryOf(c.req.url)),
+      );
     })
     .get('/:type/_history', () => {
       throw Failures.notServed('History of a whole type is not served; read the history of one resource');
@@ -29,26 +32,40 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
       const { type, id } = c.req.param();
       return sendFhir(
         c,
-        await readResourceHistory(store, c.get('ctx'), type, id, c.get('baseUrl'), query(c.req.url)),
+        await readResourceHistory(store, c.get('ctx'), type, id, c.get('baseUrl'), queryOf(c.req.url)),
       );
     })
     .get('/:type/:id', async (c) => {
       const { type, id } = c.req.param();
-      return sendResource(c, await readResource(store, c.get('ctx'), type, id, query(c.req.url)));
+      return sendResource(c, await readResource(store, c.get('ctx'), type, id, queryOf(c.req.url)));
     })
     // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form's parameters and the URL's, together.
     .post('/:type/_search', async (c) => {
       const params = await searchFormParams(c);
       return sendFhir(
         c,
-        await searchResources(store, c.get('ctx'), c.req.param('type'), params, c.get('baseUrl')),
+        await searchResources(
+          store,
+          c.get('ctx'),
+          c.req.param('type'),
+          params,
+          c.get('baseUrl'),
+          searchHandling(c),
+        ),
       );
     })
     .get('/:type', async (c) => {
       const params = new URL(c.req.url).searchParams;
       return sendFhir(
         c,
-        await searchResources(store, c.get('ctx'), c.req.param('type'), params, c.get('baseUrl')),
+        await searchResources(
+          store,
+          c.get('ctx'),
+          c.req.param('type'),
+          params,
+          c.get('baseUrl'),
+          searchHandling(c),
+        ),
       );
     });
 
@@ -58,6 +75,7 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
       type,
       interactions: ['read', 'vread', 'history-instance', 'search-type'],
       searchable: true,
+      conditionalRead: true,
     })),
   };
 }

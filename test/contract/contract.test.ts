@@ -98,8 +98,16 @@ describe('the contract, complete', () => {
   it('answers searches by canonical url with a searchset, empty when nothing has that url', async () => {
     const { app } = createTestApp();
     for (const type of ['ValueSet', 'CodeSystem', 'StructureDefinition']) {
-      const none = await json<Bundle>(await call(app, `/fhir/${type}?url=http://example.org/unknown`));
-      expect([none.resourceType, none.type, none.total, none.entry]).toEqual(['Bundle', 'searchset', 0, []]);
+      const response = await call(app, `/fhir/${type}?url=http://example.org/unknown`);
+      // FHIR JSON has no empty arrays: an empty searchset has no entry at all.
+      expect(await response.clone().text()).not.toContain('[]');
+      const none = await json<Bundle>(response);
+      expect([none.resourceType, none.type, none.total, none.entry]).toEqual([
+        'Bundle',
+        'searchset',
+        0,
+        undefined,
+      ]);
       const all = await json<Bundle>(await call(app, `/fhir/${type}`));
       expect(all.total).toBeGreaterThan(0);
       const first = all.entry?.[0]?.resource as { url: string; id: string };
@@ -149,20 +157,34 @@ describe('the CapabilityStatement, honest', () => {
     expect((await call(app, '/fhir/Patient?_id=x')).status).toBe(200);
   });
 
-  it('declares the Questionnaires as read only: they are served from files, not searched or versioned', async () => {
+  it('declares the Questionnaires as read and searched by url, as the files they are served from: not versioned', async () => {
     const { app } = createTestApp();
     const questionnaire = entryOf(
       await json<CapabilityStatement>(await call(app, '/metadata')),
       'Questionnaire',
     );
-    expect(interactions(questionnaire)).toEqual(['read']);
-    expect(questionnaire.searchParam).toBeUndefined();
+    expect(interactions(questionnaire)).toEqual(['read', 'search-type']);
+    expect(questionnaire.searchParam?.map((p) => p.name)).toEqual(['url']);
     expect(questionnaire.readHistory).toBe(false);
+    expect(questionnaire.conditionalRead).toBeUndefined();
+    const url = 'https://fhir.social-prescribing.example.org/Questionnaire/swemwbs';
+    const found = await json<Bundle>(await call(app, `/fhir/Questionnaire?url=${encodeURIComponent(url)}`));
+    expect(found.entry?.map((e) => e.resource?.id)).toEqual(['swemwbs']);
+    expect(found.entry?.[0]?.fullUrl).toBe('http://facade.test/fhir/Questionnaire/swemwbs');
+    const all = await json<Bundle>(await call(app, '/fhir/Questionnaire'));
+    expect(all.entry?.map((e) => e.resource?.id).sort()).toEqual(['ons4-personal-wellbeing', 'swemwbs']);
+    const none = await json<Bundle>(await call(app, '/fhir/Questionnaire?url=http://example.org/none'));
+    expect([none.total, none.entry]).toEqual([0, undefined]);
+    await expectOutcome(await call(app, '/fhir/Questionnaire?name=swemwbs'), 400, 'invalid');
   });
 
   it('declares AuditEvent reads only where a client can be granted them (not in the open local mode)', async () => {
     const { app } = createTestApp();
-    expect(interactions(entryOf(await json(await call(app, '/metadata')), 'AuditEvent'))).toEqual([]);
+    const open = entryOf(await json(await call(app, '/metadata')), 'AuditEvent');
+    // No `interaction: []`: FHIR JSON has no empty arrays.
+    expect(open).not.toHaveProperty('interaction');
+    const refused = await expectOutcome(await call(app, '/fhir/AuditEvent'), 403, 'forbidden');
+    expect(refused.issue[0].diagnostics).toMatch(/^The open local mode does not grant search on AuditEvent/);
     const s = await securedApp();
     const secured = entryOf(await json(await call(s.app, '/metadata')), 'AuditEvent');
     expect(interactions(secured)).toEqual(expect.arrayContaining(['read', 'search-type']));

@@ -296,4 +296,13 @@ describe('paging parameters', () => {
       });
     }
   });
+
+  it('reach at most 10,000 deep, as Medplum’s server does, on every store', () => {
+    expect(pagingParam(new URLSearchParams('_offset=10000'), '_offset', 0)).toBe(10_000);
+    expect(refusal(() => pagingParam(new URLSearchParams('_offset=10001'), '_offset', 0))).toEqual({
+      code: 'invalid',
+      at: '_offset',
+    });
+    expect(pagingParam(new URLSearchParams('_count=10001'), '_count', 20)).toBe(10_001);
+  });
 });
