@@ -1,4 +1,10 @@
-import { parseSearchRequest, splitSearchOnComma } from '@medplum/core';
+import {
+  getSearchParameter,
+  getSearchParameterDetails,
+  parseSearchRequest,
+  SearchParameterType,
+  splitSearchOnComma,
+} from '@medplum/core';
 import type { BundleEntry, ResourceType } from '@medplum/fhirtypes';
 import {
   type SearchParamCapability,
@@ -318,4 +324,16 @@ function assertValueForm(type: string, key: string, value: string, at: string): 
   } catch {
     throw refuse(`The value of ${at} is not of the form its type takes`, at);
   }
+  // Medplum's parser takes any text for a token; one on a boolean element is true or false.
+  if (!isBooleanParam(type, key.split(':')[0] as string)) return;
+  if (!splitSearchOnComma(value).every((v) => v === 'true' || v === 'false')) {
+    throw refuse(`${at} is true or false`, at);
+  }
+}
+
+function isBooleanParam(type: string, code: string): boolean {
+  const param = getSearchParameter(type, code);
+  return (
+    param?.type === 'token' && getSearchParameterDetails(type, param).type === SearchParameterType.BOOLEAN
+  );
 }

@@ -14,7 +14,7 @@ import type { FhirStore } from '../../src/medplum/store.ts';
 import { call } from '../support/app.ts';
 import { seededApp } from '../support/referrals.ts';
 import { AUDITOR, CLIENTS_JSON, SP, securedApp } from '../support/secured.ts';
-import { type Send, walkStatement } from './walk.ts';
+import { probeSearchParams, type Send, walkStatement } from './walk.ts';
 
 // A standard FHIR client trusts /metadata: everything it declares is requested here, on the data
 // the example journey leaves, and nothing may answer 400, 404, 405 or 5xx. The one system
@@ -85,8 +85,12 @@ describe('the CapabilityStatement, walked', () => {
     );
     await addFixtures(store, values.get('patient') as string, []);
     const send: Send = (_type, path, init = {}) => call(app, path, init);
-    const problems = await walkStatement(await statementOf(await call(app, '/metadata')), send);
+    const statement = await statementOf(await call(app, '/metadata'));
+    const problems = await walkStatement(statement, send);
     expect(problems).toEqual([]);
+    const probed = await probeSearchParams(statement, send);
+    expect(probed.problems).toEqual([]);
+    expect(probed.parameters).toBeGreaterThan(40);
   }, 120_000);
 
   it('in the secured mode, as a client with wide scopes (the audit client for AuditEvent)', async () => {
@@ -114,7 +118,11 @@ describe('the CapabilityStatement, walked', () => {
     await s.audit.flush();
     const send: Send = async (type, path, init = {}) =>
       s.as(await tokenOf(type === 'AuditEvent' ? AUDITOR : SP), path, init);
-    const problems = await walkStatement(await statementOf(await call(s.app, '/metadata')), send);
+    const statement = await statementOf(await call(s.app, '/metadata'));
+    const problems = await walkStatement(statement, send);
     expect(problems).toEqual([]);
+    const probed = await probeSearchParams(statement, send);
+    expect(probed.problems).toEqual([]);
+    expect(probed.parameters).toBeGreaterThan(40);
   }, 120_000);
 });

@@ -2,6 +2,8 @@ import {
   evalFhirPath,
   evalFhirPathTyped,
   getSearchParameter,
+  getSearchParameterDetails,
+  SearchParameterType,
   type TypedValue,
   toTypedValue,
 } from '@medplum/core';
@@ -117,7 +119,17 @@ function valueFrom(param: SearchParameter, samples: Resource[]): { value: string
     }
   }
   if (param.code === '_tag') return { value: 'http://example.org/walk|walk-none' };
-  return { value: PLACEHOLDER[param.type] ?? 'walk' };
+  const boolean = param.type === 'token' && samples[0] && isBoolean(samples[0].resourceType, param);
+  return { value: boolean ? 'true' : (PLACEHOLDER[param.type] ?? 'walk') };
+}
+
+/** Whether a token parameter is on a boolean element (true or false its only values). */
+function isBoolean(type: string, param: SearchParameter): boolean {
+  try {
+    return getSearchParameterDetails(type, param).type === SearchParameterType.BOOLEAN;
+  } catch {
+    return false;
+  }
 }
 
 const lastSegment = (url: string) => url.split('|')[0]?.split('/').pop() as string;
@@ -319,4 +331,127 @@ async function writes(
       success: true,
     });
   }
+}
+
+/** A value of the parameter's type that no stored resource holds. */
+const NON_MATCHING: Record<string, string> = {
+  token: 'http://example.org/none|none',
+  reference: 'Patient/00000000-0000-4000-8000-0000000000ff',
+  date: '1900-01-01',
+  string: 'zzzz-nobody',
+  uri: 'http://example.org/none',
+  number: '987654321',
+  quantity: '987654321',
+};
+
+/** A value no parameter of the type can mean: a 400, not a filter that finds nothing. */
+const MALFORMED: Record<string, string> = {
+  date: 'not-a-date',
+  number: 'not-a-number',
+  quantity: 'not-a-quantity',
+};
+
+/** The modifiers R4 gives each parameter type that the service honours. */
+const MODIFIERS: Record<string, string[]> = {
+  string: ['exact', 'contains', 'missing'],
+  token: ['not', 'missing'],
+  reference: ['missing'],
+  date: ['missing'],
+  uri: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+};
+
+/**
+ * For every declared search parameter with a value in stored data: the value finds the resource
+ * it came from, a value of the same type that nothing holds does not, a malformed value is a 400,
+ * and each honoured modifier answers as it must (`:missing=true` leaves the resource out and
+ * `:missing=false` keeps it, `:not` leaves it out, `:exact` with the whole value and `:contains`
+ * with a part of it keep it). A parameter the service ignored would answer one of these as if it
+ * were absent. Returns the problems and how many requests were tried.
+ */
+export async function probeSearchParams(
+  statement: CapabilityStatement,
+  send: Send,
+): Promise<{ problems: string[]; tried: number; parameters: number }> {
+  const problems: string[] = [];
+  let tried = 0;
+  let parameters = 0;
+  const found = async (type: string, query: Record<string, string>) => {
+    tried++;
+    const path = `/fhir/${type}?${new URLSearchParams({ ...query, _count: '100' })}`;
+    const response = await send(type, path);
+    if (!response.ok) return { path, status: response.status, ids: [] as string[] };
+    return {
+      path,
+      status: response.status,
+      ids: matches((await response.json()) as Bundle).map((r) => r.id as string),
+    };
+  };
+  for (const r of statement.rest?.[0]?.resource ?? []) {
+    if (!r.interaction?.some((i) => i.code === 'search-type')) continue;
+    const all = await send(r.type, `/fhir/${r.type}?_count=100`);
+    if (!all.ok) continue;
+    const stored = matches((await all.json()) as Bundle);
+    for (const declared of r.searchParam ?? []) {
+      const definition = declared.definition ? DEFINITIONS.get(declared.definition) : undefined;
+      const param = getSearchParameter(r.type, declared.name) ?? definition;
+      if (!param || declared.type === 'special' || declared.name.startsWith('_')) continue;
+      const { value, id } = valueFrom(param, stored);
+      if (!id) continue;
+      parameters++;
+      const expect = (ok: boolean, what: string, answer: { path: string; status: number }) => {
+        if (!ok) problems.push(`${answer.path} (${answer.status}): ${what}`);
+      };
+      const name = declared.name;
+      const hit = await found(r.type, { [name]: value });
+      expect(hit.ids.includes(id), `does not find ${r.type}/${id}, whose value it is`, hit);
+      // The other boolean, for a boolean: a value of the form that the resource does not hold.
+      const none = value === 'true' ? 'false' : value === 'false' ? 'true' : NON_MATCHING[declared.type];
+      if (none && !value.split(',').includes(none)) {
+        const miss = await found(r.type, { [name]: none });
+        expect(
+          miss.status === 200 && !miss.ids.includes(id),
+          `finds ${r.type}/${id} by a value it does not hold`,
+          miss,
+        );
+      }
+      // A token of a boolean element takes true or false only.
+      const malformed =
+        MALFORMED[declared.type] ?? (value === 'true' || value === 'false' ? 'notabool' : undefined);
+      if (malformed) {
+        const bad = await found(r.type, { [name]: malformed });
+        expect(bad.status === 400, 'takes a malformed value', bad);
+      }
+      for (const modifier of MODIFIERS[declared.type] ?? []) {
+        // A modifier refused (400, with an OperationOutcome saying so) is not one ignored.
+        const refused = async (query: Record<string, string>) => {
+          const answer = await found(r.type, query);
+          return answer.status === 400 ? undefined : answer;
+        };
+        if (modifier === 'missing') {
+          if (!(await refused({ [`${name}:missing`]: 'true' }))) continue;
+          const missing = await found(r.type, { [`${name}:missing`]: 'true' });
+          expect(
+            missing.status === 200 && !missing.ids.includes(id),
+            `:missing=true finds ${r.type}/${id}`,
+            missing,
+          );
+          const present = await found(r.type, { [`${name}:missing`]: 'false' });
+          expect(present.ids.includes(id), `:missing=false does not find ${r.type}/${id}`, present);
+        } else if (modifier === 'not') {
+          const not = await found(r.type, { [`${name}:not`]: value });
+          expect(not.status === 200 && !not.ids.includes(id), `:not finds ${r.type}/${id}`, not);
+        } else if (modifier === 'exact') {
+          const exact = await found(r.type, { [`${name}:exact`]: value });
+          expect(exact.ids.includes(id), `:exact with the whole value does not find ${r.type}/${id}`, exact);
+        } else if (modifier === 'contains' && value.length > 2) {
+          const part = value.slice(1, -1);
+          const contains = await found(r.type, { [`${name}:contains`]: part });
+          expect(contains.ids.includes(id), `:contains with a part does not find ${r.type}/${id}`, contains);
+        }
+      }
+    }
+  }
+  return { problems, tried, parameters };
 }
