@@ -18,7 +18,12 @@ export const versionedLocation = (r: Resource): string =>
  * The transaction-response for a referral Bundle: one entry per entry posted, in order, with its
  * status, location and ETag; the ServiceRequest's entry names the Task that tracks it.
  */
-export function toTransactionResponse(result: IntakeResult, prefer: ReturnPreference): Bundle {
+export function toTransactionResponse(
+  result: IntakeResult,
+  prefer: ReturnPreference,
+  /** The FHIR base the answer names resources under (each shown one has its `fullUrl`). */
+  fhirBase: string,
+): Bundle {
   const entry = result.entries.map((stored): BundleEntry => {
     const notes = [...stored.notes];
     if (prefer === 'representation' && !stored.shown) {
@@ -44,9 +49,14 @@ export function toTransactionResponse(result: IntakeResult, prefer: ReturnPrefer
           )
         : undefined;
     const { meta } = stored.resource;
+    const shown = prefer === 'representation' && stored.shown;
     return {
-      fullUrl: undefined,
-      ...(prefer === 'representation' && stored.shown ? { resource: toPublicResource(stored.resource) } : {}),
+      ...(shown
+        ? {
+            fullUrl: `${fhirBase}/${stored.resource.resourceType}/${stored.resource.id}`,
+            resource: toPublicResource(stored.resource),
+          }
+        : {}),
       response: {
         status: status(stored, result),
         location: versionedLocation(stored.resource),

@@ -120,7 +120,11 @@ export function asyncIntakeHandlers(
                 format: 'json',
               }
             : {
-                ...transactionAnswer(await submitReferral(deps, message.body, ctx), message.prefer),
+                ...transactionAnswer(
+                  await submitReferral(deps, message.body, ctx),
+                  message.prefer,
+                  message.baseUrl,
+                ),
                 format: 'fhir',
               };
       } catch (err) {

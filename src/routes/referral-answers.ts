@@ -10,8 +10,12 @@ export interface Answer<T> {
 }
 
 /** The answer to `POST /fhir` with a referral: its transaction-response. */
-export function transactionAnswer(result: IntakeResult, prefer: ReturnPreference): Answer<Bundle> {
-  return { status: 200, headers: {}, body: toTransactionResponse(result, prefer) };
+export function transactionAnswer(
+  result: IntakeResult,
+  prefer: ReturnPreference,
+  baseUrl: string,
+): Answer<Bundle> {
+  return { status: 200, headers: {}, body: toTransactionResponse(result, prefer, `${baseUrl}/fhir`) };
 }
 
 /** The answer to `POST /referrals`: what became of the referral, with links to read it. */

@@ -49,7 +49,7 @@ export function referralRoutes(
       }
       if (asyncIntake && wantsAsync(c)) return acceptLater(c, { ...deps, ...asyncIntake }, 'bundle');
       const result = await submitReferral(deps, body, c.get('ctx'));
-      const answer = transactionAnswer(result, parsePrefer(c.req.header('prefer')));
+      const answer = transactionAnswer(result, parsePrefer(c.req.header('prefer')), c.get('baseUrl'));
       return sendFhir(c, answer.body, answer);
     })
 

@@ -54,7 +54,13 @@ describe('referral intake (POST /fhir)', () => {
       expect(entry.response?.etag).toMatch(/^W\/"[^"]+"$/);
       expect(entry.resource?.resourceType).toBe(type);
       if (type === 'Patient') expect(entry.response?.status).toBe('201 Created');
+      // An entry holding a resource names it by its full URL (FHIR's bdl-8 asks it of every entry).
+      expect(entry.fullUrl).toBe(`http://facade.test/fhir/${type}/${entry.resource?.id}`);
     });
+    const minimal = (await (
+      await postBundle(app, exampleBody(GP_BUNDLE), { prefer: 'return=minimal' })
+    ).json()) as Bundle;
+    expect(minimal.entry?.every((e) => e.fullUrl === undefined && e.resource === undefined)).toBe(true);
   });
 
   it('honours Prefer: return=minimal and return=OperationOutcome', async () => {
