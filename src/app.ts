@@ -15,7 +15,7 @@ import { jsonBody } from './http/body.ts';
 import type { AppEnv, CallerAddress } from './http/env.ts';
 import { errorResponse } from './http/errors.ts';
 import { negotiateFormat } from './http/negotiate.ts';
-import { writeQuery } from './http/query.ts';
+import { plainQuery, writeQuery } from './http/query.ts';
 import type { Logger } from './logger.ts';
 import type { FhirStore } from './medplum/store.ts';
 import { audit } from './middleware/audit.ts';
@@ -182,11 +182,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   for (const path of protectedPaths) {
     app.use(path, authenticated, audited, limited);
     // Answered by the routes' methods, known once every route is mounted (`allowed`, below).
-    if (path === '/fhir/*')
-      app.use(
-        path,
-        writeQuery((method, at) => allowed(at).includes(method)),
-      );
+    const serves = (method: string, at: string) => allowed(at).includes(method);
+    app.use(path, path === '/fhir/*' ? writeQuery(serves) : plainQuery(serves));
     // A search by POST carries a form, not a resource.
     app.use(path, async (c, next) =>
       WRITE_METHODS.includes(c.req.method) && !c.req.path.endsWith('/_search') ? body(c, next) : next(),

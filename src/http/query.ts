@@ -27,3 +27,17 @@ export function writeQuery(serves: (method: string, path: string) => boolean): M
     await next();
   };
 }
+
+/**
+ * The query string of the plain-JSON routes (`/referrals` and its operations): they take their
+ * input in the body only, so any parameter is refused rather than ignored. A method the path does
+ * not serve is left to be answered 405.
+ */
+export function plainQuery(serves: (method: string, path: string) => boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (serves(c.req.method, c.req.path)) {
+      assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, `${c.req.method} ${c.req.routePath}`);
+    }
+    await next();
+  };
+}

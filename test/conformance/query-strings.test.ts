@@ -165,3 +165,27 @@ describe('reads of the published contract', () => {
     }
   });
 });
+
+describe('the plain-JSON routes', () => {
+  it('take their input in the body only: a parameter on /referrals or its operations is refused, changing nothing', async () => {
+    const r = await referred();
+    const task = async () =>
+      ((await (await r.s.as(r.sp, `/fhir/Task?focus=ServiceRequest/${r.srId}`)).json()) as Bundle).entry?.[0]
+        ?.resource as { status?: string };
+    await refusesParameter(await postJson(r, r.sp, `/referrals/${r.srId}/$accept?force=true`), 'force');
+    expect((await task()).status).toBe('requested');
+    expect((await postJson(r, r.sp, `/referrals/${r.srId}/$accept`)).status).toBe(200);
+    expect((await task()).status).toBe('accepted');
+    const json = {
+      referralId: 'QS-1',
+      patient: { nhsNumber: '9990000034', givenName: 'Amir', familyName: 'Rahman', birthDate: '1961-07-14' },
+      referrer: { name: 'Sam Patel', organisation: { name: 'Sender' } },
+      receivingServiceOdsCode: 'SPX01',
+      reasons: [{ snomedCode: '422650009' }],
+      consent: { given: true, date: '2026-11-19T14:00:00Z' },
+      authoredOn: '2026-11-19T14:05:00Z',
+    };
+    await refusesParameter(await postJson(r, r.gp, '/referrals?dryRun=true', json), 'dryRun');
+    expect((await postJson(r, r.gp, '/referrals', json)).status).toBe(201);
+  });
+});
