@@ -64,7 +64,7 @@ function queryArbitrary(): fc.Arbitrary<string> {
       'authored=ge2026-11-01',
       '_lastUpdated=ge2000-01-01',
       'subject:missing=true',
-      'patient.identifier=https://fhir.nhs.uk/Id/nhs-number|' + PEOPLE[0]?.nhs,
+      `patient.identifier=https://fhir.nhs.uk/Id/nhs-number|${PEOPLE[0]?.nhs}`,
       '_has:ServiceRequest:subject:status=active',
       'code=http://snomed.info/sct|871731000000106',
       'owner:Organization.identifier=HSP01',
