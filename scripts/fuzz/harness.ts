@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config.ts';
 import { indexDefinitions } from '../../src/fhir/definitions.ts';
+import { MAX_ARRAY_ITEMS } from '../../src/fhir/shape.ts';
 import { createJsonLogger } from '../../src/logger.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { seedEmbeddedStore } from '../../src/medplum/embedded/seed.ts';
@@ -222,7 +223,26 @@ const BODY_MUTATIONS: BodyMutation[] = [
     setAt(body, pick, (v) =>
       typeof v === 'string' ? Number(v) || 0 : typeof v === 'number' ? String(v) : v,
     ),
+  // Give an element an `_element` sibling (its id and extensions), mostly of the wrong type.
+  (body, pick, noise) => withSibling(body, pick, noise),
+  // Repeat an array's first member until the array is longer than a body may hold.
+  (body, pick) =>
+    setAt(body, pick, (v) =>
+      Array.isArray(v) && v.length > 0 ? Array(MAX_ARRAY_ITEMS + 1 + (pick % 2000)).fill(v[0]) : v,
+    ),
 ];
+
+/** The body with `_key` set to `noise` beside the element at the picked path, when it is a key. */
+function withSibling(body: unknown, pick: number, noise: unknown): unknown {
+  const copy = structuredClone(body);
+  const path = pathsOf(copy)[pick % pathsOf(copy).length] ?? [];
+  const last = path.at(-1);
+  if (typeof last !== 'string') return copy;
+  let parent = copy as Record<string | number, unknown>;
+  for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
+  parent[`_${last}`] = noise;
+  return copy;
+}
 
 function setAt(body: unknown, pick: number, change: (value: unknown) => unknown): unknown {
   const copy = structuredClone(body);

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
 import { Failures, FhirError } from '../fhir/outcomes.ts';
+import { budgetIssues } from '../fhir/shape.ts';
 import type { AppEnv } from './env.ts';
 import { jsonBodyIssues } from './json-guard.ts';
 
@@ -15,7 +16,8 @@ const JSON_MEDIA_TYPES = [
 /**
  * For requests that carry a resource: 415 unless the body is FHIR JSON or JSON, 413 past the
  * size limit (counted on the stream, not trusted from Content-Length), 400 when it does not
- * parse. The parsed body is left on the context as `body`.
+ * parse, and 413 for a FHIR resource holding more than any sender needs (src/fhir/shape.ts:
+ * array lengths, extension depth, element count). The parsed body is left on the context as `body`.
  */
 export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   return every(
@@ -63,6 +65,10 @@ function parseJson(): MiddlewareHandler<AppEnv> {
     }
     const issues = jsonBodyIssues(body);
     if (issues.length) throw new FhirError('malformed', issues);
+    // A feed to import is not a resource: its records are held to these limits one by one.
+    const resource = typeof (body as { resourceType?: unknown } | null)?.resourceType === 'string';
+    const budget = resource ? budgetIssues(body) : [];
+    if (budget.length) throw new FhirError('too-large', budget);
     c.set('body', body);
     c.set('rawBody', text);
     await next();

@@ -31,6 +31,8 @@ export const STATUS_OF: Readonly<Record<OutcomeKind, number>> = {
 const UPSTREAM_STATUS: Readonly<Record<UpstreamFailure, number>> = {
   unavailable: 503,
   throttled: 503,
+  contention: 503,
+  'no-transactions': 503,
   timeout: 504,
   'bad-gateway': 502,
   auth: 502,
@@ -47,12 +49,30 @@ const REFUSAL_STATUS: Readonly<Record<StoreRefusal, number>> = {
 /** Seconds a caller should wait before retrying an outage that may pass. */
 const RETRY_AFTER_SECONDS = '5';
 
+/**
+ * Seconds to wait where the cause lasts longer: a Project given the feature is found again within
+ * 30 seconds (src/medplum/store.ts); refused credentials need someone to change them.
+ */
+const UPSTREAM_RETRY_AFTER: Partial<Record<UpstreamFailure, string>> = {
+  'no-transactions': '30',
+  auth: '60',
+};
+
 const UPSTREAM_MESSAGES: Record<UpstreamError['failure'], Issue> = {
   unavailable: { code: 'transient', diagnostics: 'The FHIR store is unavailable; try again later' },
   throttled: { code: 'throttled', diagnostics: 'The FHIR store is busy; try again later' },
   timeout: { code: 'timeout', diagnostics: 'The FHIR store did not answer in time' },
   'bad-gateway': { code: 'exception', diagnostics: 'The FHIR store returned an error' },
   auth: { code: 'exception', diagnostics: 'The FHIR store refused this service’s credentials' },
+  contention: {
+    code: 'transient',
+    diagnostics: 'The FHIR store was too busy with concurrent writes to finish this one; try again',
+  },
+  'no-transactions': {
+    code: 'not-supported',
+    diagnostics:
+      'The FHIR store applies transaction Bundles entry by entry, so this service writes no referral there: give the Medplum project the transaction-bundles feature',
+  },
 };
 
 /** An error as it is answered: status, OperationOutcome and headers. */
@@ -62,18 +82,28 @@ export interface ErrorAnswer {
   headers: Record<string, string>;
 }
 
-/** Turns anything thrown while serving a request into the answer that describes it. */
+/**
+ * Turns anything thrown while serving a request into the answer that describes it. Every 502, 503
+ * and 504 says when to try again: each is the store failing or missing, or the service not
+ * ready, and none is the request's fault.
+ */
 export function toErrorAnswer(err: unknown): ErrorAnswer {
+  const answer = describe(err);
+  if ([502, 503, 504].includes(answer.status) && !answer.headers['Retry-After']) {
+    answer.headers['Retry-After'] = RETRY_AFTER_SECONDS;
+  }
+  return answer;
+}
+
+function describe(err: unknown): ErrorAnswer {
   if (err instanceof FhirError) {
     return { status: STATUS_OF[err.kind], outcome: err.outcome, headers: { ...err.headers } };
   }
   if (err instanceof UpstreamError) {
-    const status = UPSTREAM_STATUS[err.failure];
     return {
-      status,
+      status: UPSTREAM_STATUS[err.failure],
       outcome: new FhirError('internal', [UPSTREAM_MESSAGES[err.failure]]).outcome,
-      // An outage or a slow store may pass; a store that rejects the facade's credentials will not.
-      headers: err.failure === 'auth' ? {} : { 'Retry-After': RETRY_AFTER_SECONDS },
+      headers: { 'Retry-After': UPSTREAM_RETRY_AFTER[err.failure] ?? RETRY_AFTER_SECONDS },
     };
   }
   if (err instanceof StoreError) {

@@ -1,7 +1,22 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 
-/** Why Medplum could not serve a request: the store's fault, never the caller's. */
-export type UpstreamFailure = 'unavailable' | 'timeout' | 'bad-gateway' | 'auth' | 'throttled';
+/**
+ * Why Medplum could not serve a request: the store's fault, never the caller's. `contention`: a
+ * write lost to concurrent ones and was rolled back (a serialization failure or a deadlock), so
+ * nothing of it was applied. `no-transactions`: the Project runs transaction Bundles entry by
+ * entry (it lacks the `transaction-bundles` feature), so a write of several entries is not sent.
+ */
+export const UPSTREAM_FAILURES = [
+  'unavailable',
+  'timeout',
+  'bad-gateway',
+  'auth',
+  'throttled',
+  'contention',
+  'no-transactions',
+] as const;
+
+export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
 
 /**
  * Medplum failed, not the caller. Thrown only from `src/medplum/`, so 5xx, timeouts, network and

@@ -1,5 +1,5 @@
 import { getStatus, isOperationOutcome, MedplumClient, OperationOutcomeError } from '@medplum/core';
-import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
 import { isMissing, StoreError, UpstreamError } from './errors.ts';
 import { createUpstreamFetch, type FetchLike } from './fetch.ts';
 
@@ -18,8 +18,12 @@ export interface FhirStore {
   create<T extends Resource>(resource: T): Promise<T>;
   update<T extends Resource>(resource: T, options?: { ifMatchVersion?: string }): Promise<T>;
   delete(type: ResourceType, id: string): Promise<void>;
-  /** Sends a batch or transaction Bundle as it is. */
-  bundle(bundle: Bundle): Promise<Bundle>;
+  /**
+   * Sends a batch or transaction Bundle as it is. A transaction writing several entries is sent
+   * only to a store that runs it all or nothing, and so is one with `whole` (a step of a write
+   * whose other steps would be refused there); otherwise it fails as `no-transactions`.
+   */
+  bundle(bundle: Bundle, options?: { whole?: boolean }): Promise<Bundle>;
   /** Proves the store answers an authenticated request. */
   ping(): Promise<void>;
 }
@@ -52,15 +56,26 @@ export function createMedplumClient(connection: MedplumConnection): MedplumClien
   });
 }
 
-/** How calls that are safe to repeat are retried after a failure that may pass. */
+/** How calls are retried after a failure that may pass. */
 export interface RetryPolicy {
-  /** Attempts after the first. */
+  /** Attempts after the first, for a call that is safe to repeat. */
   retries: number;
+  /**
+   * Attempts after the first for a write the store rolled back because it lost to concurrent
+   * ones (CONTENTION_RETRIES unless given): such a write applied nothing, so any write may be
+   * repeated, and under load it takes more than two.
+   */
+  contentionRetries?: number;
   /** Backoff before retry n (from 0) is drawn uniformly from 0 to baseMs * 2^n ("full jitter"). */
   baseMs: number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
 }
+
+export const CONTENTION_RETRIES = 6;
+
+/** The longest backoff drawn from: a retry later than this would outlast a caller's patience. */
+export const MAX_BACKOFF_MS = 2_000;
 
 export const DEFAULT_RETRY: RetryPolicy = {
   retries: 2,
@@ -69,35 +84,106 @@ export const DEFAULT_RETRY: RetryPolicy = {
   random: Math.random,
 };
 
-/** The FhirStore over a MedplumClient. */
-export function createMedplumStore(client: MedplumClient, policy: RetryPolicy = DEFAULT_RETRY): FhirStore {
+/**
+ * How long what was learnt of the store's transactions is trusted before it is checked again:
+ * that they are atomic (rechecked now and then, as a Project's features may change), or that
+ * they run entry by entry (rechecked sooner, so writes resume soon after the feature is added).
+ */
+export interface TransactionCheck {
+  atomicForMs: number;
+  partialForMs: number;
+  now: () => number;
+}
+
+export const DEFAULT_TRANSACTION_CHECK: TransactionCheck = {
+  atomicForMs: 5 * 60_000,
+  partialForMs: 30_000,
+  now: () => Date.now(),
+};
+
+/**
+ * The FhirStore over a MedplumClient. A transaction Bundle that writes more than one entry is
+ * sent only to a store known to run it all or nothing (see {@link runsTransactionsAtomically}):
+ * what the store does is learnt from the probe (readiness runs it too) or from a transaction
+ * answered entry by entry, and otherwise the write fails as `no-transactions` without being sent.
+ */
+export function createMedplumStore(
+  client: MedplumClient,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  check: TransactionCheck = DEFAULT_TRANSACTION_CHECK,
+): FhirStore {
   const safe = <T>(fn: () => Promise<T>) => withRetries(() => call(fn), policy);
-  return {
+  // Any write may be repeated after the store rolled it back; nothing else is retried for it.
+  const write = <T>(fn: () => Promise<T>) => withRetries(() => call(fn), policy, isContention);
+
+  let learnt: { atomic: boolean; at: number } | undefined;
+  let probe: Promise<boolean> | undefined;
+  const learn = (atomic: boolean) => {
+    learnt = { atomic, at: check.now() };
+  };
+  const current = () =>
+    learnt !== undefined &&
+    check.now() - learnt.at < (learnt.atomic ? check.atomicForMs : check.partialForMs);
+  const requireAtomic = async () => {
+    if (!current()) {
+      probe ??= runsTransactionsAtomically(store).finally(() => {
+        probe = undefined;
+      });
+      await probe;
+    }
+    if (learnt && !learnt.atomic) throw new UpstreamError('no-transactions');
+  };
+
+  const store: FhirStore = {
     read: (type, id) => safe(() => client.readResource(type as ResourceType, id)) as never,
     readVersion: (type, id, versionId) =>
       safe(() => client.readVersion(type as ResourceType, id, versionId)) as never,
     history: (type, id) => safe(() => client.readHistory(type, id)) as Promise<Bundle>,
     search: (type, query) => safe(() => client.search(type, query)) as Promise<Bundle>,
-    create: (resource) => call(() => client.createResource(resource)),
+    create: (resource) => write(() => client.createResource(resource)),
     update: (resource, options) =>
-      call(() =>
+      write(() =>
         client.updateResource(
           resource,
           options?.ifMatchVersion ? { headers: { 'If-Match': `W/"${options.ifMatchVersion}"` } } : undefined,
         ),
       ),
     delete: async (type, id) => {
-      await call(() => client.deleteResource(type, id));
+      await write(() => client.deleteResource(type, id));
     },
-    bundle: (bundle) =>
-      isSafeToRepeat(bundle)
-        ? safe(() => client.executeBatch(bundle))
-        : call(() => client.executeBatch(bundle)),
+    bundle: async (bundle, options) => {
+      const transaction = bundle.type === 'transaction';
+      const dependent =
+        transaction && (writesSeveral(bundle) || (options?.whole === true && writesAny(bundle)));
+      if (dependent) await requireAtomic();
+      let response: Bundle;
+      try {
+        response = await (isSafeToRepeat(bundle) ? safe : write)(() => client.executeBatch(bundle));
+      } catch (err) {
+        // Only a transaction run whole fails whole for an entry that reads nothing.
+        if (transaction && !writesAny(bundle) && err instanceof StoreError && err.refusal === 'not-found') {
+          learn(true);
+        }
+        throw err;
+      }
+      // Only a store that runs the entries one by one answers a transaction with an entry failed.
+      if (transaction && (response.entry ?? []).some((e) => !e.response?.status?.startsWith('2'))) {
+        learn(false);
+        if (dependent) throw new UpstreamError('no-transactions');
+      }
+      return response;
+    },
     ping: async () => {
       await call(() => client.search('Organization', { _count: '1', _elements: 'id' }));
     },
   };
+  return store;
 }
+
+const isRead = (method: string | undefined) => method === 'GET' || method === 'HEAD';
+const writesAny = (bundle: Bundle) => (bundle.entry ?? []).some((e) => !isRead(e.request?.method));
+/** Writes whose entries may depend on each other: what only an atomic transaction keeps whole. */
+const writesSeveral = (bundle: Bundle) => (bundle.entry?.length ?? 0) > 1 && writesAny(bundle);
 
 /**
  * The resource, or undefined when the store says it is not there. Every other failure (the
@@ -188,20 +274,32 @@ export function isSafeToRepeat(bundle: Bundle): boolean {
   });
 }
 
+/** A failure that may pass: the store unreachable, overloaded, failing, or losing to concurrent writes. */
+export const mayPass = (err: UpstreamError): boolean =>
+  ['unavailable', 'throttled', 'bad-gateway', 'contention'].includes(err.failure);
+
+/** A write the store rolled back because concurrent ones won: nothing of it was applied. */
+export const isContention = (err: UpstreamError): boolean => err.failure === 'contention';
+
 /**
- * Runs a call that is safe to repeat, again after a failure that may pass (the store unreachable,
- * overloaded or answering 5xx), with jittered exponential backoff. A timeout is not retried: it
- * has used the request's time already, and the caller is told to retry instead.
+ * Runs a call again after a failure `retryable` says may pass (by default the store unreachable,
+ * overloaded, answering 5xx or rolling the call back for contention: for calls that are safe to
+ * repeat), with jittered exponential backoff. A timeout is not retried: it has used the request's
+ * time already, and the caller is told to retry instead.
  */
-export async function withRetries<T>(fn: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+export async function withRetries<T>(
+  fn: () => Promise<T>,
+  policy: RetryPolicy,
+  retryable: (err: UpstreamError) => boolean = mayPass,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      const passing =
-        err instanceof UpstreamError && ['unavailable', 'throttled', 'bad-gateway'].includes(err.failure);
-      if (!passing || attempt >= policy.retries) throw err;
-      await policy.sleep(policy.random() * policy.baseMs * 2 ** attempt);
+      if (!(err instanceof UpstreamError) || !retryable(err)) throw err;
+      const retries = isContention(err) ? (policy.contentionRetries ?? CONTENTION_RETRIES) : policy.retries;
+      if (attempt >= retries) throw err;
+      await policy.sleep(policy.random() * Math.min(MAX_BACKOFF_MS, policy.baseMs * 2 ** attempt));
     }
   }
 }
@@ -221,6 +319,8 @@ function classify(err: unknown): Error {
     const status = getStatus(cause);
     // The store refusing the facade's own credentials is a gateway fault, not the caller's.
     if (status === 401 || status === 403) return new UpstreamError('auth', status);
+    // Medplum answers a transaction that lost to concurrent ones 409, as it does a real conflict.
+    if (status === 409 && rolledBackForContention(cause)) return new UpstreamError('contention', status);
     if (status >= 500) return new UpstreamError('bad-gateway', status);
     return new StoreError(status, cause);
   }
@@ -228,4 +328,17 @@ function classify(err: unknown): Error {
     return new UpstreamError('timeout');
   }
   return new UpstreamError('bad-gateway');
+}
+
+/**
+ * PostgreSQL's codes for a transaction rolled back because concurrent ones won: a serialization
+ * failure (Medplum answers 409 with it once its own two retries of a serializable transaction have
+ * failed) and a deadlock.
+ */
+const CONTENTION_CODES: ReadonlySet<string> = new Set(['40001', '40P01']);
+
+function rolledBackForContention(outcome: OperationOutcome): boolean {
+  return (outcome.issue ?? []).some((issue) =>
+    issue.details?.coding?.some((coding) => coding.code !== undefined && CONTENTION_CODES.has(coding.code)),
+  );
 }

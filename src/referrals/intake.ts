@@ -185,7 +185,11 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
     });
     // A referral accepted before is written again, not replayed: every create is conditional, so
     // what an earlier, interrupted write left out is completed and nothing is written twice.
-    const written = await writeInSteps(deps.store, plan.entries, 'referral');
+    // People and organisations new here are stored first, so that what names them names the
+    // record stored, whichever process stored it.
+    const written = await writeInSteps(deps.store, plan.entries, 'referral', {
+      settleFirst: (entry) => plan.sharedCreates.has(entry.fullUrl ?? ''),
+    });
     const stored = (fullUrl: string) => written.get(fullUrl) as WrittenEntry;
     const entries = plan.outcomes.map((outcome: EntryOutcome): StoredEntry => {
       const notes: Issue[] = [];

@@ -49,6 +49,11 @@ export interface WritePlan {
   /** One per sender entry, in the sender's order. */
   outcomes: EntryOutcome[];
   taskFullUrl: string;
+  /**
+   * The creates another referral may make at the same time (people and organisations, matched on
+   * an identifier), by `fullUrl`: each must be stored, and its id known, before an entry names it.
+   */
+  sharedCreates: ReadonlySet<string>;
 }
 
 /**
@@ -81,6 +86,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
   const posts: BundleEntry[] = [];
   const puts: BundleEntry[] = [];
   const pending: EntryOutcome[] = [];
+  const sharedCreates = new Set<string>();
 
   const logical = logicalTargets(referral, resolution);
   for (const entry of referral.entries) {
@@ -120,6 +126,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
       },
     });
     pending.push({ kind: 'create', fullUrl: urns.get(entry.index) as string });
+    if (matchIdentifier(prepared)) sharedCreates.add(urns.get(entry.index) as string);
   }
 
   // A person named rather than sent: the receiving service must be able to reach them.
@@ -172,7 +179,7 @@ export function planReferralWrite(input: WritePlanInput): WritePlan {
     resource: withAccess(stripForCreate(provenance, provenanceTag), input.access),
     request: { method: 'POST', url: 'Provenance', ifNoneExist: tagQuery(provenanceTag) },
   });
-  return { entries: [...puts, ...posts], outcomes: pending, taskFullUrl: taskUrn };
+  return { entries: [...puts, ...posts], outcomes: pending, taskFullUrl: taskUrn, sharedCreates };
 }
 
 const tagQuery = (tag: { system: string; code: string }): string =>

@@ -14,25 +14,41 @@ export interface WrittenEntry {
   created: boolean;
 }
 
+/** What the caller knows of the entries that the steps must respect. */
+export interface StepOptions {
+  /**
+   * Whether the entry is a create that another writer may make at the same time (a person or an
+   * organisation matched on its identifier). Medplum gives a conditional create its id, and points
+   * the other entries at it, before its transaction starts; if the create then finds what another
+   * writer stored meanwhile, that id is never stored and they point at nothing. Such an entry is
+   * written in a transaction before any entry naming it, which then names the id it was stored as.
+   */
+  settleFirst?: (entry: BundleEntry) => boolean;
+}
+
 /**
  * Writes entries that name each other by `urn:uuid:` as few transactions as the store allows,
- * in an order where every entry comes after those it names, with the names of entries already
- * written replaced by their `Type/id`. Each transaction is all or nothing where the store is
- * transactional; when it is not, or when an outcome is unclear, the failure is raised and nothing
- * is undone: the entries are conditional creates, so writing them all again completes the set.
+ * in an order where every entry comes after those it names (in a later transaction than those
+ * that settle first), with the names of entries already written replaced by their `Type/id`.
+ * Each transaction is all or nothing where the store is transactional; when it is not, or when
+ * an outcome is unclear, the failure is raised and nothing is undone: the entries are
+ * conditional creates, so writing them all again completes the set.
  */
 export async function writeInSteps(
   store: FhirStore,
   entries: readonly BundleEntry[],
   what: string,
+  options: StepOptions = {},
 ): Promise<Map<string, WrittenEntry>> {
   const written = new Map<string, WrittenEntry>();
-  const ordered = dependencyOrder(entries);
-  for (let start = 0; start < ordered.length; start += MAX_CONDITIONAL_ENTRIES) {
-    const step = ordered
-      .slice(start, start + MAX_CONDITIONAL_ENTRIES)
-      .map((e) => withWrittenNames(e, written));
-    const response = await store.bundle({ resourceType: 'Bundle', type: 'transaction', entry: step });
+  for (const transaction of steps(entries, options.settleFirst ?? (() => false))) {
+    const step = transaction.map((e) => withWrittenNames(e, written));
+    // Every step asks for a store that keeps transactions whole: one that cannot would take the
+    // first steps and refuse the rest.
+    const response = await store.bundle(
+      { resourceType: 'Bundle', type: 'transaction', entry: step },
+      { whole: true },
+    );
     const results = response.entry ?? [];
     if (results.length !== step.length) throw Failures.incompleteWrite(what);
     step.forEach((entry, i) => {
@@ -43,6 +59,38 @@ export async function writeInSteps(
     });
   }
   return written;
+}
+
+/**
+ * The entries as transactions: an entry goes in the same one as the entries it names, or a later
+ * one, and always a later one than an entry it names that settles first; at most
+ * MAX_CONDITIONAL_ENTRIES in each.
+ */
+function steps(
+  entries: readonly BundleEntry[],
+  settleFirst: (entry: BundleEntry) => boolean,
+): BundleEntry[][] {
+  const ordered = dependencyOrder(entries);
+  const byName = new Map(entries.filter((e) => e.fullUrl).map((e) => [e.fullUrl as string, e]));
+  const level = new Map<BundleEntry, number>();
+  for (const entry of ordered) {
+    let at = 0;
+    for (const name of namesUsed(entry)) {
+      const target = byName.get(name);
+      const of = target && target !== entry ? level.get(target) : undefined;
+      if (target && of !== undefined) at = Math.max(at, settleFirst(target) ? of + 1 : of);
+    }
+    level.set(entry, at);
+  }
+  const transactions: BundleEntry[][] = [];
+  const levels = [...new Set(level.values())].sort((a, b) => a - b);
+  for (const l of levels) {
+    const together = ordered.filter((e) => level.get(e) === l);
+    for (let start = 0; start < together.length; start += MAX_CONDITIONAL_ENTRIES) {
+      transactions.push(together.slice(start, start + MAX_CONDITIONAL_ENTRIES));
+    }
+  }
+  return transactions;
 }
 
 /** The `urn:uuid:` names an entry's resource uses. */

@@ -2,6 +2,7 @@ import {
   allOk,
   applyPatch,
   badRequest,
+  conflict,
   deepClone,
   deepEquals,
   fhirpathPatchTypedValue,
@@ -24,6 +25,7 @@ import {
   type CreateResourceOptions,
   FhirRepository,
   type ReadHistoryOptions,
+  type TransactionOptions,
   type UpdateResourceOptions,
 } from '@medplum/fhir-router';
 import type {
@@ -50,6 +52,18 @@ interface Transaction {
   undo: (() => void)[];
 }
 
+/** Attempts Medplum's server gives a serializable transaction before it answers 409 (repo.ts). */
+const SERIALIZABLE_ATTEMPTS = 3;
+
+/** A serializable transaction that lost to one committed while it ran (PostgreSQL's 40001). */
+class SerializationFailure extends Error {}
+
+/** Medplum's answer once a serializable transaction has lost every attempt. */
+export const SERIALIZATION_FAILURE = conflict(
+  'could not serialize access due to read/write dependencies among transactions',
+  '40001',
+);
+
 /**
  * The storage of the fake remote Medplum: Medplum's `FhirRepository` contract held in memory, with
  * the behaviour of Medplum's Postgres repository where the facade can tell the difference
@@ -58,7 +72,10 @@ interface Transaction {
  * the base R4 definitions (400), an update that changes nothing makes no version, a deleted
  * resource answers 410, `ifMatch` that names an older version answers 412, history lists every
  * version newest first with its request and response and a `total`, and a transaction is all or
- * nothing. Searches are {@link searchRows}'.
+ * nothing. A serializable transaction (Medplum asks for one when a transaction holds a conditional
+ * write) that overlapped another one committed meanwhile fails as PostgreSQL fails it, is run
+ * again twice as Medplum does, and then answers 409 with the code `40001`. Searches are
+ * {@link searchRows}'.
  */
 export class FakeMedplumRepository extends FhirRepository {
   readonly baseUrl: string;
@@ -67,6 +84,17 @@ export class FakeMedplumRepository extends FhirRepository {
   private lock: Promise<unknown> = Promise.resolve();
   /** Set only on the view a transaction's callback receives. */
   private tx: Transaction | undefined;
+  /** Serializable transactions committed so far: one that saw this change while it ran loses. */
+  private serializableCommits = 0;
+  /** Whether overlapping serializable transactions fail as on PostgreSQL (a test may turn it off). */
+  serializationConflicts = true;
+  /** The next this many serializable transactions lose every attempt (`Infinity`: all of them). */
+  failSerializable = 0;
+  /**
+   * How long a serializable transaction runs before it commits, beside others (on a real server,
+   * 15–30 ms of statements against PostgreSQL); 0 here, so that only queued ones overlap.
+   */
+  serializableMs = 0;
 
   constructor(baseUrl: string) {
     super();
@@ -267,14 +295,52 @@ export class FakeMedplumRepository extends FhirRepository {
   }
 
   /** Runs `callback` as one transaction: every write it makes is undone if it throws. */
-  withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
+  withTransaction<TResult>(
+    callback: (txRepo: this) => Promise<TResult>,
+    options?: TransactionOptions,
+  ): Promise<TResult> {
     if (this.tx) return callback(this);
+    return options?.serializable ? this.serializable(callback) : this.transaction(callback);
+  }
+
+  /**
+   * A serializable transaction: it fails at its commit when another one committed after it began
+   * (waiting for the lock here is running beside it there), and is run again, as Medplum runs it.
+   */
+  private async serializable<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
+    if (this.failSerializable > 0) {
+      this.failSerializable--;
+      throw new OperationOutcomeError(SERIALIZATION_FAILURE);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const began = this.serializableCommits;
+      if (this.serializableMs > 0) await new Promise((resolve) => setTimeout(resolve, this.serializableMs));
+      try {
+        return await this.transaction(callback, () => {
+          if (this.serializationConflicts && this.serializableCommits !== began) {
+            throw new SerializationFailure();
+          }
+          this.serializableCommits++;
+        });
+      } catch (err) {
+        if (!(err instanceof SerializationFailure)) throw err;
+        if (attempt >= SERIALIZABLE_ATTEMPTS) throw new OperationOutcomeError(SERIALIZATION_FAILURE);
+      }
+    }
+  }
+
+  private transaction<TResult>(
+    callback: (txRepo: this) => Promise<TResult>,
+    beforeCommit: () => void = () => {},
+  ): Promise<TResult> {
     const run = this.lock.then(async () => {
       const view = Object.create(this) as this;
       const tx: Transaction = { touched: new Set(), undo: [] };
       view.tx = tx;
       try {
-        return await callback(view);
+        const result = await callback(view);
+        beforeCommit();
+        return result;
       } catch (err) {
         for (const undo of tx.undo.reverse()) undo();
         throw err;

@@ -1,0 +1,98 @@
+import type { Reference, Resource } from '@medplum/fhirtypes';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exampleReferral, nhsNumber } from '../../scripts/bench/referrals.ts';
+import { seedDirectory } from '../../scripts/seed-lib.ts';
+import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
+import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
+import { call, captureLogger, createTestApp } from '../support/app.ts';
+import {
+  FAKE_MEDPLUM_CLIENT,
+  type FakeMedplum,
+  fakeMedplum,
+  medplumHandlers,
+} from '../support/medplum-handlers.ts';
+import { server } from '../support/msw.ts';
+
+// Medplum gives a conditional create its id, and rewrites the other entries' references to it,
+// before its transaction starts; inside the transaction the create may find the same person
+// stored meanwhile by another process, and the id it was given is never stored. Two facade
+// processes (each with its own locks) on one Medplum, sending referrals of one new person from
+// one new practitioner at once, must leave no reference to anything that is not there.
+
+const sinks: AuditSink[] = [];
+afterEach(async () => {
+  for (const sink of sinks.splice(0)) {
+    for (let i = 0; i < 100 && sink.stats().pending > 0; i++) await sink.flush();
+  }
+});
+
+function facade(fake: FakeMedplum) {
+  const store: FhirStore = createMedplumStore(
+    createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+  );
+  return createTestApp(
+    {},
+    {
+      store,
+      auditFor: (s) => {
+        const sink = createStoreAuditSink(s, captureLogger());
+        sinks.push(sink);
+        return sink;
+      },
+    },
+  );
+}
+
+const template = JSON.stringify(exampleReferral);
+
+/** Round r's referral from process p: the round's new person and new practitioner, its own identifier. */
+const referral = (round: number, process: string) =>
+  template
+    .replaceAll('9990000018', nhsNumber(100 + round))
+    .replaceAll('555000000011', `5550001${String(round).padStart(3, '0')}11`)
+    .replaceAll('555000000012', `5550001${String(round).padStart(3, '0')}12`)
+    .replaceAll('RMP-2026-000101', `DANGLING-${round}-${process}`);
+
+/** Every reference among stored resources that names a resource Medplum does not hold. */
+function danglingReferences(resources: readonly Resource[]): string[] {
+  const held = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
+  const dangling: string[] = [];
+  const visit = (node: unknown, from: string): void => {
+    if (Array.isArray(node)) for (const item of node) visit(item, from);
+    else if (typeof node === 'object' && node !== null) {
+      const { reference } = node as Reference;
+      if (typeof reference === 'string' && /^[A-Za-z]+\/[^/]+$/.test(reference) && !held.has(reference)) {
+        dangling.push(`${from} -> ${reference}`);
+      }
+      for (const value of Object.values(node)) visit(value, from);
+    }
+  };
+  for (const r of resources) if (r.resourceType !== 'AuditEvent') visit(r, `${r.resourceType}/${r.id}`);
+  return dangling;
+}
+
+describe('referrals acknowledged by two processes at once', () => {
+  it('point only at what is stored: one new person and one new practitioner, 10 rounds', async () => {
+    const fake = fakeMedplum('https://two-processes.test/');
+    server.use(...medplumHandlers(fake));
+    await seedDirectory(
+      createMedplumStore(
+        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+      ),
+    );
+    // A conditional transaction takes time on a real Medplum (15–30 ms), so the two overlap.
+    fake.repo.serializableMs = 5;
+    const [a, b] = [facade(fake), facade(fake)];
+    for (let round = 1; round <= 10; round++) {
+      const answers = await Promise.all([
+        call(a.app, '/fhir', { body: referral(round, 'A') }),
+        call(b.app, '/fhir', { body: referral(round, 'B') }),
+      ]);
+      expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    }
+    expect(danglingReferences(fake.resources)).toEqual([]);
+    // One record of each person and practitioner, whichever process stored it.
+    const patients = fake.resources.filter((r) => r.resourceType === 'Patient');
+    expect(patients).toHaveLength(10);
+  });
+});
