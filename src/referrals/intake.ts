@@ -198,10 +198,12 @@ async function intake(deps: IntakeDeps, body: unknown, ctx: RequestContext): Pro
       const entry = stored(outcome.fullUrl);
       return { resource: entry.resource, created: !existing && entry.created, shown: false, notes };
     });
-    const serviceRequest = entries[referral.entries.indexOf(referral.serviceRequest)]
-      ?.resource as ServiceRequest;
+    const request = entries[referral.entries.indexOf(referral.serviceRequest)] as StoredEntry;
+    const serviceRequest = request.resource as ServiceRequest;
     const task = stored(plan.taskFullUrl).resource as Task;
-    return { kind: existing ? 'existing' : 'created', serviceRequest, task, entries };
+    // Created only if this write stored the ServiceRequest: another process may have stored the
+    // same referral between the look-up and the write, and then this is its retry.
+    return { kind: request.created ? 'created' : 'existing', serviceRequest, task, entries };
   });
 }
 

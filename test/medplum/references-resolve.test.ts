@@ -95,4 +95,40 @@ describe('referrals acknowledged by two processes at once', () => {
     const patients = fake.resources.filter((r) => r.resourceType === 'Patient');
     expect(patients).toHaveLength(10);
   });
+
+  it('answer one plain-JSON referral sent to both at once with one 201 created and one 200', async () => {
+    const fake = fakeMedplum('https://two-processes-json.test/');
+    server.use(...medplumHandlers(fake));
+    await seedDirectory(
+      createMedplumStore(
+        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+      ),
+    );
+    fake.repo.serializableMs = 5;
+    const [a, b] = [facade(fake), facade(fake)];
+    for (let round = 1; round <= 6; round++) {
+      const json = {
+        referralId: `JSON-TWICE-${round}`,
+        patient: {
+          nhsNumber: nhsNumber(200 + round),
+          givenName: 'Amir',
+          familyName: 'Rahman',
+          birthDate: '1961-07-14',
+        },
+        referrer: { name: 'Sam Patel', organisation: { name: 'Sender', odsCode: 'B99901' } },
+        receivingServiceOdsCode: 'SPX01',
+        reasons: [{ snomedCode: '422650009' }],
+        consent: { given: true, date: '2026-11-19T14:00:00Z' },
+        authoredOn: '2026-11-19T14:05:00Z',
+      };
+      const send = (app: typeof a.app) =>
+        call(app, '/referrals', { body: json, headers: { 'content-type': 'application/json' } });
+      const answers = await Promise.all([send(a.app), send(b.app)]);
+      const bodies = await Promise.all(answers.map((r) => r.json()));
+      expect(answers.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 201]);
+      expect(bodies.map((body) => body.status).sort()).toEqual(['created', 'existing']);
+      expect(new Set(bodies.map((body) => body.serviceRequest.id)).size).toBe(1);
+    }
+    expect(fake.resources.filter((r) => r.resourceType === 'ServiceRequest')).toHaveLength(6);
+  });
 });
