@@ -3,6 +3,7 @@ import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, mayShowInAnswer, ownedBy, recordOwner, scopedQuery } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
+import { StoreError } from '../medplum/errors.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
 import { type WrittenEntry, writeInSteps } from '../workflow/stepwise-write.ts';
 import { entryConditionIssues } from './entry-conditions.ts';
@@ -56,7 +57,7 @@ export async function submitReferral(
   ctx: RequestContext,
 ): Promise<IntakeResult> {
   authorize(ctx.principal, 'ServiceRequest', 'c');
-  const result = await intake(deps, body, ctx);
+  const result = await intakeAgainWhenOvertaken(deps, body, ctx);
   // The person is the sender's own record, so it may be shown as any other entry may.
   for (const entry of result.entries) entry.shown = mayShowInAnswer(ctx.principal, entry.resource);
   ctx.touched.push(
@@ -64,6 +65,41 @@ export async function submitReferral(
     `Task/${result.task.id}`,
   );
   return result;
+}
+
+/** How many times an intake is made afresh when another process changed what it read. */
+const OVERTAKEN_ATTEMPTS = 3;
+
+/**
+ * The intake, made again from its look-ups when the store refused one of its own versioned
+ * updates (the sender's record of the person) because another process changed that record after
+ * it was read: that is no fault of the sender's, and the next attempt reads the new version. When
+ * it keeps happening the sender is told to try again (503 with Retry-After), never 412.
+ */
+async function intakeAgainWhenOvertaken(
+  deps: IntakeDeps,
+  body: unknown,
+  ctx: RequestContext,
+): Promise<IntakeResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await intake(deps, body, ctx);
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.refusal !== 'precondition-failed') throw err;
+      if (attempt >= OVERTAKEN_ATTEMPTS) {
+        throw new FhirError(
+          'unavailable',
+          [
+            {
+              code: 'transient',
+              diagnostics: 'The person’s record kept changing while this referral was written; send it again',
+            },
+          ],
+          { 'Retry-After': '1' },
+        );
+      }
+    }
+  }
 }
 
 /**

@@ -131,4 +131,45 @@ describe('referrals acknowledged by two processes at once', () => {
     }
     expect(fake.resources.filter((r) => r.resourceType === 'ServiceRequest')).toHaveLength(6);
   });
+
+  it('answer two referrals that both add to one person’s record 200, never 412: the loser reads again', async () => {
+    const fake = fakeMedplum('https://two-processes-person.test/');
+    server.use(...medplumHandlers(fake));
+    await seedDirectory(
+      createMedplumStore(
+        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+      ),
+    );
+    fake.repo.serializableMs = 5;
+    const [a, b] = [facade(fake), facade(fake)];
+    for (let round = 1; round <= 6; round++) {
+      const nhs = nhsNumber(300 + round);
+      // The person on record without an address or phone, then two referrals adding one each.
+      const first = JSON.parse(referral(round, `P0`).replaceAll(nhsNumber(100 + round), nhs));
+      const patient = first.entry[0].resource;
+      delete patient.address;
+      delete patient.telecom;
+      expect((await call(a.app, '/fhir', { body: first })).status).toBe(200);
+      const adding = (process: string, field: object) => {
+        const bundle = JSON.parse(referral(round, process).replaceAll(nhsNumber(100 + round), nhs));
+        bundle.entry[0].resource = { ...bundle.entry[0].resource, address: undefined, ...field };
+        return bundle;
+      };
+      const answers = await Promise.all([
+        call(a.app, '/fhir', { body: adding('PA', { address: [{ city: 'Riverside' }] }) }),
+        call(b.app, '/fhir', {
+          body: adding('PB', { telecom: [{ system: 'phone', value: '01632 960001' }] }),
+        }),
+      ]);
+      expect(
+        answers.map((r) => r.status),
+        `round ${round}`,
+      ).toEqual([200, 200]);
+      const stored = fake.resources.filter(
+        (r) => r.resourceType === 'Patient' && JSON.stringify(r).includes(nhs),
+      ) as { address?: unknown; telecom?: unknown }[];
+      expect(stored).toHaveLength(1);
+      expect([Boolean(stored[0]?.address), Boolean(stored[0]?.telecom)]).toEqual([true, true]);
+    }
+  });
 });
