@@ -49,7 +49,7 @@ module.exports = {
       comment: 'Routes call use cases and map the port error types; they never call the port.',
       severity: 'error',
       from: { path: HTTP },
-      to: { path: PORT, pathNot: '^src/medplum/errors\\.ts$' },
+      to: { path: PORT },
     },
     {
       name: 'fhir-router-only-in-embedded',

@@ -69,6 +69,12 @@ export type OutcomeKind =
   | 'not-configured'
   /** What the service depends on is not reachable now; a retry may succeed. */
   | 'unavailable'
+  /** What the service depends on answered with an error of its own. */
+  | 'bad-gateway'
+  /** What the service depends on did not answer in time. */
+  | 'timeout'
+  /** It was there, and has been deleted. */
+  | 'gone'
   | 'internal';
 
 /**

@@ -8,7 +8,6 @@ import { FhirError, operationOutcome } from '../fhir/outcomes.ts';
 import type { AppEnv } from '../http/env.ts';
 import { toErrorAnswer } from '../http/errors.ts';
 import { sendFhir } from '../http/respond.ts';
-import { UpstreamError } from '../medplum/errors.ts';
 import type { AsyncJobAnswer, AsyncJobs } from '../outbox/async-jobs.ts';
 import type { OutboxHandlers } from '../outbox/outbox.ts';
 import {
@@ -24,6 +23,7 @@ import type { IntakeDeps } from '../referrals/intake.ts';
 import { submitReferral } from '../referrals/intake.ts';
 import { parsePrefer } from '../referrals/responses.ts';
 import { submitJsonReferral } from '../referrals/submit-variants.ts';
+import { isStoreOutage } from '../workflow/store-failures.ts';
 import { jsonReferralAnswer, transactionAnswer } from './referral-answers.ts';
 
 /** Seconds a client is asked to wait before looking at a pending job again. */
@@ -86,7 +86,7 @@ export async function sendJobStatus(c: Context<AppEnv>, jobs: AsyncJobs): Promis
 
 /** A failure that may pass: retried (every write is conditional, so a retry completes a part-write). */
 const mayPass = (err: unknown): boolean =>
-  err instanceof UpstreamError ||
+  isStoreOutage(err) ||
   (err instanceof FhirError && (err.kind === 'unavailable' || err.kind === 'incomplete-write'));
 
 /**
