@@ -5,6 +5,7 @@ import { Failures, FhirError } from '../fhir/outcomes.ts';
 import { budgetIssues } from '../fhir/shape.ts';
 import type { AppEnv } from './env.ts';
 import { jsonBodyIssues } from './json-guard.ts';
+import { allowsR4 } from './negotiate.ts';
 
 const JSON_MEDIA_TYPES = [
   'application/fhir+json',
@@ -42,8 +43,11 @@ function requireJsonMediaType(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     // No body, no media type to check: operations whose body is optional take none.
     if (hasNoBody(c.req) && !c.req.header('content-type')) return next();
-    const mediaType = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+    const [type, ...params] = (c.req.header('content-type') ?? '').toLowerCase().split(';');
+    const mediaType = type?.trim();
     if (!mediaType || !JSON_MEDIA_TYPES.includes(mediaType)) throw Failures.unsupportedMediaType();
+    // A body of another FHIR version is not one this service reads (R4 only).
+    if (!allowsR4(params)) throw Failures.unsupportedMediaType();
     await next();
   };
 }

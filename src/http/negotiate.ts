@@ -29,7 +29,7 @@ export function negotiateFormat(): MiddlewareHandler<AppEnv> {
  * Whether a media type's parameters allow R4: a `fhirVersion` parameter
  * (https://hl7.org/fhir/R4/http.html#version-parameter) names 4.0, or there is none.
  */
-function allowsR4(params: readonly string[]): boolean {
+export function allowsR4(params: readonly string[]): boolean {
   const version = params
     .map((p) => /^\s*fhirversion\s*=\s*"?([^"\s]*)"?\s*$/.exec(p)?.[1])
     .find((v) => v !== undefined);

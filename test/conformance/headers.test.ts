@@ -200,3 +200,24 @@ describe('Accept with a fhirVersion (https://hl7.org/fhir/R4/http.html#version-p
     );
   });
 });
+
+describe('Content-Type with a fhirVersion', () => {
+  it('reads an R4 body, and refuses a body of another version with 415', async () => {
+    const { app } = await seededApp();
+    const body = { resourceType: 'Organization', name: 'Versioned' };
+    for (const type of ['application/fhir+json; fhirVersion=4.0', 'application/fhir+json']) {
+      const answer = await call(app, '/fhir/Organization/$validate', {
+        body,
+        headers: { 'content-type': type },
+      });
+      expect(answer.status, type).toBe(200);
+    }
+    await expectOutcome(
+      await call(app, '/fhir/Organization/$validate', {
+        body,
+        headers: { 'content-type': 'application/fhir+json; fhirVersion=3.0' },
+      }),
+      415,
+    );
+  });
+});
