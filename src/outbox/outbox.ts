@@ -18,6 +18,12 @@ export interface EnqueueOptions {
    * payload, which may hold patient data.
    */
   ref?: string;
+  /**
+   * Messages under one key are delivered in the order they were enqueued: a later one waits while
+   * an earlier one is still to be delivered, whatever their retries' due times (queued referrals
+   * under one identifier are written in the order they were accepted).
+   */
+  orderKey?: string;
 }
 
 /** Accepts work for later; resolved means stored durably. */

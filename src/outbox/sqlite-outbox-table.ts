@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (dead_at, due_at, seq);
 `;
 
+/** Tables made before messages had an order key gain the column (every earlier row has none). */
+function addOrderKey(db: DatabaseSync): void {
+  const columns = db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'order_key')) db.exec('ALTER TABLE outbox ADD COLUMN order_key TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS outbox_order ON outbox (order_key, seq)');
+}
+
 const COLUMNS = 'seq, kind, ref, payload, attempts, due_at AS dueAt';
 
 /**
@@ -74,10 +81,15 @@ export class OutboxTable {
 
   constructor(db: DatabaseSync) {
     db.exec(SCHEMA);
+    addOrderKey(db);
     this.s = {
-      insert: db.prepare('INSERT INTO outbox (kind, ref, payload, due_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO outbox (kind, ref, payload, due_at, order_key) VALUES (?, ?, ?, ?, ?)'),
+      // A message waits while an earlier live one under its order key is still undelivered.
       due: db.prepare(
-        `SELECT ${COLUMNS} FROM outbox WHERE dead_at IS NULL AND due_at <= ? ORDER BY due_at, seq LIMIT ?`,
+        `SELECT ${COLUMNS} FROM outbox o WHERE dead_at IS NULL AND due_at <= ?
+           AND (order_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM outbox e WHERE e.order_key = o.order_key AND e.dead_at IS NULL AND e.seq < o.seq))
+         ORDER BY due_at, seq LIMIT ?`,
       ),
       nextDue: db.prepare('SELECT MIN(due_at) AS dueAt FROM outbox WHERE dead_at IS NULL'),
       claim: db.prepare('UPDATE outbox SET attempts = ?, due_at = ? WHERE seq = ?'),
@@ -94,8 +106,8 @@ export class OutboxTable {
     };
   }
 
-  insert(kind: string, ref: string | undefined, payload: string, dueAt: number): void {
-    this.s.insert.run(kind, ref ?? null, payload, dueAt);
+  insert(kind: string, ref: string | undefined, payload: string, dueAt: number, orderKey?: string): void {
+    this.s.insert.run(kind, ref ?? null, payload, dueAt, orderKey ?? null);
   }
 
   /** Live messages due by `now`, oldest first. */

@@ -62,7 +62,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   enqueue(kind: string, payload: unknown, options: EnqueueOptions = {}): void {
-    this.table.insert(kind, options.ref, JSON.stringify(payload), this.now());
+    this.table.insert(kind, options.ref, JSON.stringify(payload), this.now(), options.orderKey);
     this.wake();
   }
 

@@ -52,6 +52,8 @@ export async function acceptReferralLater(
   const { clientId, organization, scopes } = ctx.principal;
   // Its content too: another referral under the same identifier is its own job (and a 409).
   const key = `${organization ?? ''}|${referralIdentifier(referral)}|${await fingerprintReferral(referral)}`;
+  // Referrals under one identifier from one organisation are written in the order accepted.
+  const order = { ref: ctx.requestId, orderKey: `${organization ?? ''}|${referralIdentifier(referral)}` };
   const job = await deps.jobs.open(clientId, key, deps.newId());
   const message: AsyncIntakeMessage = {
     ...request,
@@ -62,11 +64,11 @@ export async function acceptReferralLater(
   if (!job.created) {
     // Queued again: the first message may never have been (its sender died between the job and
     // the queue). Working it twice writes once, and the job keeps the first answer.
-    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
+    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, order);
     return job.id;
   }
   try {
-    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, { ref: ctx.requestId });
+    await deps.outbox.enqueue(ASYNC_INTAKE_KIND, message, order);
   } catch (err) {
     // Not queued, so never worked: a job left pending would be waited on until it lapses. Should
     // that fail too, it does lapse (ASYNC_JOB_PENDING_LIMIT_MS); the caller hears of the first failure.

@@ -56,6 +56,52 @@ describe('the Node outbox (SQLite)', () => {
     expect(retryDelayMs(2, POLICY, () => 0)).toBe(1_000);
   });
 
+  it('delivers messages under one order key in the order enqueued, whatever their retries’ due times', async () => {
+    const seen: string[] = [];
+    let firstFails = true;
+    const { box, db } = outbox(async (payload) => {
+      const name = (payload as { name: string }).name;
+      if (name === 'first' && firstFails) {
+        firstFails = false;
+        throw new TypeError('store down');
+      }
+      seen.push(name);
+    });
+    box.enqueue('audit', { name: 'first' }, { orderKey: 'B99901|sys|R-1' });
+    box.enqueue('audit', { name: 'second' }, { orderKey: 'B99901|sys|R-1' });
+    box.enqueue('audit', { name: 'other' }, { orderKey: 'B99901|sys|R-2' });
+    box.enqueue('audit', { name: 'unkeyed' });
+    await box.deliverDue();
+    // The first failed and waits for its retry; the second waits behind it; the others go.
+    expect(seen).toEqual(['other', 'unkeyed']);
+    await box.deliverDue();
+    expect(seen).toEqual(['other', 'unkeyed']);
+    // After a restart (the same table, a new outbox) the order still holds.
+    await box.stop();
+    const again = outbox(async (payload) => {
+      seen.push((payload as { name: string }).name);
+    }, db);
+    now += 60_000;
+    await again.box.deliverDue();
+    await again.box.deliverDue();
+    expect(seen).toEqual(['other', 'unkeyed', 'first', 'second']);
+  });
+
+  it('takes a table made before messages had an order key, adding the column', () => {
+    const db = database();
+    db.exec('DROP TABLE IF EXISTS outbox');
+    db.exec(
+      'CREATE TABLE outbox (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, ref TEXT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL, dead_at INTEGER, last_error TEXT)',
+    );
+    db.exec(`INSERT INTO outbox (kind, payload, due_at) VALUES ('audit', '{"name":"old"}', ${now})`);
+    const seen: unknown[] = [];
+    const { box } = outbox(async (payload) => {
+      seen.push(payload);
+    }, db);
+    box.enqueue('audit', { name: 'new' }, { orderKey: 'k' });
+    return box.deliverDue().then(() => expect(seen).toEqual([{ name: 'old' }, { name: 'new' }]));
+  });
+
   it('delivers messages oldest first, once each, and forgets them once delivered', async () => {
     const seen: unknown[] = [];
     const { box } = outbox(async (payload) => {
