@@ -54,3 +54,27 @@ describe('string search on the embedded store, as FHIR defines it and Medplum on
     expect(foldText('JOSÉPHINE Øre')).toBe('josephine øre');
   });
 });
+
+describe('the fake of a real Medplum matches strings and identifiers as Postgres does', () => {
+  it('prefix, :exact with case, :contains, identifiers with their case', async () => {
+    const { fakeMedplum } = await import('../support/medplum-handlers.ts');
+    const { searchMatching } = await import('../support/medplum-search.ts');
+    const fake = fakeMedplum('https://fake-strings.test/');
+    fake.repo.seed({ resourceType: 'Organization', id: 'o1', name: 'Northbrook Library' });
+    fake.repo.seed({
+      resourceType: 'Organization',
+      id: 'o2',
+      name: 'Riverside',
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'SPX01' }],
+    });
+    const ids = (query: Record<string, string>) =>
+      searchMatching(fake.repo, parseSearchRequest('Organization', query)).map((r) => r.id);
+    expect(ids({ name: 'north' })).toEqual(['o1']);
+    expect(ids({ name: 'Library' })).toEqual([]);
+    expect(ids({ 'name:contains': 'Library' })).toEqual(['o1']);
+    expect(ids({ 'name:exact': 'riverside' })).toEqual([]);
+    expect(ids({ 'name:exact': 'Riverside' })).toEqual(['o2']);
+    expect(ids({ identifier: 'https://fhir.nhs.uk/Id/ods-organization-code|SPX01' })).toEqual(['o2']);
+    expect(ids({ identifier: 'https://fhir.nhs.uk/Id/ods-organization-code|spx01' })).toEqual([]);
+  });
+});

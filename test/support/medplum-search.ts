@@ -19,6 +19,7 @@ import {
 } from '@medplum/core';
 import { getExtraEntries } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, BundleLink, Reference, Resource } from '@medplum/fhirtypes';
+import { textOrIdentifierMatcher } from '../../src/medplum/embedded/text-and-identifier.ts';
 import type { FakeMedplumRepository } from './medplum-repository.ts';
 
 /**
@@ -77,7 +78,11 @@ export function searchMatching(repo: FakeMedplumRepository, request: SearchReque
   const chains: ((resource: Resource) => boolean)[] = [];
   for (const filter of request.filters ?? []) {
     const chain = chainOf(repo, request.resourceType, filter);
+    // Strings and identifiers as Postgres matches them (prefix, case-sensitive identifiers): the
+    // semantics checked against a real Medplum server, where Medplum's in-memory matcher differs.
+    const postgres = chain ? undefined : textOrIdentifierMatcher(request.resourceType, filter);
     if (chain) chains.push(chain);
+    else if (postgres) chains.push(postgres);
     else plain.push(filter);
   }
   const base: SearchRequest = { resourceType: request.resourceType, filters: plain };
