@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { Failures } from '../fhir/outcomes.ts';
 import { READABLE_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import type { AppEnv } from '../http/env.ts';
@@ -17,6 +17,19 @@ import type { FhirFeature } from './feature.ts';
 
 /** The read surface over the store: read, vread, history and search for every served type. */
 export function resourceReadRoutes(store: FhirStore): FhirFeature {
+  // A search by GET or by POST (a form, with the URL's parameters too) is answered alike.
+  const search = async (c: Context<AppEnv>, params: URLSearchParams) =>
+    sendFhir(
+      c,
+      await searchResources(
+        store,
+        c.get('ctx'),
+        c.req.param('type') as string,
+        params,
+        c.get('baseUrl'),
+        searchHandling(c),
+      ),
+    );
   const routes = new Hono<AppEnv>()
     .get('/:type/:id/_history/:vid', async (c) => {
       const { type, id, vid } = c.req.param();
@@ -40,34 +53,8 @@ export function resourceReadRoutes(store: FhirStore): FhirFeature {
       return sendResource(c, await readResource(store, c.get('ctx'), type, id, queryOf(c.req.url)));
     })
     // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form's parameters and the URL's, together.
-    .post('/:type/_search', async (c) => {
-      const params = await searchFormParams(c);
-      return sendFhir(
-        c,
-        await searchResources(
-          store,
-          c.get('ctx'),
-          c.req.param('type'),
-          params,
-          c.get('baseUrl'),
-          searchHandling(c),
-        ),
-      );
-    })
-    .get('/:type', async (c) => {
-      const params = new URL(c.req.url).searchParams;
-      return sendFhir(
-        c,
-        await searchResources(
-          store,
-          c.get('ctx'),
-          c.req.param('type'),
-          params,
-          c.get('baseUrl'),
-          searchHandling(c),
-        ),
-      );
-    });
+    .post('/:type/_search', async (c) => search(c, await searchFormParams(c)))
+    .get('/:type', async (c) => search(c, new URL(c.req.url).searchParams));
 
   return {
     routes,

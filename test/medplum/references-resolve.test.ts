@@ -43,6 +43,22 @@ function facade(fake: FakeMedplum) {
   );
 }
 
+/**
+ * A fake Medplum with the directory seeded, and two facade processes (each with its own locks) on
+ * it; a conditional transaction takes time there as on a real Medplum (15–30 ms), so the two overlap.
+ */
+async function twoProcesses(baseUrl: string) {
+  const fake = fakeMedplum(baseUrl);
+  server.use(...medplumHandlers(fake));
+  await seedDirectory(
+    createMedplumStore(
+      createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+    ),
+  );
+  fake.repo.serializableMs = 5;
+  return { fake, a: facade(fake), b: facade(fake) };
+}
+
 const template = JSON.stringify(exampleReferral);
 
 /** Round r's referral from process p: the round's new person and new practitioner, its own identifier. */
@@ -73,16 +89,7 @@ function danglingReferences(resources: readonly Resource[]): string[] {
 
 describe('referrals acknowledged by two processes at once', () => {
   it('point only at what is stored: one new person and one new practitioner, 10 rounds', async () => {
-    const fake = fakeMedplum('https://two-processes.test/');
-    server.use(...medplumHandlers(fake));
-    await seedDirectory(
-      createMedplumStore(
-        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
-      ),
-    );
-    // A conditional transaction takes time on a real Medplum (15–30 ms), so the two overlap.
-    fake.repo.serializableMs = 5;
-    const [a, b] = [facade(fake), facade(fake)];
+    const { fake, a, b } = await twoProcesses('https://two-processes.test/');
     for (let round = 1; round <= 10; round++) {
       const answers = await Promise.all([
         call(a.app, '/fhir', { body: referral(round, 'A') }),
@@ -97,15 +104,7 @@ describe('referrals acknowledged by two processes at once', () => {
   });
 
   it('answer one plain-JSON referral sent to both at once with one 201 created and one 200', async () => {
-    const fake = fakeMedplum('https://two-processes-json.test/');
-    server.use(...medplumHandlers(fake));
-    await seedDirectory(
-      createMedplumStore(
-        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
-      ),
-    );
-    fake.repo.serializableMs = 5;
-    const [a, b] = [facade(fake), facade(fake)];
+    const { fake, a, b } = await twoProcesses('https://two-processes-json.test/');
     for (let round = 1; round <= 6; round++) {
       const json = {
         referralId: `JSON-TWICE-${round}`,
@@ -133,15 +132,7 @@ describe('referrals acknowledged by two processes at once', () => {
   });
 
   it('answer two referrals that both add to one person’s record 200, never 412: the loser reads again', async () => {
-    const fake = fakeMedplum('https://two-processes-person.test/');
-    server.use(...medplumHandlers(fake));
-    await seedDirectory(
-      createMedplumStore(
-        createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
-      ),
-    );
-    fake.repo.serializableMs = 5;
-    const [a, b] = [facade(fake), facade(fake)];
+    const { fake, a, b } = await twoProcesses('https://two-processes-person.test/');
     for (let round = 1; round <= 6; round++) {
       const nhs = nhsNumber(300 + round);
       // The person on record without an address or phone, then two referrals adding one each.
