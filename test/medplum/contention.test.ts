@@ -4,7 +4,6 @@ import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uniqueReferral } from '../../scripts/bench/referrals.ts';
 import { seedDirectory } from '../../scripts/seed-lib.ts';
-import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { StoreError, UpstreamError } from '../../src/medplum/errors.ts';
 import {
   createMedplumClient,
@@ -13,7 +12,7 @@ import {
   type FhirStore,
   type RetryPolicy,
 } from '../../src/medplum/store.ts';
-import { call, captureLogger, createTestApp, expectOutcome } from '../support/app.ts';
+import { call, type createTestApp, expectOutcome } from '../support/app.ts';
 import {
   FAKE_MEDPLUM_CLIENT,
   type FakeMedplum,
@@ -21,14 +20,9 @@ import {
   medplumHandlers,
 } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
+import { facadeOn, settleAudits } from '../support/remote-medplum.ts';
 
-/** Audit records are written after each answer; each test waits for its own before its fake goes. */
-const sinks: AuditSink[] = [];
-afterEach(async () => {
-  for (const sink of sinks.splice(0)) {
-    for (let i = 0; i < 100 && sink.stats().pending > 0; i++) await sink.flush();
-  }
-});
+afterEach(settleAudits);
 
 // Medplum runs a transaction holding a conditional create as SERIALIZABLE; when it loses to a
 // concurrent one three times it answers 409 with the code 40001. That is the store being busy,
@@ -51,17 +45,7 @@ async function world(baseUrl: string, policy?: RetryPolicy) {
   server.use(...medplumHandlers(fake));
   const store = storeFor(fake, policy);
   await seedDirectory(store);
-  const { app } = createTestApp(
-    {},
-    {
-      store,
-      auditFor: (s) => {
-        const sink = createStoreAuditSink(s, captureLogger());
-        sinks.push(sink);
-        return sink;
-      },
-    },
-  );
+  const { app } = facadeOn(store);
   // The practice and its practitioners become known, so later referrals share nothing to lock on.
   expect((await send(app, 0)).status).toBe(200);
   return { fake, app };

@@ -2,9 +2,8 @@ import type { Reference, Resource } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exampleReferral, nhsNumber } from '../../scripts/bench/referrals.ts';
 import { seedDirectory } from '../../scripts/seed-lib.ts';
-import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
-import { call, captureLogger, createTestApp } from '../support/app.ts';
+import { call } from '../support/app.ts';
 import {
   FAKE_MEDPLUM_CLIENT,
   type FakeMedplum,
@@ -12,6 +11,7 @@ import {
   medplumHandlers,
 } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
+import { facadeOn, settleAudits } from '../support/remote-medplum.ts';
 
 // Medplum gives a conditional create its id, and rewrites the other entries' references to it,
 // before its transaction starts; inside the transaction the create may find the same person
@@ -19,28 +19,13 @@ import { server } from '../support/msw.ts';
 // processes (each with its own locks) on one Medplum, sending referrals of one new person from
 // one new practitioner at once, must leave no reference to anything that is not there.
 
-const sinks: AuditSink[] = [];
-afterEach(async () => {
-  for (const sink of sinks.splice(0)) {
-    for (let i = 0; i < 100 && sink.stats().pending > 0; i++) await sink.flush();
-  }
-});
+afterEach(settleAudits);
 
 function facade(fake: FakeMedplum) {
   const store: FhirStore = createMedplumStore(
     createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
   );
-  return createTestApp(
-    {},
-    {
-      store,
-      auditFor: (s) => {
-        const sink = createStoreAuditSink(s, captureLogger());
-        sinks.push(sink);
-        return sink;
-      },
-    },
-  );
+  return facadeOn(store);
 }
 
 /**

@@ -2,7 +2,6 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uniqueReferral } from '../../scripts/bench/referrals.ts';
 import { seedDirectory } from '../../scripts/seed-lib.ts';
-import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { UpstreamError } from '../../src/medplum/errors.ts';
 import {
   createMedplumClient,
@@ -11,7 +10,7 @@ import {
   DEFAULT_TRANSACTION_CHECK,
   type FhirStore,
 } from '../../src/medplum/store.ts';
-import { call, captureLogger, createTestApp, expectOutcome } from '../support/app.ts';
+import { call, type createTestApp, expectOutcome } from '../support/app.ts';
 import {
   FAKE_MEDPLUM_CLIENT,
   type FakeMedplum,
@@ -19,18 +18,14 @@ import {
   medplumHandlers,
 } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
+import { facadeOn, settleAudits } from '../support/remote-medplum.ts';
 
 // Without the Project's transaction-bundles feature Medplum runs a transaction's entries one by
 // one: an entry that fails leaves the ones before it stored, and a referral half written. The
 // facade learns this from the readiness probe or the first transaction answered entry by entry,
 // and then writes no referral at all until the feature is there.
 
-const sinks: AuditSink[] = [];
-afterEach(async () => {
-  for (const sink of sinks.splice(0)) {
-    for (let i = 0; i < 100 && sink.stats().pending > 0; i++) await sink.flush();
-  }
-});
+afterEach(settleAudits);
 
 /** The facade on a fake Medplum holding the directory; `clock` moves the store's own time. */
 async function world(baseUrl: string, features: string[]) {
@@ -44,17 +39,7 @@ async function world(baseUrl: string, features: string[]) {
   );
   await seedDirectory(store);
   fake.features = features;
-  const { app } = createTestApp(
-    {},
-    {
-      store,
-      auditFor: (s) => {
-        const sink = createStoreAuditSink(s, captureLogger());
-        sinks.push(sink);
-        return sink;
-      },
-    },
-  );
+  const { app } = facadeOn(store);
   return {
     fake,
     app,

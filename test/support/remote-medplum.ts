@@ -1,10 +1,10 @@
 import { clientAssertion, tokenForm } from '../../scripts/smart-client.ts';
 import { testClientKey } from '../../scripts/test-client-keys.ts';
-import { createStoreAuditSink } from '../../src/audit/audit-sink.ts';
+import { type AuditSink, createStoreAuditSink } from '../../src/audit/audit-sink.ts';
 import { type AuthMode, createAuthMode } from '../../src/auth/mode.ts';
 import { generateSigningKeyJwk } from '../../src/auth/tokens.ts';
 import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
-import { call, captureLogger, createTestApp, TEST_NOW } from './app.ts';
+import { call, captureLogger, createTestApp, TEST_NOW, type TestApp } from './app.ts';
 import { FAKE_MEDPLUM_CLIENT, type FakeMedplum } from './medplum-handlers.ts';
 import { CLIENTS_JSON, type SecuredApp, TOKEN_URL } from './secured.ts';
 
@@ -78,5 +78,30 @@ export async function auditSettled(app: SecuredApp): Promise<void> {
     await app.audit.flush();
     if (app.audit.stats().pending === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Audit sinks of the apps made by `facadeOn`, settled after each test by `settleAudits`. */
+const sinks: AuditSink[] = [];
+
+/** The open facade on `store` (a remote Medplum); its audit records are settled by `settleAudits`. */
+export function facadeOn(store: FhirStore): TestApp {
+  return createTestApp(
+    {},
+    {
+      store,
+      auditFor: (s) => {
+        const sink = createStoreAuditSink(s, captureLogger());
+        sinks.push(sink);
+        return sink;
+      },
+    },
+  );
+}
+
+/** Waits until every `facadeOn` app has written its audit records, so none outlives its test's fake. */
+export async function settleAudits(): Promise<void> {
+  for (const sink of sinks.splice(0)) {
+    for (let i = 0; i < 100 && sink.stats().pending > 0; i++) await sink.flush();
   }
 }
