@@ -13,6 +13,7 @@ import keys from '../examples/auth/test-client-keys.json' with { type: 'json' };
 import { uniqueReferral } from '../scripts/bench/referrals.ts';
 import { compare, loadExamples, toRequestInit } from '../scripts/examples-lib.ts';
 import { getAccessToken } from '../scripts/smart-client.ts';
+import { EmbeddedRepository } from '../src/medplum/embedded/repository.ts';
 import { server } from './support/msw.ts';
 
 // `npm start` itself, as a child process on a data directory: stopped and restarted, and killed
@@ -142,6 +143,34 @@ describe('npm start on a data directory', () => {
     expect(outcome.resourceType).toBe('OperationOutcome');
     expect(outcome.issue[0]?.code).toBe('too-long');
     expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it('refuses a directory holding records of people from before each organisation kept its own, and starts on a current one', async () => {
+    // A store as an earlier version left it: a person on record, the record model unnamed.
+    const repo = EmbeddedRepository.open({ dir });
+    await repo.createResource({ resourceType: 'Patient', identifier: [{ value: '9990000018' }] });
+    repo.close();
+    const port = await freePort();
+    const child = spawn(process.execPath, ['src/node.ts'], {
+      cwd: PROJECT,
+      env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let output = '';
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output).toMatch(/earlier version/);
+    expect(output).toMatch(/empty DATA_DIR/);
+    expect(output).not.toContain('9990000018');
+    // A new directory starts, and starts again once people are on record.
+    rmSync(dir, { recursive: true, force: true });
+    const first = await start();
+    expect((await fetch(`${first.base}/health/ready`)).status).toBe(200);
+    await stop(first.child, 'SIGTERM');
   });
 
   it('has every referral, version and history entry back after a stop and restart, and seeds only once', async () => {
