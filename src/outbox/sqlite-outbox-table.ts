@@ -60,6 +60,10 @@ function addOrderKey(db: DatabaseSync): void {
 
 const COLUMNS = 'seq, kind, ref, payload, attempts, due_at AS dueAt';
 
+/** A live message with no earlier live one under its order key (of `outbox o`). */
+const FIRST_OF_ITS_KEY = `(order_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM outbox e WHERE e.order_key = o.order_key AND e.dead_at IS NULL AND e.seq < o.seq))`;
+
 /**
  * The outbox table, in whatever SQLite database it is given (the embedded store's, or its own
  * file). Every statement is a single autocommit write, durable when it returns.
@@ -87,11 +91,13 @@ export class OutboxTable {
       // A message waits while an earlier live one under its order key is still undelivered.
       due: db.prepare(
         `SELECT ${COLUMNS} FROM outbox o WHERE dead_at IS NULL AND due_at <= ?
-           AND (order_key IS NULL OR NOT EXISTS (
-             SELECT 1 FROM outbox e WHERE e.order_key = o.order_key AND e.dead_at IS NULL AND e.seq < o.seq))
+           AND ${FIRST_OF_ITS_KEY}
          ORDER BY due_at, seq LIMIT ?`,
       ),
-      nextDue: db.prepare('SELECT MIN(due_at) AS dueAt FROM outbox WHERE dead_at IS NULL'),
+      // Of the messages that may go: one held behind an earlier one under its key is not due.
+      nextDue: db.prepare(
+        `SELECT MIN(due_at) AS dueAt FROM outbox o WHERE dead_at IS NULL AND ${FIRST_OF_ITS_KEY}`,
+      ),
       claim: db.prepare('UPDATE outbox SET attempts = ?, due_at = ? WHERE seq = ?'),
       failed: db.prepare('UPDATE outbox SET last_error = ? WHERE seq = ?'),
       dead: db.prepare('UPDATE outbox SET dead_at = ?, last_error = ? WHERE seq = ?'),

@@ -320,3 +320,16 @@ describe('the Node outbox (SQLite)', () => {
     expect(box.stats().pending).toBe(1);
   });
 });
+
+describe('the outbox table', () => {
+  it('names as next due only a message that may go: one held behind its key waits for the one before', async () => {
+    const { OutboxTable } = await import('../../src/outbox/sqlite-outbox-table.ts');
+    const table = new OutboxTable(openOutboxDatabase('memory'));
+    table.insert('audit', undefined, '{}', 5_000, 'k');
+    table.insert('audit', undefined, '{}', 1_000, 'k');
+    // The second is due first by its time, but held: the next due is the first's.
+    expect(table.nextDueAt()).toBe(5_000);
+    table.insert('audit', undefined, '{}', 2_000, 'other');
+    expect(table.nextDueAt()).toBe(2_000);
+  });
+});
