@@ -19,7 +19,7 @@ export function isPersonalData(type: string): boolean {
 }
 
 /** Whether resources of this type are seen only through labels: personal data, the audit trail, the unknown. */
-function isLabelled(type: string): boolean {
+export function isLabelled(type: string): boolean {
   const kind = dataClassOf(type);
   return kind !== 'directory' && kind !== 'contract';
 }

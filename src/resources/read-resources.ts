@@ -1,7 +1,7 @@
 import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { isLabelled, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { dateRangeSearch } from '../fhir/date-search.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
@@ -12,6 +12,7 @@ import {
   type CheckedParam,
   checkSearchParam,
   ignoredParametersNote,
+  RESPONSE_PARAMS,
   UnsupportedParameter,
 } from '../fhir/search-values.ts';
 import { applySubset, parseSubset } from '../fhir/subset.ts';
@@ -19,9 +20,6 @@ import type { FhirStore } from '../medplum/store.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
-
-/** Parameters that shape the HTTP response, not what is read. */
-const RESPONSE_ONLY_PARAMS = ['_format', '_pretty'];
 
 function servedType(type: string): ServedResourceType {
   if (!isReadableResourceType(type)) throw Failures.unsupportedType(type);
@@ -121,7 +119,7 @@ export async function searchResources(
       if (/^_(rev)?include:iterate$/.test(key)) {
         throw Failures.badRequest(`${key} is not supported`, [key]);
       }
-      const reached = chainTargets(resourceType, key).find(isPersonalData);
+      const reached = chainTargets(resourceType, key).find(isLabelled);
       if (reached)
         throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
           key.split('.')[0] as string,
@@ -137,7 +135,7 @@ export async function searchResources(
     const checked = checkLeniently(resourceType, key, value, handling, ignored);
     if (!checked) continue;
     // Past its first link, a chain may reach personal data through a type that is not.
-    const reached = checked.reaches.find(isPersonalData);
+    const reached = checked.reaches.find(isLabelled);
     if (reached && ctx.principal.organization !== undefined)
       throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
         key.split(/[:.]/)[0] as string,
@@ -225,7 +223,7 @@ function chainTargets(type: ServedResourceType, key: string): string[] {
   return getSearchParameter(type, code)?.target ?? [];
 }
 
-const HISTORY_PARAMS = ['_count', '_offset', '_since', '_at', ...RESPONSE_ONLY_PARAMS];
+const HISTORY_PARAMS = ['_count', '_offset', '_since', '_at', ...RESPONSE_PARAMS];
 
 interface HistoryQuery {
   count: number;

@@ -387,3 +387,15 @@ describe('reads by id', () => {
     await pair(app, `${version}?_elements=name`, `${version}?_sort=name`, '_sort');
   });
 });
+
+describe('chains as a tenant', () => {
+  it('reach the directory, but not the audit trail any more than personal data', async () => {
+    const { securedApp, GP } = await import('../support/secured.ts');
+    const s = await securedApp();
+    const gp = await s.token(GP, 'system/ServiceRequest.crs system/*.rs');
+    const ods = 'https://fhir.nhs.uk/Id/ods-organization-code';
+    expect((await s.as(gp, `/fhir/Task?owner:Organization.identifier=${ods}|SPX01`)).status).toBe(200);
+    await expectOutcome(await s.as(gp, '/fhir/Task?focus:AuditEvent.outcome=0'), 400, 'invalid');
+    await expectOutcome(await s.as(gp, '/fhir/Task?focus:ServiceRequest.status=active'), 400, 'invalid');
+  });
+});
