@@ -37,7 +37,7 @@ export const RESPONSE_PARAMS: readonly string[] = ['_format', '_pretty'];
 export const READ_PARAMS: readonly string[] = ['_summary', '_elements', ...RESPONSE_PARAMS];
 
 /** Parameters the facade answers itself (paging, subsetting, rendering); never sent to the store. */
-const FACADE_PARAMS = ['_count', '_offset', '_summary', '_elements', '_format', '_pretty'];
+const FACADE_PARAMS = ['_count', '_offset', ...READ_PARAMS];
 
 /** R4's modifiers for each parameter type, besides a reference's `[type]` (search.html#modifiers). */
 const R4_MODIFIERS: Readonly<Record<string, readonly string[]>> = {

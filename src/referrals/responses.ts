@@ -1,14 +1,18 @@
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { operationOutcome } from '../fhir/outcomes.ts';
+import { preferences } from '../fhir/prefer-header.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import type { IntakeResult, StoredEntry } from './intake.ts';
 
 /** What the client asked to get back (https://hl7.org/fhir/R4/http.html#ops). */
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
+const RETURNS: readonly string[] = ['minimal', 'representation', 'OperationOutcome'];
+
+/** The `return` preference of a `Prefer` header, as RFC 7240 reads it; `representation` when none. */
 export function parsePrefer(header: string | undefined): ReturnPreference {
-  const match = header?.match(/return=(minimal|representation|OperationOutcome)/);
-  return (match?.[1] as ReturnPreference | undefined) ?? 'representation';
+  const asked = preferences(header).get('return');
+  return asked !== undefined && RETURNS.includes(asked) ? (asked as ReturnPreference) : 'representation';
 }
 
 export const versionedLocation = (r: Resource): string =>

@@ -1,3 +1,4 @@
+import { splitSearchOnComma } from '@medplum/core';
 import type {
   Bundle,
   BundleEntry,
@@ -90,7 +91,7 @@ export async function searchPublished(
     return at === url && (version === undefined || as === version);
   };
   const matches = all.filter((r) =>
-    params.getAll('url').every((value) => value.split(',').some((canonical) => named(r, canonical))),
+    params.getAll('url').every((value) => splitSearchOnComma(value).some((canonical) => named(r, canonical))),
   );
   const count = Math.min(pagingParam(params, '_count', DEFAULT_PAGE), MAX_PAGE);
   const offset = pagingParam(params, '_offset', 0);
@@ -217,10 +218,10 @@ function whole(inputs: URLSearchParams, name: string): number | undefined {
 const notHonoured = (diagnostics: string, at: string) =>
   new FhirError('malformed', [{ code: 'not-supported', diagnostics, expression: [at] }]);
 
-/** Lower case, accents aside: how a filter compares. */
-const folded = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+/** Lower case, accents aside: how a filter compares (as the embedded store's string search). */
+const foldText = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 const wordsOf = (text: string) =>
-  folded(text)
+  foldText(text)
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
 

@@ -1,4 +1,4 @@
-import { evalFhirPath, type Filter, getSearchParameter, Operator } from '@medplum/core';
+import { evalFhirPath, type Filter, getSearchParameter, Operator, splitSearchOnComma } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 
 /**
@@ -18,13 +18,15 @@ export function textOrIdentifierMatcher(
   const param = getSearchParameter(resourceType, filter.code);
   if (!param?.expression) return undefined;
   const expression = param.expression;
-  const wanted = filter.value.split(',');
+  const wanted = splitSearchOnComma(filter.value);
   if (param.type === 'string') {
     const test = stringTest(filter.operator);
     if (!test) return undefined;
+    // Folded once here, not once per resource, unless compared as given (`:exact`).
+    const asked = filter.operator === Operator.EXACT ? wanted : wanted.map(foldText);
     return (resource) => {
       const values = stringValues(evalFhirPath(expression, resource));
-      return wanted.some((w) => values.some((v) => test(v, w)));
+      return asked.some((w) => values.some((v) => test(v, w)));
     };
   }
   if (param.type === 'token' && filter.code === 'identifier') {
@@ -37,23 +39,26 @@ export function textOrIdentifierMatcher(
   return undefined;
 }
 
-/** Lower case, accents removed: how a string search compares unless `:exact`. */
-export function foldText(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-}
-
 function stringTest(operator: Operator): ((value: string, wanted: string) => boolean) | undefined {
   switch (operator) {
     case Operator.EQUALS:
     case Operator.STARTS_WITH:
-      return (value, wanted) => foldText(value).startsWith(foldText(wanted));
+      return (value, wanted) => foldText(value).startsWith(wanted);
     case Operator.EXACT:
       return (value, wanted) => value === wanted;
     case Operator.CONTAINS:
-      return (value, wanted) => foldText(value).includes(foldText(wanted));
+      return (value, wanted) => foldText(value).includes(wanted);
     default:
       return undefined;
   }
+}
+
+/**
+ * Lower case, accents removed: how a string search compares unless `:exact`. (The value-set
+ * filter in src/resources/contract.ts folds alike; the port may not import from above it.)
+ */
+export function foldText(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 /** The strings a string parameter's values hold: each part of a name or an address on its own. */
