@@ -1,7 +1,7 @@
 import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { isLabelled, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { isLabelled, isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { dateRangeSearch } from '../fhir/date-search.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
@@ -119,7 +119,7 @@ export async function searchResources(
       if (/^_(rev)?include:iterate$/.test(key)) {
         throw Failures.badRequest(`${key} is not supported`, [key]);
       }
-      const reached = chainTargets(resourceType, key).find(isLabelled);
+      const reached = firstLabelled(chainTargets(resourceType, key));
       if (reached)
         throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
           key.split('.')[0] as string,
@@ -135,7 +135,7 @@ export async function searchResources(
     const checked = checkLeniently(resourceType, key, value, handling, ignored);
     if (!checked) continue;
     // Past its first link, a chain may reach personal data through a type that is not.
-    const reached = checked.reaches.find(isLabelled);
+    const reached = firstLabelled(checked.reaches);
     if (reached && ctx.principal.organization !== undefined)
       throw Failures.badRequest(`A chained search into ${reached} is not offered`, [
         key.split(/[:.]/)[0] as string,
@@ -213,6 +213,10 @@ function withKnownTotal(bundle: Bundle, offset: number, count: number): { total?
   if (count <= 0 || (matches === 0 && offset > 0)) return {};
   return { total: offset + matches };
 }
+
+/** The first type among these seen only through labels, personal data named before the rest. */
+const firstLabelled = (types: readonly string[]): string | undefined =>
+  types.find(isPersonalData) ?? types.find(isLabelled);
 
 /** The types a chained parameter (`subject:Patient.birthdate`, `subject.birthdate`) reaches. */
 function chainTargets(type: ServedResourceType, key: string): string[] {
