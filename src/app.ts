@@ -12,6 +12,7 @@ import { Failures } from './fhir/outcomes.ts';
 import { NO_PUBLISHED_PROFILES, type PublishedProfileSource } from './fhir/published-profiles.ts';
 import { allowedMethods } from './http/allowed-methods.ts';
 import { jsonBody } from './http/body.ts';
+import { CostlyGate } from './http/costly-gate.ts';
 import type { AppEnv, CallerAddress } from './http/env.ts';
 import { errorResponse } from './http/errors.ts';
 import { negotiateFormat } from './http/negotiate.ts';
@@ -177,7 +178,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const limited: MiddlewareHandler<AppEnv> =
     auth.kind === 'open' ? (_c, next) => next() : rateLimit(rateLimiter);
   const audited = audit(deps.audit ?? createStoreAuditSink(deps.store, deps.logger), deps.clock);
-  const body = jsonBody(deps.config.maxBodyBytes);
+  const body = jsonBody(deps.config.maxBodyBytes, new CostlyGate());
   const replay = requestReplay(deps.replay ?? createInMemoryReplayStore());
   for (const path of protectedPaths) {
     app.use(path, authenticated, audited, limited);

@@ -33,6 +33,14 @@ export const MAX_ELEMENTS = 5_000;
  * most MAX_ELEMENTS steps whatever the input; it runs before anything that costs more per element.
  */
 export function budgetIssues(value: unknown, root = ''): Issue[] {
+  return measureBudget(value, root).issues;
+}
+
+/**
+ * {@link budgetIssues}, with the number of JSON values counted: all of them when within the
+ * limits, as far as the walk went otherwise.
+ */
+export function measureBudget(value: unknown, root = ''): { issues: Issue[]; elements: number } {
   const stack: { value: unknown; path: string; extensions: number }[] = [
     { value, path: root, extensions: 0 },
   ];
@@ -44,7 +52,7 @@ export function budgetIssues(value: unknown, root = ''): Issue[] {
     if (typeof node !== 'object' || node === null) continue;
     if (Array.isArray(node)) {
       if (node.length > MAX_ARRAY_ITEMS) {
-        return [tooCostly(path, `An array may hold at most ${MAX_ARRAY_ITEMS} items`)];
+        return { issues: [tooCostly(path, `An array may hold at most ${MAX_ARRAY_ITEMS} items`)], elements };
       }
       node.forEach((item, i) => {
         stack.push({ value: item, path: `${path}[${i}]`, extensions });
@@ -53,12 +61,18 @@ export function budgetIssues(value: unknown, root = ''): Issue[] {
       for (const [key, child] of Object.entries(node)) {
         const nested = key === 'extension' || key === 'modifierExtension' ? extensions + 1 : extensions;
         if (nested > MAX_EXTENSION_DEPTH) {
-          return [tooCostly(path, `Extensions may be nested at most ${MAX_EXTENSION_DEPTH} deep`)];
+          return {
+            issues: [tooCostly(path, `Extensions may be nested at most ${MAX_EXTENSION_DEPTH} deep`)],
+            elements,
+          };
         }
         if (nested > extensions && Array.isArray(child)) extensionCount += child.length;
         if (extensionCount > MAX_EXTENSIONS) {
           const what = root ? 'A resource' : 'A body';
-          return [tooCostly(root || '(body)', `${what} may hold at most ${MAX_EXTENSIONS} extensions`)];
+          return {
+            issues: [tooCostly(root || '(body)', `${what} may hold at most ${MAX_EXTENSIONS} extensions`)],
+            elements,
+          };
         }
         stack.push({ value: child, path: path ? `${path}.${key}` : key, extensions: nested });
       }
@@ -66,10 +80,13 @@ export function budgetIssues(value: unknown, root = ''): Issue[] {
     // Everything waiting will be counted: past the limit already, it need not be walked.
     if (elements + stack.length > MAX_ELEMENTS) {
       const what = root ? 'A resource' : 'A body';
-      return [tooCostly(root || '(body)', `${what} may hold at most ${MAX_ELEMENTS} elements`)];
+      return {
+        issues: [tooCostly(root || '(body)', `${what} may hold at most ${MAX_ELEMENTS} elements`)],
+        elements,
+      };
     }
   }
-  return [];
+  return { issues: [], elements };
 }
 
 const tooCostly = (at: string, diagnostics: string): Issue => ({

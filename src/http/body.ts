@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
 import { Failures, FhirError } from '../fhir/outcomes.ts';
-import { budgetIssues } from '../fhir/shape.ts';
+import { measureBudget } from '../fhir/shape.ts';
+import { COSTLY_BYTES, COSTLY_ELEMENTS, type CostlyGate } from './costly-gate.ts';
 import type { AppEnv } from './env.ts';
 import { jsonBodyIssues } from './json-guard.ts';
 import { allowsR4 } from './negotiate.ts';
@@ -19,8 +20,9 @@ const JSON_MEDIA_TYPES = [
  * size limit (counted on the stream, not trusted from Content-Length), 400 when it does not
  * parse, and 413 for a FHIR resource holding more than any sender needs (src/fhir/shape.ts:
  * array lengths, extension depth, element count). The parsed body is left on the context as `body`.
+ * A costly body (src/http/costly-gate.ts) is handled when the gate lets it through.
  */
-export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+export function jsonBody(maxBytes: number, gate: CostlyGate): MiddlewareHandler<AppEnv> {
   return every(
     requireJsonMediaType(),
     bodyLimit({
@@ -29,7 +31,7 @@ export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
         throw Failures.payloadTooLarge(maxBytes);
       },
     }),
-    parseJson(),
+    parseJson(gate),
   );
 }
 
@@ -52,7 +54,7 @@ function requireJsonMediaType(): MiddlewareHandler<AppEnv> {
   };
 }
 
-function parseJson(): MiddlewareHandler<AppEnv> {
+function parseJson(gate: CostlyGate): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const text = await c.req.text();
     // An empty body is no body, whatever its media type says: operations whose body is optional take it.
@@ -71,10 +73,12 @@ function parseJson(): MiddlewareHandler<AppEnv> {
     if (issues.length) throw new FhirError('malformed', issues);
     // A feed to import is not a resource: its records are held to these limits one by one.
     const resource = typeof (body as { resourceType?: unknown } | null)?.resourceType === 'string';
-    const budget = resource ? budgetIssues(body) : [];
-    if (budget.length) throw new FhirError('too-large', budget);
+    const budget = resource ? measureBudget(body) : undefined;
+    if (budget?.issues.length) throw new FhirError('too-large', budget.issues);
     c.set('body', body);
     c.set('rawBody', text);
-    await next();
+    const costly = budget ? budget.elements > COSTLY_ELEMENTS : text.length > COSTLY_BYTES;
+    if (costly) await gate.run(next);
+    else await next();
   };
 }
