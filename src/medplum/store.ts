@@ -171,6 +171,9 @@ export function createMedplumStore(
         learn(false);
         if (dependent) throw new UpstreamError('no-transactions');
       }
+      if (bundle.type === 'batch') {
+        return resendContended(bundle, response, policy, (again) => call(() => client.executeBatch(again)));
+      }
       return response;
     },
     ping: async () => {
@@ -178,6 +181,37 @@ export function createMedplumStore(
     },
   };
   return store;
+}
+
+/**
+ * A batch answered with entries the store rolled back for contention (a conditional create runs
+ * as a serializable transaction of its own, and loses to concurrent ones as a transaction Bundle
+ * does): those entries applied nothing, so they are sent again, in a batch of their own, with the
+ * same backoff as any write lost to contention, and their answers put in place. When some are
+ * still rolled back after the retries the call fails as `contention`, though the other entries
+ * stand (a batch is not all or nothing).
+ */
+async function resendContended(
+  bundle: Bundle,
+  response: Bundle,
+  policy: RetryPolicy,
+  send: (bundle: Bundle) => Promise<Bundle>,
+): Promise<Bundle> {
+  const entries = [...(response.entry ?? [])];
+  const retries = policy.contentionRetries ?? CONTENTION_RETRIES;
+  for (let attempt = 0; ; attempt++) {
+    const contended = entries.flatMap((entry, i) => {
+      const outcome = entry?.response?.outcome;
+      return entry?.response?.status?.startsWith('409') && outcome && rolledBackForContention(outcome) ? [i] : [];
+    });
+    if (contended.length === 0) return { ...response, entry: entries };
+    if (attempt >= retries) throw new UpstreamError('contention', 409);
+    await policy.sleep(policy.random() * Math.min(MAX_BACKOFF_MS, policy.baseMs * 2 ** attempt));
+    const again = await send({ ...bundle, entry: contended.map((i) => bundle.entry?.[i] ?? {}) });
+    contended.forEach((at, k) => {
+      entries[at] = again.entry?.[k] ?? { response: { status: '500' } };
+    });
+  }
 }
 
 const isRead = (method: string | undefined) => method === 'GET' || method === 'HEAD';

@@ -1,5 +1,5 @@
 import { conflict } from '@medplum/core';
-import type { Bundle, ServiceRequest } from '@medplum/fhirtypes';
+import type { Bundle, Parameters, ServiceRequest } from '@medplum/fhirtypes';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uniqueReferral } from '../../scripts/bench/referrals.ts';
@@ -158,5 +158,45 @@ describe('a write the store rolled back for contention', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(app, i + 1)));
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
     for (let n = 1; n <= 20; n++) expect(storedReferrals(fake, n)).toHaveLength(1);
+  });
+});
+
+describe('an Open Referral import the store rolls back for contention', () => {
+  const IMPORT = '/fhir/HealthcareService/$import-open-referral';
+  const feed = [1, 2, 3].map((n) => ({
+    id: `contended-${n}`,
+    name: `Contended service ${n}`,
+    organization: { id: 'contended-org', name: 'Contended organisation' },
+  }));
+  const importFeed = (app: ReturnType<typeof createTestApp>['app']) =>
+    call(app, IMPORT, { body: feed, headers: { 'content-type': 'application/json' } });
+  const stored = (fake: FakeMedplum, name: string) =>
+    fake.resources.filter((r) => (r as { name?: string }).name === name);
+  const refusedCount = async (response: Response) =>
+    ((await response.json()) as Parameters).parameter?.find((p) => p.name === 'refused')?.valueInteger;
+
+  it('sends the rolled-back records again: each stored once, none refused', async () => {
+    const { fake, app } = await world('https://contention-import.test/', IMPATIENT);
+    fake.repo.failSerializable = 2;
+    const response = await importFeed(app);
+    expect(response.status).toBe(200);
+    expect(await refusedCount(response)).toBe(0);
+    expect(fake.repo.failSerializable).toBe(0);
+    expect(stored(fake, 'Contended organisation')).toHaveLength(1);
+    for (const { name } of feed) expect(stored(fake, name)).toHaveLength(1);
+  });
+
+  it('is answered 503 with Retry-After when the store keeps refusing; sent again, it stores the rest once', async () => {
+    const { fake, app } = await world('https://contention-import-always.test/', IMPATIENT);
+    fake.repo.failSerializable = Number.POSITIVE_INFINITY;
+    const response = await importFeed(app);
+    await expectOutcome(response, 503, 'transient');
+    expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+    fake.repo.failSerializable = 0;
+    const again = await importFeed(app);
+    expect(again.status).toBe(200);
+    expect(await refusedCount(again)).toBe(0);
+    expect(stored(fake, 'Contended organisation')).toHaveLength(1);
+    for (const { name } of feed) expect(stored(fake, name)).toHaveLength(1);
   });
 });
