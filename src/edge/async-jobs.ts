@@ -16,20 +16,29 @@ export function shardOfJob(id: string, shards = SHARD_COUNT): number | undefined
 
 /**
  * Async jobs across isolates, in the AsyncJobShard objects. A job is kept by the object that the
- * digest of its owner and key names, so the same request sent again, from any isolate, finds it
- * there; its id starts with that object's number, so a status read goes straight to it. An id
- * that names no object is no job, and no object is asked.
+ * digest of its order key names (of its owner and key when it has none), so the same request sent
+ * again, from any isolate, finds it there, and so does every job under its order key: the object
+ * tells which of them goes first (`turn`), as the Queue keeps no order. Its id starts with that
+ * object's number, so a status read goes straight to it. An id that names no object is no job,
+ * and no object is asked.
  */
 export function createDurableObjectAsyncJobs(namespace: ShardNamespace, shards = SHARD_COUNT): AsyncJobs {
   return {
-    async open(owner, key, id) {
+    async open(owner, key, id, orderKey) {
       const digest = await digestOf(`${owner}\n${key}`);
-      const shard = shardOf(digest, shards);
+      const order = orderKey === undefined ? undefined : await digestOf(`order\n${orderKey}`);
+      const shard = shardOf(order ?? digest, shards);
       return callShardAt<{ id: string; created: boolean }>(namespace, shard, 'open', {
         owner,
         key: digest,
         id: `${shard}-${id}`,
+        ...(order === undefined ? {} : { orderKey: order }),
       });
+    },
+    async turn(id) {
+      const shard = shardOfJob(id, shards);
+      if (shard === undefined) return 'go';
+      return (await callShardAt<{ turn: 'go' | 'wait' }>(namespace, shard, 'turn', { id })).turn;
     },
     async get(id) {
       const shard = shardOfJob(id, shards);

@@ -19,9 +19,10 @@ export const MAX_WAITING = 16;
  * immediate set from a timer runs after a poll. Elsewhere a timer is all there is.
  */
 export const nextTurn = (): Promise<void> =>
-  new Promise((resolve) =>
-    setTimeout(() => (typeof setImmediate === 'function' ? setImmediate(resolve) : resolve()), 0),
-  );
+  new Promise((resolve) => {
+    const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
+    setTimeout(() => (setImmediate ? setImmediate(resolve) : resolve()), 0);
+  });
 
 /**
  * Lets costly requests through one at a time, in the order they came, each starting on a fresh

@@ -202,7 +202,9 @@ async function resendContended(
   for (let attempt = 0; ; attempt++) {
     const contended = entries.flatMap((entry, i) => {
       const outcome = entry?.response?.outcome;
-      return entry?.response?.status?.startsWith('409') && outcome && rolledBackForContention(outcome) ? [i] : [];
+      return entry?.response?.status?.startsWith('409') && outcome && rolledBackForContention(outcome)
+        ? [i]
+        : [];
     });
     if (contended.length === 0) return { ...response, entry: entries };
     if (attempt >= retries) throw new UpstreamError('contention', 409);

@@ -44,8 +44,16 @@ export interface AsyncJobs {
    * job (`created` true), in one step so that two equal requests share a job. `key` says what
    * makes two requests the same work (for a referral: organisation, identifier and content).
    * The new job's id is `id`, or one made from it (a store may mark where the job is kept).
+   * `orderKey` groups jobs whose work must be done in the order they were opened (a referral's
+   * organisation and identifier): see `turn`.
    */
-  open(owner: string, key: string, id: string): Promise<{ id: string; created: boolean }>;
+  open(owner: string, key: string, id: string, orderKey?: string): Promise<{ id: string; created: boolean }>;
+  /**
+   * Whether the job's work may be done now: `wait` while a job opened before it under its order
+   * key is still pending (neither answered, nor removed, nor lapsed). A store whose queue already
+   * delivers work in order (the SQLite outbox on Node) need not say; its jobs always `go`.
+   */
+  turn?(id: string): Promise<'go' | 'wait'>;
   /** The job, unless it is unknown or forgotten. */
   get(id: string): Promise<AsyncJob | undefined>;
   /** Stores the answer unless the job has one already (the first answer stands). */

@@ -54,7 +54,7 @@ export async function acceptReferralLater(
   const key = `${organization ?? ''}|${referralIdentifier(referral)}|${await fingerprintReferral(referral)}`;
   // Referrals under one identifier from one organisation are written in the order accepted.
   const order = { ref: ctx.requestId, orderKey: `${organization ?? ''}|${referralIdentifier(referral)}` };
-  const job = await deps.jobs.open(clientId, key, deps.newId());
+  const job = await deps.jobs.open(clientId, key, deps.newId(), order.orderKey);
   const message: AsyncIntakeMessage = {
     ...request,
     jobId: job.id,
@@ -76,6 +76,17 @@ export async function acceptReferralLater(
     throw err;
   }
   return job.id;
+}
+
+/**
+ * A queued referral whose turn has not come: one accepted before it under its identifier is still
+ * to be written. Thrown by its handler, so that the outbox tries it again later.
+ */
+export class EarlierReferralPending extends Error {
+  constructor() {
+    super('A referral accepted earlier under this identifier is still to be written');
+    this.name = 'EarlierReferralPending';
+  }
 }
 
 /** A job that cannot be removed needs no handling: it lapses, unworked, on its own. */

@@ -15,6 +15,7 @@ import {
   type AsyncIntakeDeps,
   type AsyncIntakeMessage,
   acceptReferralLater,
+  EarlierReferralPending,
   type IntakeForm,
   principalOf,
   referralNotWritten,
@@ -106,6 +107,8 @@ export function asyncIntakeHandlers(
       const message = payload as AsyncIntakeMessage;
       const job = await jobs.get(message.jobId);
       if (!job || job.answer || job.lapsed) return;
+      // Written in the order accepted under one identifier, wherever the queue keeps no order.
+      if ((await jobs.turn?.(message.jobId)) === 'wait') throw new EarlierReferralPending();
       const ctx: RequestContext = {
         requestId: message.requestId,
         principal: principalOf(message),

@@ -76,6 +76,62 @@ describe('async jobs in Durable Objects', () => {
     expect(count()).toBe(0);
   });
 
+  it('keeps every job under one order key in one object, and works them in the order opened', async () => {
+    const { jobs, clock } = jobObjects();
+    const orderKey = 'B99901|https://fhir.riverside-medical.example/referrals|RMP-7';
+    const a = await jobs.open('gp', `${orderKey}|content-a`, 'a', orderKey);
+    const b = await jobs.open('gp', `${orderKey}|content-b`, 'b', orderKey);
+    const c = await jobs.open('gp-other-client', `${orderKey}|content-c`, 'c', orderKey);
+    const shard = shardOf(await digestOf(`order\n${orderKey}`));
+    expect([a.id, b.id, c.id].map((id) => shardOfJob(id))).toEqual([shard, shard, shard]);
+    expect([await jobs.turn?.(a.id), await jobs.turn?.(b.id), await jobs.turn?.(c.id)]).toEqual([
+      'go',
+      'wait',
+      'wait',
+    ]);
+    // Another identifier, and a job with no order key, wait for nothing.
+    const other = await jobs.open('gp', 'B99901|x|RMP-8|content', 'd', 'B99901|x|RMP-8');
+    const unordered = await jobs.open('gp', `${orderKey}|content-e`, 'e');
+    expect([await jobs.turn?.(other.id), await jobs.turn?.(unordered.id)]).toEqual(['go', 'go']);
+    // The same referral again is the same job, still in its place.
+    expect(await jobs.open('gp', `${orderKey}|content-b`, 'b2', orderKey)).toEqual({
+      id: b.id,
+      created: false,
+    });
+    await jobs.complete(a.id, answer);
+    expect([await jobs.turn?.(b.id), await jobs.turn?.(c.id)]).toEqual(['go', 'wait']);
+    // A job whose message was never queued is removed; one never worked lapses: neither holds others.
+    await jobs.remove(b.id);
+    expect(await jobs.turn?.(c.id)).toBe('go');
+    const f = await jobs.open('gp', `${orderKey}|content-f`, 'f', orderKey);
+    const g = await jobs.open('gp', `${orderKey}|content-g`, 'g', orderKey);
+    expect(await jobs.turn?.(g.id)).toBe('wait');
+    await jobs.complete(c.id, answer);
+    clock.now += ASYNC_JOB_PENDING_LIMIT_MS;
+    expect(await jobs.turn?.(f.id)).toBe('go');
+    expect(await jobs.turn?.(g.id)).toBe('go');
+    // An id this store never made, or a job gone, waits for nothing.
+    expect(await jobs.turn?.('x')).toBe('go');
+    expect(await jobs.turn?.(`${shard}-gone`)).toBe('go');
+  });
+
+  it('gives an object made before jobs had an order key the column, keeping its jobs', async () => {
+    const state = sqliteShardState();
+    state.db.exec(
+      'CREATE TABLE async_job (id TEXT PRIMARY KEY, owner TEXT NOT NULL, key TEXT NOT NULL, ' +
+        'opened_at INTEGER NOT NULL, answer TEXT, completed_at INTEGER, expires_at INTEGER NOT NULL)',
+    );
+    const now = Date.now();
+    state.db.exec(`INSERT INTO async_job VALUES ('3-old', 'gp', 'k', ${now}, NULL, NULL, ${now + HOUR})`);
+    const object = new AsyncJobShard(state);
+    expect(object.get('3-old')).toEqual({ id: '3-old', owner: 'gp' });
+    expect(object.turn('3-old')).toBe('go');
+    await object.open('gp', 'k2', '3-new', 'order');
+    expect(object.turn('3-new')).toBe('go');
+    // Made again over the same storage, nothing changes.
+    expect(new AsyncJobShard(state).get('3-new')).toEqual({ id: '3-new', owner: 'gp' });
+  });
+
   it('answers a bad call 500 without saying what was in it', async () => {
     const object = new AsyncJobShard(sqliteShardState());
     const call = (op: string, args: unknown) =>

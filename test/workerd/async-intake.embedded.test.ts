@@ -250,6 +250,45 @@ describe('Prefer: respond-async on the Worker', () => {
     expect(lines).not.toContain(referralId);
   });
 
+  it('writes referrals under one identifier in the order accepted, whatever order the Queue delivers them in', async () => {
+    const { app, queued } = await recordingApp();
+    const referralId = `RMP-ASYNC-ORDER-${crypto.randomUUID().slice(0, 8)}`;
+    // Two different referrals under one identifier: the first accepted is the one stored.
+    const first = await post(app, referralFor(newNhsNumber(), referralId), ASYNC);
+    const second = await post(app, referralFor(newNhsNumber(), referralId), ASYNC);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    const [earlier, later] = queued();
+    const up = consumerBindings('up').bindings;
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    // The later one delivered first waits, and nothing is written for it.
+    expect(await deliver(up, later, 1)).toEqual({ acked: false, retried: true });
+    expect(await storedFor(app, referralId)).toEqual({ serviceRequests: 0, tasks: 0 });
+    expect((await statusOf(app, second.headers.get('content-location'))).status).toBe(202);
+    expect(await deliver(up, earlier, 1)).toEqual({ acked: true, retried: false });
+    expect(await deliver(up, later, 2)).toEqual({ acked: true, retried: false });
+    expect((await statusOf(app, first.headers.get('content-location'))).status).toBe(200);
+    expect((await statusOf(app, second.headers.get('content-location'))).status).toBe(409);
+    expect(await storedFor(app, referralId)).toEqual({ serviceRequests: 1, tasks: 1 });
+  });
+
+  it('lets a later referral under the identifier go once the earlier one is dead-lettered', async () => {
+    const { app, queued } = await recordingApp();
+    const referralId = `RMP-ASYNC-ORDER-DEAD-${crypto.randomUUID().slice(0, 8)}`;
+    const first = await post(app, referralFor(newNhsNumber(), referralId), ASYNC);
+    const second = await post(app, referralFor(newNhsNumber(), referralId), ASYNC);
+    const [earlier, later] = queued();
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const down = consumerBindings('down');
+    expect(await deliver(down.bindings, earlier, OUTBOX_QUEUE_POLICY.maxAttempts)).toEqual({
+      acked: true,
+      retried: false,
+    });
+    expect((await statusOf(app, first.headers.get('content-location'))).status).toBe(503);
+    expect(await deliver(consumerBindings('up').bindings, later, 1)).toEqual({ acked: true, retried: false });
+    expect((await statusOf(app, second.headers.get('content-location'))).status).toBe(200);
+    expect(await storedFor(app, referralId)).toEqual({ serviceRequests: 1, tasks: 1 });
+  });
+
   it('forgets an answered job once it expires: the object’s alarm drops it, and its location is a 404', async () => {
     const { app, queued } = await recordingApp();
     const sent = await post(app, newReferral().body, ASYNC);
