@@ -34,22 +34,18 @@ describe('CostlyGate', () => {
   it('lets a request that came meanwhile go between two costly ones', async () => {
     const gate = new CostlyGate();
     const events: string[] = [];
+    // The first costly one holds the thread; a cheap request arrives meanwhile.
     const costly = (name: string) => async () => {
+      if (name === 'first costly') setTimeout(() => events.push('cheap'), 0);
       busyFor(20);
       events.push(name);
     };
-    const first = gate.run(costly('first costly'));
-    const second = gate.run(costly('second costly'));
-    // A cheap request arriving while the first costly one holds the thread.
-    setTimeout(() => events.push('cheap'), 5);
-    await Promise.all([first, second]);
+    await Promise.all([gate.run(costly('first costly')), gate.run(costly('second costly'))]);
     await new Promise((r) => setTimeout(r, 10));
     expect(events).toEqual(['first costly', 'cheap', 'second costly']);
     // Side by side, without the gate, the cheap one waits for both.
     events.length = 0;
-    const both = Promise.all([costly('first costly')(), costly('second costly')()]);
-    setTimeout(() => events.push('cheap'), 5);
-    await both;
+    await Promise.all([costly('first costly')(), costly('second costly')()]);
     await new Promise((r) => setTimeout(r, 10));
     expect(events).toEqual(['first costly', 'second costly', 'cheap']);
   });
