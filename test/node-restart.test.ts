@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
 import { HttpResponse, http, passthrough } from 'msw';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +14,11 @@ import keys from '../examples/auth/test-client-keys.json' with { type: 'json' };
 import { uniqueReferral } from '../scripts/bench/referrals.ts';
 import { compare, loadExamples, toRequestInit } from '../scripts/examples-lib.ts';
 import { getAccessToken } from '../scripts/smart-client.ts';
+import { indexDefinitions } from '../src/fhir/definitions.ts';
 import { EmbeddedRepository } from '../src/medplum/embedded/repository.ts';
+import { seedEmbeddedStore } from '../src/medplum/embedded/seed.ts';
+import { createEmbeddedMedplum } from '../src/medplum/embedded/server.ts';
+import { createMedplumClient, createMedplumStore } from '../src/medplum/store.ts';
 import { server } from './support/msw.ts';
 
 // `npm start` itself, as a child process on a data directory: stopped and restarted, and killed
@@ -284,4 +289,101 @@ describe('npm start on a data directory', () => {
     const stored = await auditedSearches(second.base, reader);
     expect(ids.map((id) => stored.filter((s) => s === id).length)).toEqual(ids.map(() => 1));
   });
+});
+
+describe('queued referrals under one identifier, across kill -9 (npm start on a remote Medplum)', () => {
+  // Rounds of the race; ASYNC_ORDER_ROUNDS=10 runs it ten times.
+  const ROUNDS = Number(process.env.ASYNC_ORDER_ROUNDS ?? 1);
+
+  /** A Medplum over loopback HTTP (the embedded one), that can be made to answer 503 throughout. */
+  async function medplumBehindSwitch() {
+    // Its searches need the R4 search parameters indexed in this process.
+    indexDefinitions();
+    const medplum = createEmbeddedMedplum();
+    const switched = { down: false };
+    const proxy = serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch: (request: Request) =>
+        switched.down
+          ? Response.json({ resourceType: 'OperationOutcome', issue: [] }, { status: 503 })
+          : medplum.fetch(request),
+    });
+    await once(proxy, 'listening');
+    const baseUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}/`;
+    await seedEmbeddedStore(
+      createMedplumStore(
+        createMedplumClient({ baseUrl, clientId: 'seed', clientSecret: 'seed', timeoutMs: 10_000 }),
+      ),
+    );
+    return { baseUrl, switched, close: () => proxy.close() };
+  }
+
+  /** The queued referrals in the outbox of a stopped process: their order and when each is due. */
+  function queuedReferrals(): { seq: number; due_at: number; order_key: string }[] {
+    const db = new DatabaseSync(join(dir, 'outbox.sqlite'), { readOnly: true });
+    try {
+      return db
+        .prepare("SELECT seq, due_at, order_key FROM outbox WHERE kind = 'referral-intake' ORDER BY seq")
+        .all() as { seq: number; due_at: number; order_key: string }[];
+    } finally {
+      db.close();
+    }
+  }
+
+  it(
+    `writes the first accepted first, though the later one is due first after the restart (${ROUNDS} round${ROUNDS === 1 ? '' : 's'})`,
+    async () => {
+      const medplum = await medplumBehindSwitch();
+      try {
+        const env = {
+          MEDPLUM_BASE_URL: medplum.baseUrl,
+          MEDPLUM_CLIENT_ID: 'facade',
+          MEDPLUM_CLIENT_SECRET: 'facade',
+        };
+        for (let round = 0; round < ROUNDS; round++) {
+          const referralId = `ORDER-KILL-${round}-${crypto.randomUUID().slice(0, 8)}`;
+          const body = (n: number) => uniqueReferral(n, 'ORDER').replaceAll(`BENCH-ORDER-${n}`, referralId);
+          const sendLater = (base: string, n: number) =>
+            fetch(`${base}/fhir`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/fhir+json', prefer: 'respond-async' },
+              body: body(n),
+            });
+          medplum.switched.down = true;
+          const first = await start(env);
+          // The first is tried, and fails, a few times (its next try backs off further each time)...
+          const earlier = await sendLater(first.base, 2 * round + 1);
+          expect(earlier.status).toBe(202);
+          await new Promise((r) => setTimeout(r, 3_000));
+          // ... then a different referral under the same identifier is accepted, and tried once.
+          const later = await sendLater(first.base, 2 * round + 2);
+          expect(later.status).toBe(202);
+          await new Promise((r) => setTimeout(r, 300));
+          await stop(first.child, 'SIGKILL');
+          // The later one is due first: only the order key keeps it behind.
+          const [a, b] = queuedReferrals().slice(-2);
+          expect(a?.order_key).toBe(b?.order_key);
+          expect(b?.due_at).toBeLessThan(a?.due_at as number);
+
+          medplum.switched.down = false;
+          const second = await start(env);
+          const answer = async (response: Response) => {
+            const path = new URL(response.headers.get('content-location') as string).pathname;
+            let status = 202;
+            await until(async () => {
+              status = (await fetch(`${second.base}${path}`)).status;
+              return status !== 202;
+            }, 'the job is answered');
+            return status;
+          };
+          expect([await answer(earlier), await answer(later)]).toEqual([200, 409]);
+          await stop(second.child, 'SIGTERM');
+        }
+      } finally {
+        medplum.close();
+      }
+    },
+    60_000 + ROUNDS * 30_000,
+  );
 });
