@@ -1,86 +1,22 @@
-import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import {
-  captureValues,
-  DEFAULT_EXAMPLE_CLIENT,
-  type ExampleRequest,
-  loadExamples,
-  substitute,
-  toRequestInit,
-} from '../../scripts/examples-lib.ts';
-import { withAccess } from '../../src/auth/tenancy.ts';
-import { SERVED_RESOURCE_TYPES } from '../../src/fhir/resource-types.ts';
-import type { FhirStore } from '../../src/medplum/store.ts';
+import { loadExamples, toRequestInit } from '../../scripts/examples-lib.ts';
 import { call } from '../support/app.ts';
 import { seededApp } from '../support/referrals.ts';
 import { AUDITOR, CLIENTS_JSON, SP, securedApp } from '../support/secured.ts';
 import { probeSearchParams, type Send, walkStatement } from './walk.ts';
+import { addFixtures, runJourney } from './walk-data.ts';
 
 // A standard FHIR client trusts /metadata: everything it declares is requested here, on the data
 // the example journey leaves, and nothing may answer 400, 404, 405 or 5xx. The one system
 // interaction, transaction, is not walked again: the journey's first step is one.
-
-/** Sends one example request, as the example's client where clients are registered. */
-type Fetch = (request: ExampleRequest, client: string) => Promise<Response>;
-
-/** Runs examples/journey/ in order; each step must answer with its example's status. */
-async function runJourney(fetchAs: Fetch): Promise<Map<string, string>> {
-  const values = new Map<string, string>();
-  for (const example of loadExamples('journey')) {
-    const request = substitute(example.request, values);
-    const expected = substitute(example.response, values);
-    const response = await fetchAs(request, request.client ?? DEFAULT_EXAMPLE_CLIENT);
-    // What each step stores is what the walk reads; the examples test checks the answers whole.
-    expect(response.status, example.name).toBe(expected.status);
-    expect(await captureValues(expected, response, values), example.name).toEqual([]);
-  }
-  return values;
-}
-
-/** One resource of each served type the journey does not write, so every type has one to read. */
-function fixture(type: string, patient: string): Resource | undefined {
-  const subject = { reference: `Patient/${patient}` };
-  const fixtures: Record<string, Resource> = {
-    Location: { resourceType: 'Location', status: 'active', name: 'Riverside Community Centre' },
-    Observation: {
-      resourceType: 'Observation',
-      status: 'final',
-      code: { coding: [{ system: 'http://loinc.org', code: '72166-2', display: 'Tobacco smoking status' }] },
-      subject,
-      effectiveDateTime: '2026-11-19T10:00:00Z',
-      valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '266919005' }] },
-    },
-    RelatedPerson: {
-      resourceType: 'RelatedPerson',
-      patient: subject,
-      name: [{ family: 'Okafor', given: ['Ada'] }],
-    },
-    Condition: {
-      resourceType: 'Condition',
-      subject,
-      code: {
-        coding: [{ system: 'http://snomed.info/sct', code: '422650009', display: 'Social isolation' }],
-      },
-      recordedDate: '2026-11-19',
-    },
-  };
-  return fixtures[type];
-}
-
-async function addFixtures(store: FhirStore, patient: string, organizations: string[]): Promise<void> {
-  for (const type of SERVED_RESOURCE_TYPES) {
-    const resource = fixture(type, patient);
-    if (!resource || (await store.search(type, { _count: '1' })).entry?.length) continue;
-    await store.create(withAccess(resource, organizations) as never);
-  }
-}
 
 const statementOf = async (response: Response) => (await response.json()) as CapabilityStatement;
 
 describe('the CapabilityStatement, walked', () => {
   it('in the open local mode, everything it declares answers', async () => {
     const { app, store } = await seededApp();
-    const values = await runJourney(async (request) =>
+    const values = await runJourney(loadExamples('journey'), async (request) =>
       app.request(`http://facade.test${request.path}`, toRequestInit(request)),
     );
     await addFixtures(store, values.get('patient') as string, []);
@@ -111,7 +47,7 @@ describe('the CapabilityStatement, walked', () => {
       if (!tokens.has(client)) tokens.set(client, await s.token(client, scope));
       return tokens.get(client) as string;
     };
-    const values = await runJourney(async (request, client) =>
+    const values = await runJourney(loadExamples('journey'), async (request, client) =>
       s.app.request(`http://facade.test${request.path}`, toRequestInit(request, await tokenOf(client))),
     );
     await addFixtures(s.store, values.get('patient') as string, ['SPX01']);

