@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     ]);
   }
   // `/x/*` matches `/x` itself too.
-  const protectedPaths = ['/fhir/*', '/referrals/*'];
+  const protectedPaths = ['/fhir/*', '/referrals/*', '/care-team/*'];
 
   app.use(requestId({ headerName: 'X-Request-ID', generator: () => deps.newId() }));
   app.use(requestLog(deps.logger));

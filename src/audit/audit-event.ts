@@ -104,6 +104,15 @@ export function toAuditEvent(facts: AuditFacts): AuditEvent {
             ]
           : []),
         ...[...new Set(ctx.touched)].map((reference) => ({ what: { reference } })),
+        // What a disclosure to a care team's organisation rests on: the person's consent.
+        ...[...new Set(ctx.consents ?? [])].map((reference) => ({
+          what: { reference },
+          role: {
+            system: 'http://terminology.hl7.org/CodeSystem/object-role',
+            code: '13',
+            display: 'Security Resource',
+          },
+        })),
       ],
     },
     agentOrganization ? [agentOrganization] : [],

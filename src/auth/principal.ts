@@ -26,6 +26,11 @@ export interface RequestContext {
   principal: Principal;
   /** `Type/id` of every stored resource the request read or wrote, for its audit record. */
   touched: string[];
+  /**
+   * The Consents (`Consent/<id>`) what the request disclosed rests on, where the caller saw a
+   * person's care plan as a member of their care team; named in its audit record.
+   */
+  consents?: string[];
 }
 
 const EVERYTHING = new Set<Permission>(['c', 'r', 'u', 'd', 's']);

@@ -1,7 +1,7 @@
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 import { dataClassOf } from '../fhir/resource-types.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
-import type { Principal } from './principal.ts';
+import type { Principal, RequestContext } from './principal.ts';
 import { allows } from './scopes.ts';
 
 /**
@@ -13,6 +13,9 @@ import { allows } from './scopes.ts';
  * Which types are labelled is read from the one table of data classes (`dataClassOf`): directory
  * resources are visible to every authenticated client; personal data and the audit trail only
  * through a label (the whole trail to an operator); a type with no class to no organisation.
+ * A care team's organisations see the parts of a care plan the person consented to share with
+ * them through labels of their own (`careTeamAccess`), each naming the Consent it rests on, set and
+ * removed as the consent and the team change; a read through one is recorded with that Consent.
  */
 export function isPersonalData(type: string): boolean {
   return dataClassOf(type) === 'personal';
@@ -57,14 +60,73 @@ function hasLabel(security: readonly Coding[], organization: string): boolean {
 /** Whether the principal may see this resource at all. */
 export function isVisible(principal: Principal, resource: Resource): boolean {
   if (seesAll(principal, resource.resourceType)) return true;
-  return hasLabel(resource.meta?.security ?? [], principal.organization as string);
+  const security = resource.meta?.security ?? [];
+  const organization = principal.organization as string;
+  return hasLabel(security, organization) || teamShareOf(security, organization) !== undefined;
+}
+
+/**
+ * The Consent (`Consent/<id>`) the principal sees this resource by: set when it is visible to the
+ * principal's organisation only as a member of the person's care team.
+ */
+export function consentRelied(principal: Principal, resource: Resource): string | undefined {
+  if (seesAll(principal, resource.resourceType)) return undefined;
+  const security = resource.meta?.security ?? [];
+  const organization = principal.organization as string;
+  if (hasLabel(security, organization)) return undefined;
+  return teamShareOf(security, organization)?.display;
+}
+
+/** Notes, for the request's audit record, the Consents what it discloses rests on. */
+export function noteDisclosures(ctx: RequestContext, resources: Iterable<Resource | undefined>): void {
+  for (const resource of resources) {
+    const consent = resource && consentRelied(ctx.principal, resource);
+    if (!consent) continue;
+    ctx.consents ??= [];
+    ctx.consents.push(consent);
+  }
+}
+
+function teamShareOf(security: readonly Coding[], organization: string): Coding | undefined {
+  return security.find((c) => c.system === OWN_SYSTEM.careTeamAccess && c.code === organization);
+}
+
+/** A care team's organisation, and the Consent it may read a part of the plan by. */
+export interface TeamShare {
+  organization: string;
+  consent: string;
+}
+
+/** The care-team shares a resource carries. */
+export function teamSharesOf(resource: Resource): TeamShare[] {
+  return (resource.meta?.security ?? [])
+    .filter((c) => c.system === OWN_SYSTEM.careTeamAccess && c.code)
+    .map((c) => ({ organization: c.code as string, consent: c.display ?? '' }));
+}
+
+/** The resource with exactly these care-team shares (every other label kept). */
+export function withTeamShares<T extends Resource>(resource: T, shares: readonly TeamShare[]): T {
+  const kept = (resource.meta?.security ?? []).filter((c) => c.system !== OWN_SYSTEM.careTeamAccess);
+  const security = [
+    ...kept,
+    ...shares.map((s) => ({ system: OWN_SYSTEM.careTeamAccess, code: s.organization, display: s.consent })),
+  ];
+  return { ...resource, meta: { ...resource.meta, security } };
+}
+
+/** The labels of the organisations party to a resource, without its care-team shares. */
+export function partyLabels(resource: Resource): Coding[] {
+  return (resource.meta?.security ?? []).filter((c) => c.system === OWN_SYSTEM.organisationAccess);
 }
 
 /** The store query for a search, narrowed to what the principal may see. */
 export function scopedQuery(principal: Principal, type: string, query: URLSearchParams): URLSearchParams {
   if (seesAll(principal, type)) return query;
   const scoped = new URLSearchParams(query);
-  scoped.append('_security', `${OWN_SYSTEM.organisationAccess}|${principal.organization}`);
+  const own = `${OWN_SYSTEM.organisationAccess}|${principal.organization}`;
+  // Personal data is also seen as a member of a person's care team; nothing else is shared so.
+  const team = isPersonalData(type) ? `,${OWN_SYSTEM.careTeamAccess}|${principal.organization}` : '';
+  scoped.append('_security', own + team);
   return scoped;
 }
 

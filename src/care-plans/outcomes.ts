@@ -12,7 +12,15 @@ import * as z from 'zod';
 import ons4 from '../../terminology/Questionnaire-ons4-personal-wellbeing.json' with { type: 'json' };
 import swemwbs from '../../terminology/Questionnaire-swemwbs.json' with { type: 'json' };
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
-import { isVisible, scopedQuery, visibleEntries, withAccess } from '../auth/tenancy.ts';
+import {
+  isVisible,
+  noteDisclosures,
+  scopedQuery,
+  teamSharesOf,
+  visibleEntries,
+  withAccess,
+  withTeamShares,
+} from '../auth/tenancy.ts';
 import { byInstant } from '../fhir/dates.ts';
 import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
 import { requireShape } from '../fhir/shape.ts';
@@ -127,9 +135,13 @@ export async function recordOutcome(
   const access = (plan.meta?.security ?? []).filter((c) => c.system === OWN_SYSTEM.organisationAccess);
   const now = deps.clock().toISOString();
   const { id: _id, meta: _meta, ...content } = response;
-  const toWrite = withAccess(
-    { ...content, subject: plan.subject as Reference, authored: response.authored ?? now },
-    access.map((c) => c.code as string),
+  // Shared with the person's care team as the plan is, on the same consent.
+  const toWrite = withTeamShares(
+    withAccess(
+      { ...content, subject: plan.subject as Reference, authored: response.authored ?? now },
+      access.map((c) => c.code as string),
+    ),
+    teamSharesOf(plan),
   );
   const provenance = toProvenance({
     targets: [{ reference: 'urn:uuid:outcome' }],
@@ -238,6 +250,7 @@ export async function carePlanOutcomes(
     .map((e) => e.resource as QuestionnaireResponse)
     .sort((a, b) => byInstant(a.authored, b.authored));
   ctx.touched.push(`CarePlan/${carePlanId}`, ...responses.map((r) => `QuestionnaireResponse/${r.id}`));
+  noteDisclosures(ctx, [plan, ...responses]);
   const parameter: ParametersParameter[] = [];
   for (const [url, measure] of MEASURES) {
     const recorded = responses.filter((r) => r.questionnaire?.split('|')[0] === url);

@@ -8,7 +8,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { allows } from '../auth/scopes.ts';
-import { isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import { isVisible, noteDisclosures, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { CANONICAL_BASE } from '../fhir/systems.ts';
@@ -74,6 +74,7 @@ export async function socialPrescribingSummary(
     }
   }
   ctx.touched.push(...resources.map((r) => `${r.resourceType}/${r.id}`));
+  noteDisclosures(ctx, resources);
   const entry: BundleEntry[] = resources.map((r) => ({
     fullUrl: `${baseUrl}/fhir/${r.resourceType}/${r.id}`,
     resource: toPublicResource(r),

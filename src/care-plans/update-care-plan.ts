@@ -1,5 +1,6 @@
 import type { CarePlan } from '@medplum/fhirtypes';
 import { agentOf, type RequestContext } from '../auth/principal.ts';
+import { partyLabels } from '../auth/tenancy.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
@@ -94,7 +95,8 @@ async function applyPlanUpdate(
         resource: { ...next, meta: { ...stored.meta, security } },
         request: { method: 'PUT', url: `CarePlan/${id}`, ifMatch: `W/"${version}"` },
       },
-      postEntry({ ...provenance, meta: { security } }),
+      // Who changed the plan is the parties' record, not shared with the care team.
+      postEntry({ ...provenance, meta: { security: partyLabels(stored) } }),
     ],
   });
   const written = response.entry?.[0]?.resource as CarePlan | undefined;

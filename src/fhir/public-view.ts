@@ -21,7 +21,10 @@ export function toPublicResource<T extends Resource>(resource: T): T {
   const meta: Record<string, unknown> = { ...resource.meta };
   for (const field of INTERNAL_META_FIELDS) delete meta[field];
   const security = resource.meta.security?.filter(
-    (c) => c.system !== OWN_SYSTEM.organisationAccess && c.system !== OWN_SYSTEM.recordOwner,
+    (c) =>
+      c.system !== OWN_SYSTEM.organisationAccess &&
+      c.system !== OWN_SYSTEM.recordOwner &&
+      c.system !== OWN_SYSTEM.careTeamAccess,
   );
   if (security?.length) meta.security = security;
   else delete meta.security;

@@ -41,6 +41,13 @@ export const OWN_SYSTEM = {
    */
   recordOwner: `${CANONICAL_BASE}/CodeSystem/record-owner`,
   /**
+   * `meta.security` label naming, by ODS code, an organisation of the person's care team that may
+   * read this part of a care plan because the person consented to share it with the team; its
+   * `display` names that Consent (`Consent/<id>`). Set and removed only by the service as the
+   * consent and the team change (src/care-plans/team-sharing.ts). Internal, as the others are.
+   */
+  careTeamAccess: `${CANONICAL_BASE}/CodeSystem/care-team-access`,
+  /**
    * Tags each AuditEvent the outbox delivers with a code made once per request: its write is
    * conditional on the tag, so a record delivered twice is stored once.
    */

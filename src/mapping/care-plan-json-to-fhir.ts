@@ -51,6 +51,14 @@ export function carePlanJsonToFhir(
               },
             ],
             member: { display: member.name },
+            ...(member.organisation
+              ? {
+                  onBehalfOf: {
+                    type: 'Organization',
+                    identifier: { system: SYSTEM.odsOrganization, value: member.organisation.odsCode },
+                  },
+                }
+              : {}),
           })),
         } as CareTeam,
       }

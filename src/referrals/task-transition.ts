@@ -8,6 +8,7 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import { agentOf, type RequestContext } from '../auth/principal.ts';
+import { partyLabels } from '../auth/tenancy.ts';
 import { FhirError, type Issue } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
 import {
@@ -121,7 +122,7 @@ export async function transition(
             },
           ]
         : []),
-      moveProvenanceEntry(provenance, task, stored.meta?.security ?? []),
+      moveProvenanceEntry(provenance, task, partyLabels(stored)),
     ],
   };
   const response = await deps.store.bundle(transaction);
@@ -264,7 +265,7 @@ async function completeLastMove(
             },
           ]
         : []),
-      moveProvenanceEntry(provenance, task, task.meta?.security ?? []),
+      moveProvenanceEntry(provenance, task, partyLabels(task)),
     ],
   });
   return (

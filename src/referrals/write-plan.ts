@@ -303,7 +303,10 @@ function withLocalReferences<T extends Resource>(
 function stripForCreate<T extends Resource>(resource: T, partTag: { system: string; code: string }): T {
   const { id: _id, meta, ...rest } = resource;
   const security = meta?.security?.filter(
-    (c) => c.system !== OWN_SYSTEM.organisationAccess && c.system !== OWN_SYSTEM.recordOwner,
+    (c) =>
+      c.system !== OWN_SYSTEM.organisationAccess &&
+      c.system !== OWN_SYSTEM.recordOwner &&
+      c.system !== OWN_SYSTEM.careTeamAccess,
   );
   return {
     ...rest,

@@ -1,7 +1,14 @@
 import { getSearchParameter } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
-import { isLabelled, isPersonalData, isVisible, scopedQuery, visibleEntries } from '../auth/tenancy.ts';
+import {
+  isLabelled,
+  isPersonalData,
+  isVisible,
+  noteDisclosures,
+  scopedQuery,
+  visibleEntries,
+} from '../auth/tenancy.ts';
 import { dateRangeSearch } from '../fhir/date-search.ts';
 import { Failures } from '../fhir/outcomes.ts';
 import { pagingParam } from '../fhir/paging.ts';
@@ -41,6 +48,7 @@ export async function readResource(
   const resource = await store.read(served, id);
   if (!isVisible(ctx.principal, resource)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
+  noteDisclosures(ctx, [resource]);
   return applySubset(toPublicResource(resource), subset);
 }
 
@@ -61,6 +69,7 @@ export async function readResourceVersion(
   const version = await store.readVersion(served, id, versionId);
   if (!isVisible(ctx.principal, version)) throw Failures.notFound();
   ctx.touched.push(`${served}/${id}`);
+  noteDisclosures(ctx, [version]);
   return applySubset(toPublicResource(version), subset);
 }
 
@@ -83,6 +92,10 @@ export async function readResourceHistory(
   if (!isVisible(ctx.principal, await store.read(served, id))) throw Failures.notFound();
   const history = visibleEntries(ctx.principal, await store.history(served, id));
   ctx.touched.push(`${served}/${id}`);
+  noteDisclosures(
+    ctx,
+    (history.entry ?? []).map((e) => e.resource),
+  );
   const page = pageOfHistory(withInteractions(history, `${served}/${id}`), query);
   return toFacadeBundle(page, { baseUrl, path: `${type}/${id}/_history`, query: query.forLinks });
 }
@@ -165,6 +178,10 @@ export async function searchResources(
   for (const entry of found.entry ?? []) {
     ctx.touched.push(`${entry.resource?.resourceType}/${entry.resource?.id}`);
   }
+  noteDisclosures(
+    ctx,
+    (found.entry ?? []).map((e) => e.resource),
+  );
   const bundle = {
     ...found,
     ...withKnownTotal(found, offset, Number(storeQuery.get('_count'))),

@@ -2,6 +2,11 @@ import * as z from 'zod';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD');
 const isoDateTime = z.iso.datetime({ offset: true });
+const odsCode = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9]{3,10}$/, 'an ODS code')
+  .transform((code) => code.toUpperCase());
 
 /**
  * `POST /referrals/{id}/care-plan`: a personalised care and support plan from a link worker's
@@ -57,10 +62,34 @@ export const CarePlanJsonSchema = z
       .max(50)
       .default([]),
     careTeam: z
-      .array(z.object({ name: z.string().trim().min(1).max(200), role: z.string().trim().min(1).max(64) }))
+      .array(
+        z
+          .object({
+            name: z.string().trim().min(1).max(200),
+            role: z.string().trim().min(1).max(64),
+            /** The member's organisation, by ODS code: what the plan is shared with on consent. */
+            organisation: z.object({ odsCode: odsCode }).strict().optional(),
+          })
+          .strict(),
+      )
       .max(30)
       .default([]),
   })
   .strict();
+
+/**
+ * `POST /referrals/{id}/care-team/consent`: the person's decision about sharing their care plan
+ * with its care team, as a tool without FHIR records it: `share` records their consent,
+ * `withdraw` withdraws the one in force.
+ */
+export const CareTeamConsentJsonSchema = z
+  .object({
+    decision: z.enum(['share', 'withdraw']),
+    /** When the person decided; now when not given. */
+    date: isoDateTime.optional(),
+  })
+  .strict();
+
+export type CareTeamConsentJson = z.infer<typeof CareTeamConsentJsonSchema>;
 
 export type CarePlanJson = z.infer<typeof CarePlanJsonSchema>;

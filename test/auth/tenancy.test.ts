@@ -3,18 +3,24 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.ts';
 import { parseScope, type Scope } from '../../src/auth/scopes.ts';
 import {
+  consentRelied,
   hasAccess,
   isPersonalData,
   isVisible,
   mayShowInAnswer,
+  noteDisclosures,
   ownedBy,
   ownerOf,
+  partyLabels,
   recordOwner,
   scopedQuery,
+  teamSharesOf,
   visibleEntries,
   withAccess,
   withOwner,
+  withTeamShares,
 } from '../../src/auth/tenancy.ts';
+import { toPublicResource } from '../../src/fhir/public-view.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
 
 function scopes(...texts: string[]): Scope[] {
@@ -163,7 +169,9 @@ describe('scopedQuery', () => {
     const scoped = scopedQuery(GP_READER, 'ServiceRequest', query);
     expect(scoped.get('status')).toBe('active');
     expect(scoped.get('_count')).toBe('10');
-    expect(scoped.getAll('_security')).toEqual([`${OWN_SYSTEM.organisationAccess}|${GP}`]);
+    expect(scoped.getAll('_security')).toEqual([
+      `${OWN_SYSTEM.organisationAccess}|${GP},${OWN_SYSTEM.careTeamAccess}|${GP}`,
+    ]);
   });
 
   it('does not mutate its input', () => {
@@ -315,5 +323,42 @@ describe('a type with no class', () => {
     expect(isVisible(principal(OTHER_GP, 'system/*.rs'), unknown)).toBe(false);
     expect(scopedQuery(GP_READER, 'Account', new URLSearchParams()).has('_security')).toBe(true);
     expect(isPersonalData('Account')).toBe(false);
+  });
+});
+
+describe('care-team shares', () => {
+  const NURSING = 'RDN01';
+  const nurse = principal(NURSING, 'system/*.rs');
+  const plan = withTeamShares(labelled({ resourceType: 'CarePlan' } as Resource, GP, SERVICE), [
+    { organization: NURSING, consent: 'Consent/c1' },
+  ]);
+
+  it('make a part of a plan visible to a team organisation, on the consent they name', () => {
+    expect(isVisible(nurse, plan)).toBe(true);
+    expect(consentRelied(nurse, plan)).toBe('Consent/c1');
+    // A party sees it on its own grounds; another organisation not at all.
+    expect(isVisible(GP_READER, plan)).toBe(true);
+    expect(consentRelied(GP_READER, plan)).toBeUndefined();
+    expect(isVisible(principal(OTHER_GP, 'system/*.rs'), plan)).toBe(false);
+    // Without the share, the team organisation sees nothing.
+    const unshared = withTeamShares(plan, []);
+    expect(isVisible(nurse, unshared)).toBe(false);
+    expect(teamSharesOf(unshared)).toEqual([]);
+    expect(partyLabels(unshared)).toEqual(partyLabels(plan));
+  });
+
+  it('are replaced whole, keep every other label, and are never shown', () => {
+    const moved = withTeamShares(plan, [{ organization: 'RSW01', consent: 'Consent/c2' }]);
+    expect(teamSharesOf(moved)).toEqual([{ organization: 'RSW01', consent: 'Consent/c2' }]);
+    expect(partyLabels(moved).map((c) => c.code)).toEqual([GP, SERVICE]);
+    expect(JSON.stringify(toPublicResource(moved))).not.toContain(OWN_SYSTEM.careTeamAccess);
+  });
+
+  it('are searched for personal data only, and noted for the audit record when relied on', () => {
+    const query = scopedQuery(nurse, 'AuditEvent', new URLSearchParams());
+    expect(query.getAll('_security')).toEqual([`${OWN_SYSTEM.organisationAccess}|${NURSING}`]);
+    const ctx = { requestId: 'r', principal: nurse, touched: [] };
+    noteDisclosures(ctx, [plan, undefined, labelled({ resourceType: 'Goal' } as Resource, NURSING)]);
+    expect(ctx).toEqual({ requestId: 'r', principal: nurse, touched: [], consents: ['Consent/c1'] });
   });
 });

@@ -299,6 +299,9 @@ async function invoke(
       await request(r.type, `${base}/$${name}`, { method: 'POST', body: feed, success: true });
       return;
     }
+    case 'meeting-list':
+      await request(r.type, `${base}/$${name}?since=2000-01-01T00:00:00Z`, { success: true });
+      return;
     case 'outcomes':
     case 'social-prescribing-summary':
       await request(r.type, `${base}/${id}/$${name}`, { success: true });

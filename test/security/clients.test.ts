@@ -29,7 +29,7 @@ function problems(text: string): readonly string[] {
 describe('the client registry', () => {
   it('reads the test registry, pinning each key to its algorithm', () => {
     const clients = parseClientRegistry(CLIENTS_JSON);
-    expect([...clients.keys()]).toHaveLength(5);
+    expect([...clients.keys()]).toHaveLength(6);
     const sp = clients.get('riverside-social-prescribing');
     expect(sp?.keys.map((k) => k.alg)).toEqual(['RS384']);
     expect(sp?.organization).toBe('SPX01');

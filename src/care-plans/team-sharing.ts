@@ -1,0 +1,528 @@
+import type {
+  Bundle,
+  BundleEntry,
+  CarePlan,
+  CareTeam,
+  Consent,
+  Goal,
+  Patient,
+  QuestionnaireResponse,
+  Resource,
+  Task,
+} from '@medplum/fhirtypes';
+import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
+import { isVisible, partyLabels, type TeamShare, teamSharesOf, withTeamShares } from '../auth/tenancy.ts';
+import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
+import { requireShape } from '../fhir/shape.ts';
+import { ODS_SYSTEMS } from '../fhir/systems.ts';
+import { toProvenance } from '../mapping/to-provenance.ts';
+import { StoreError } from '../medplum/errors.ts';
+import { type FhirStore, readIfExists, searchAll } from '../medplum/store.ts';
+import { CareTeamConsentJsonSchema } from '../schemas/care-plan-json.ts';
+import { organisationOdsOf } from '../workflow/organisations.ts';
+import { parseLocalReference } from '../workflow/references.ts';
+import { findReferral, requireReceiver } from '../workflow/referral-record.ts';
+import { beginUpdate, replacementOf } from '../workflow/versioned-update.ts';
+import { accessOf, postEntry } from '../workflow/writes.ts';
+import { referralOf } from './care-plan-rules.ts';
+import type { CarePlanDeps } from './create-care-plan.ts';
+import { openPlanOf, referralNamed } from './plan-referral.ts';
+import {
+  consentInForce,
+  consentShares,
+  currentOrganisationParticipants,
+  INFORMATION_RECIPIENT,
+  newConsentIssues,
+  sameShares,
+  sharesFor,
+  teamOfConsent,
+  unionOfShares,
+  WITHDRAWN_STATUSES,
+} from './team-sharing-rules.ts';
+
+/**
+ * Sharing a care plan with the person's care team, on their consent (team-sharing-rules.ts). What
+ * is shared is kept on the parts themselves, as care-team access labels naming the consent: the
+ * plan, its Goals and CareTeam, the outcome measures recorded against it, the referral's Task (its
+ * status) and the person as the plan's keeper has them, and the consent in force. Every change to
+ * the consent or the team rewrites those labels in the same transaction as the change (a grant
+ * after its Consent is stored, as the labels name it), so a withdrawal or a removal takes effect
+ * in the write that records it. Only the service keeping the plan records either.
+ */
+
+export const NOT_THE_KEEPER = 'Only the service keeping the care plan records the consent and the team';
+
+/** What a change of sharing wrote, as the caller sees it. */
+export interface SharingResult<T extends Resource> {
+  resource: T;
+  created: boolean;
+  /** The organisations the plan is shared with once the change is made. */
+  sharedWith: string[];
+}
+
+interface PlanParts {
+  plan: CarePlan;
+  goals: Goal[];
+  teams: CareTeam[];
+  consents: Consent[];
+  task?: Task;
+  responses: QuestionnaireResponse[];
+  patient?: Patient;
+  /** The person's other care plans, whose shares their record also carries. */
+  otherPlans: CarePlan[];
+}
+
+/** Everything the sharing of a plan touches, in one round trip after the plan. */
+async function partsOf(store: FhirStore, plan: CarePlan): Promise<PlanParts> {
+  const ids = (refs: { reference?: string }[] | undefined, type: string) =>
+    (refs ?? [])
+      .map((r) => parseLocalReference(r.reference))
+      .filter((t) => t?.type === type)
+      .map((t) => t?.id as string);
+  const goalIds = ids(plan.goal, 'Goal');
+  const teamIds = ids(plan.careTeam, 'CareTeam');
+  const srId = parseLocalReference(referralOf(plan))?.id ?? 'none';
+  const subject = plan.subject?.reference ?? 'none';
+  const [goals, teams, consents, tasks, responses, plans] = await searchAll(store, [
+    { type: 'Goal', query: { _id: goalIds.join(',') || 'none', _count: '100' } },
+    { type: 'CareTeam', query: { _id: teamIds.join(',') || 'none', _count: '100' } },
+    {
+      type: 'Consent',
+      query: {
+        actor: teamIds.map((id) => `CareTeam/${id}`).join(',') || 'none',
+        _sort: '_lastUpdated',
+        _count: '100',
+      },
+    },
+    { type: 'Task', query: { focus: `ServiceRequest/${srId}`, _count: '10' } },
+    { type: 'QuestionnaireResponse', query: { 'based-on': `CarePlan/${plan.id}`, _count: '100' } },
+    { type: 'CarePlan', query: { subject, _count: '100' } },
+  ]);
+  const of = <T>(bundle: Bundle | undefined) => (bundle?.entry ?? []).map((e) => e.resource as T);
+  const patientId = parseLocalReference(subject)?.id;
+  return {
+    plan,
+    goals: of<Goal>(goals),
+    teams: of<CareTeam>(teams),
+    consents: of<Consent>(consents),
+    task: of<Task>(tasks)[0],
+    responses: of<QuestionnaireResponse>(responses),
+    patient: patientId ? await readIfExists<Patient>(store, 'Patient', patientId) : undefined,
+    otherPlans: of<CarePlan>(plans).filter((p) => p.id !== plan.id),
+  };
+}
+
+/** The ODS codes of the organisations in the teams; a name that reaches no directory entry is an issue. */
+async function teamOrganisations(
+  store: FhirStore,
+  teams: readonly CareTeam[],
+  now: Date,
+): Promise<{ codes: string[]; issues: Issue[] }> {
+  const codes: string[] = [];
+  const issues: Issue[] = [];
+  for (const team of teams) {
+    for (const ref of currentOrganisationParticipants(team, now)) {
+      const logical = ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '');
+      // An organisation named by ODS code only must be one the directory holds.
+      const code = logical
+        ? await knownOdsCode(store, ref.identifier?.value ?? '')
+        : await organisationOdsOf(store, ref);
+      if (code) codes.push(code);
+      else {
+        issues.push({
+          code: 'not-found',
+          diagnostics: 'A care team organisation is not one the directory holds (by reference or ODS code)',
+          expression: ['CareTeam.participant'],
+        });
+      }
+    }
+  }
+  return { codes, issues };
+}
+
+async function knownOdsCode(store: FhirStore, code: string): Promise<string | undefined> {
+  const normal = code.trim().toUpperCase();
+  const found = await store.search('Organization', {
+    identifier: ODS_SYSTEMS.map((s) => `${s}|${normal}`).join(','),
+    _count: '1',
+  });
+  return found.entry?.length ? normal : undefined;
+}
+
+/**
+ * The writes that bring every part's care-team labels in line with the consent in force and the
+ * team, with `changing` (the consent or team this request writes, in its new form) taking the
+ * place of its stored version and always written. Returns the entries (PUTs at the version read,
+ * and the POST of a new resource), the plan's shares, and the references of what changed.
+ */
+async function sharingWrites(
+  store: FhirStore,
+  parts: PlanParts,
+  changing: Consent | CareTeam,
+  now: Date,
+  writeChanging = true,
+): Promise<{ entries: BundleEntry[]; shares: TeamShare[]; changed: string[]; issues: Issue[] }> {
+  const replace = <T extends Resource>(list: T[]): T[] =>
+    changing.id && list.some((r) => r.id === changing.id)
+      ? list.map((r) => (r.id === changing.id ? (changing as T) : r))
+      : [...list, changing as T];
+  const teams = changing.resourceType === 'CareTeam' ? replace(parts.teams) : parts.teams;
+  const consents = changing.resourceType === 'Consent' ? replace(parts.consents) : parts.consents;
+  const inForce = consentInForce(consents);
+  const { codes, issues } = await teamOrganisations(store, teams, now);
+  const shares = sharesFor(codes, accessOf(parts.plan), inForce);
+
+  const entries: BundleEntry[] = [];
+  const changed: string[] = [];
+  const put = (resource: Resource, want: TeamShare[]) => {
+    const always = writeChanging && resource === changing;
+    if (!always && sameShares(teamSharesOf(resource), want)) return;
+    const labelled = withTeamShares(resource, want);
+    if (!resource.id) {
+      entries.push(postEntry(labelled, CHANGING));
+      changed.push(CHANGING);
+      return;
+    }
+    entries.push({
+      resource: labelled,
+      request: {
+        method: 'PUT',
+        url: `${resource.resourceType}/${resource.id}`,
+        ifMatch: `W/"${resource.meta?.versionId}"`,
+      },
+    });
+    changed.push(`${resource.resourceType}/${resource.id}`);
+  };
+  put(parts.plan, shares);
+  for (const goal of parts.goals) put(goal, shares);
+  for (const team of teams) put(team, shares);
+  for (const consent of consents) put(consent, consent === inForce ? shares : []);
+  if (parts.task) put(parts.task, shares);
+  for (const response of parts.responses) put(response, shares);
+  if (parts.patient) put(parts.patient, unionOfShares(shares, ...parts.otherPlans.map(teamSharesOf)));
+  return { entries, shares, changed, issues };
+}
+
+/** Whether an update would change nothing (meta aside). */
+function sameContent(stored: Resource, next: Resource): boolean {
+  const { meta: _a, ...was } = stored;
+  const { meta: _b, ...now } = next;
+  return JSON.stringify(was) === JSON.stringify(now);
+}
+
+/** The organisations a plan is shared with, as its labels say. */
+const sharedWith = (plan: CarePlan): string[] => teamSharesOf(plan).map((s) => s.organization);
+
+/** The full URL of a new resource a change writes. */
+const CHANGING = 'urn:uuid:changing';
+
+/** The plan a CareTeam belongs to, as the caller may see it, and the caller proven its keeper. */
+async function planOfTeam(
+  store: FhirStore,
+  ctx: RequestContext,
+  teamRef: string,
+  expression: string,
+): Promise<CarePlan> {
+  const found = await store.search('CarePlan', { 'care-team': teamRef, _count: '2' });
+  const plan = (found.entry ?? [])
+    .map((e) => e.resource as CarePlan)
+    .find((p) => isVisible(ctx.principal, p));
+  if (!plan) {
+    throw new FhirError('invalid', [
+      {
+        code: 'not-found',
+        diagnostics: 'The care team is not the team of a care plan stored here',
+        expression: [expression],
+      },
+    ]);
+  }
+  const { task } = await referralNamed(store, ctx, referralOf(plan) ?? '', expression).catch(() => {
+    throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics: NOT_THE_KEEPER }]);
+  });
+  await requireReceiver(store, ctx, task, NOT_THE_KEEPER);
+  return plan;
+}
+
+/** Writes the change and the labels in one transaction, with a Provenance of what changed. */
+async function commit(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  plan: CarePlan,
+  writes: { entries: BundleEntry[]; changed: string[] },
+): Promise<Bundle> {
+  const provenance = toProvenance({
+    targets: writes.changed.map((reference) => ({ reference })),
+    recorded: deps.clock().toISOString(),
+    agent: agentOf(ctx),
+    requestId: ctx.requestId,
+    activity: 'UPDATE',
+  });
+  return deps.store.bundle({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [...writes.entries, postEntry({ ...provenance, meta: { security: partyLabels(plan) } })],
+  });
+}
+
+/** Runs a change again from its reads when another write overtook it (412), up to three times. */
+async function overtakenAgain<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.refusal !== 'precondition-failed' || attempt >= 3) throw err;
+    }
+  }
+}
+
+const written = <T extends Resource>(response: Bundle, at: number): T => {
+  const resource = response.entry?.[at]?.resource as T | undefined;
+  if (!resource?.id)
+    throw new FhirError('incomplete-write', [
+      { code: 'exception', diagnostics: 'The FHIR store did not store the whole change' },
+    ]);
+  return resource;
+};
+
+/**
+ * `POST /fhir/Consent`: the person's consent to share their care plan with its care team (or a
+ * refusal), recorded by the plan's keeper. A refusal is written with every label it ends, in one
+ * write; a grant first on its own (the labels name it), then the labels. The same consent sent
+ * again (the one in force, with the same status, provision and time) is answered with the one
+ * stored, and sharing brought in line, so a grant whose labels were not written is completed.
+ */
+export async function recordTeamConsent(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  body: unknown,
+): Promise<SharingResult<Consent>> {
+  authorize(ctx.principal, 'Consent', 'c');
+  const given = replacementOf<Consent>('Consent', 'new', { ...(body as object), id: 'new' });
+  requireShape(given, 'Consent');
+  const { id: _id, meta: _meta, ...content } = given;
+  const teamRef = teamOfConsent(given);
+  if (!teamRef) throw new FhirError('invalid', newConsentIssues(given, undefined, deps.clock()));
+  const plan = await planOfTeam(deps.store, ctx, teamRef, 'Consent.provision.actor');
+  const issues = newConsentIssues(given, plan.subject?.reference, deps.clock());
+  if (issues.length) throw new FhirError('invalid', issues);
+  const fresh = { ...content, meta: { security: partyLabels(plan) } } as Consent;
+  return overtakenAgain(async () => {
+    const parts = await partsOf(deps.store, plan);
+    const inForce = consentInForce(parts.consents);
+    const same =
+      inForce !== undefined &&
+      inForce.status === fresh.status &&
+      inForce.provision?.type === fresh.provision?.type &&
+      inForce.dateTime === fresh.dateTime;
+    let consent: Consent;
+    if (same) consent = inForce;
+    else {
+      const writes = await sharingWrites(deps.store, parts, fresh, deps.clock());
+      if (consentShares(fresh) && writes.issues.length) throw new FhirError('invalid', writes.issues);
+      const grant = consentShares(consentInForce([...parts.consents, fresh]));
+      const change = grant ? { entries: [postEntry(fresh, CHANGING)], changed: [CHANGING] } : writes;
+      const response = await commit(deps, ctx, plan, change);
+      consent = written<Consent>(
+        response,
+        change.entries.findIndex((e) => e.fullUrl === CHANGING),
+      );
+      ctx.touched.push(`Consent/${consent.id}`);
+      if (!grant)
+        return { resource: consent, created: true, sharedWith: writes.shares.map((s) => s.organization) };
+    }
+    // Sharing brought in line with the consent in force: the new grant, or the same one again.
+    const after = same ? parts : await partsOf(deps.store, plan);
+    const stored = after.consents.find((c) => c.id === consent.id) ?? consent;
+    const writes = await sharingWrites(deps.store, after, stored, deps.clock(), false);
+    if (writes.issues.length) throw new FhirError('invalid', writes.issues);
+    if (writes.entries.length) {
+      const response = await commit(deps, ctx, plan, writes);
+      const at = writes.entries.findIndex(
+        (e) => e.resource?.resourceType === 'Consent' && e.resource.id === consent.id,
+      );
+      if (at >= 0) consent = written<Consent>(response, at);
+    }
+    ctx.touched.push(`Consent/${consent.id}`);
+    return { resource: consent, created: !same, sharedWith: writes.shares.map((s) => s.organization) };
+  });
+}
+
+/**
+ * `PUT /fhir/Consent/{id}` with `If-Match`: a care-team consent withdrawn (`inactive` or
+ * `rejected`); nothing else of it changes. Every team member's access ends in the same write.
+ */
+export async function updateTeamConsent(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  id: string,
+  body: unknown,
+  ifMatch: string | undefined,
+): Promise<SharingResult<Consent>> {
+  const next = replacementOf<Consent>('Consent', id, body);
+  requireShape(next, 'Consent');
+  const { stored } = await beginUpdate<Consent>(deps.store, ctx, 'Consent', id, ifMatch);
+  const teamRef = teamOfConsent(stored);
+  // Sent back as read: nothing to change, whatever consent it is.
+  if (!teamRef && sameContent(stored, next)) return { resource: stored, created: false, sharedWith: [] };
+  if (!teamRef) {
+    throw new FhirError('conflict', [
+      {
+        code: 'business-rule',
+        diagnostics: 'Only a care-team consent is changed here; a referral’s consent is part of the referral',
+      },
+    ]);
+  }
+  const plan = await planOfTeam(deps.store, ctx, teamRef, 'Consent.provision.actor');
+  if (sameContent(stored, next)) return { resource: stored, created: false, sharedWith: sharedWith(plan) };
+  const { meta: _m, status: _s, ...was } = stored;
+  const { meta: _n, status: _t, ...now } = next;
+  if (JSON.stringify(was) !== JSON.stringify({ ...now, id })) {
+    throw new FhirError('invalid', [
+      {
+        code: 'business-rule',
+        diagnostics: 'A recorded consent changes only by being withdrawn (status inactive or rejected)',
+        expression: ['Consent'],
+      },
+    ]);
+  }
+  if (
+    next.status !== stored.status &&
+    !(stored.status === 'active' && WITHDRAWN_STATUSES.includes(next.status))
+  ) {
+    throw new FhirError('conflict', [
+      {
+        code: 'business-rule',
+        diagnostics: `A consent that is ${stored.status} is not made ${next.status}; record a new one instead`,
+        expression: ['Consent.status'],
+      },
+    ]);
+  }
+  const changing = { ...stored, status: next.status };
+  const parts = await partsOf(deps.store, plan);
+  const writes = await sharingWrites(deps.store, parts, changing, deps.clock());
+  const response = await commit(deps, ctx, plan, writes);
+  const index = writes.entries.findIndex(
+    (e) => e.resource?.resourceType === 'Consent' && e.resource.id === id,
+  );
+  ctx.touched.push(`Consent/${id}`);
+  return {
+    resource: written<Consent>(response, index),
+    created: false,
+    sharedWith: writes.shares.map((s) => s.organization),
+  };
+}
+
+/**
+ * `PUT /fhir/CareTeam/{id}` with `If-Match`: the plan's team changed by its keeper (its subject
+ * stays). An organisation added shares from this write on, under the consent in force; one
+ * removed stops seeing the plan in the same write.
+ */
+export async function updateCareTeam(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  id: string,
+  body: unknown,
+  ifMatch: string | undefined,
+): Promise<SharingResult<CareTeam>> {
+  const next = replacementOf<CareTeam>('CareTeam', id, body);
+  requireShape(next, 'CareTeam');
+  const { stored } = await beginUpdate<CareTeam>(deps.store, ctx, 'CareTeam', id, ifMatch);
+  const plan = await planOfTeam(deps.store, ctx, `CareTeam/${id}`, 'CareTeam');
+  if (sameContent(stored, next)) return { resource: stored, created: false, sharedWith: sharedWith(plan) };
+  if (next.subject?.reference !== stored.subject?.reference) {
+    throw new FhirError('invalid', [
+      {
+        code: 'business-rule',
+        diagnostics: "A care team's subject does not change",
+        expression: ['CareTeam.subject'],
+      },
+    ]);
+  }
+  const changing: CareTeam = { ...next, id, meta: stored.meta };
+  const parts = await partsOf(deps.store, plan);
+  const writes = await sharingWrites(deps.store, parts, changing, deps.clock());
+  if (writes.issues.length) throw new FhirError('invalid', writes.issues);
+  const response = await commit(deps, ctx, plan, writes);
+  const index = writes.entries.findIndex(
+    (e) => e.resource?.resourceType === 'CareTeam' && e.resource.id === id,
+  );
+  ctx.touched.push(`CareTeam/${id}`);
+  return {
+    resource: written<CareTeam>(response, index),
+    created: false,
+    sharedWith: writes.shares.map((s) => s.organization),
+  };
+}
+
+/** A care-team consent as the FHIR form records it: the person permits sharing the plan with its team. */
+function teamConsent(plan: CarePlan, team: string, dateTime: string): Consent {
+  return {
+    resourceType: 'Consent',
+    status: 'active',
+    scope: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }],
+    },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
+    policyRule: {
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN', display: 'opt-in' },
+      ],
+    },
+    patient: plan.subject as Consent['patient'],
+    dateTime,
+    provision: {
+      type: 'permit',
+      actor: [{ role: { coding: [{ ...INFORMATION_RECIPIENT }] }, reference: { reference: team } }],
+      data: [{ meaning: 'related', reference: { reference: `CarePlan/${plan.id}` } }],
+    },
+  };
+}
+
+/**
+ * `POST /referrals/{id}/care-team/consent`: the person's decision recorded by a tool without FHIR,
+ * on the referral's open plan and its team: `share` records their consent (as `POST /fhir/Consent`
+ * does), `withdraw` withdraws the one in force (as `PUT /fhir/Consent/{id}` to `inactive` does).
+ */
+export async function recordTeamConsentFromJson(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  serviceRequestId: string,
+  body: unknown,
+): Promise<SharingResult<Consent>> {
+  authorize(ctx.principal, 'Consent', 'c');
+  const parsed = CareTeamConsentJsonSchema.safeParse(body);
+  if (!parsed.success) throw invalidBody(parsed.error);
+  const referral = await findReferral(deps.store, ctx, serviceRequestId);
+  if (!referral) throw Failures.notFound();
+  const plan = await openPlanOf(deps.store, referral.serviceRequest);
+  const team = plan?.careTeam?.find((r) => parseLocalReference(r.reference)?.type === 'CareTeam')?.reference;
+  if (!plan || !team) {
+    throw new FhirError('conflict', [
+      {
+        code: 'business-rule',
+        diagnostics: 'The referral has no open care plan with a care team to share it with',
+      },
+    ]);
+  }
+  if (parsed.data.decision === 'share') {
+    return recordTeamConsent(
+      deps,
+      ctx,
+      teamConsent(plan, team, parsed.data.date ?? deps.clock().toISOString()),
+    );
+  }
+  const found = await deps.store.search('Consent', { actor: team, _sort: '_lastUpdated', _count: '100' });
+  const inForce = consentInForce((found.entry ?? []).map((e) => e.resource as Consent));
+  if (!inForce?.id || !consentShares(inForce)) {
+    throw new FhirError('conflict', [
+      { code: 'business-rule', diagnostics: 'No consent to share the care plan with its team is in force' },
+    ]);
+  }
+  return updateTeamConsent(
+    deps,
+    ctx,
+    inForce.id,
+    { ...inForce, status: 'inactive' },
+    `W/"${inForce.meta?.versionId}"`,
+  );
+}

@@ -1,0 +1,263 @@
+import type { AuditEvent, Bundle, CarePlan, CareTeam, Consent, Resource } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
+import { postJson, type Referred, referred } from '../support/journey.ts';
+import { AUDITOR, SP } from '../support/secured.ts';
+
+// The single care plan shared with the person's care team on their consent: a district nursing
+// team (RDN01) named in the plan's team reads the plan's parts once the person agrees, nothing
+// else, and nothing at all once they withdraw.
+
+const NURSING = 'riverside-district-nursing';
+const DIRECTORY_ADMIN = 'riverside-directory-admin';
+const SP_SCOPES =
+  'system/*.rs system/Task.rus system/CarePlan.cruds system/CareTeam.cruds system/QuestionnaireResponse.c system/Consent.cu';
+
+interface Team extends Referred {
+  spFull: string;
+  nurse: string;
+  planId: string;
+  teamId: string;
+  goalIds: string[];
+  taskId: string;
+}
+
+/** The example referral accepted, its plan written with a team naming RDN01, and RDN01 in the directory. */
+async function planWithTeam(): Promise<Team> {
+  const r = await referred();
+  const spFull = await r.s.token(SP, SP_SCOPES);
+  const nurse = await r.s.token(NURSING, 'system/*.rs');
+  const admin = await r.s.token(DIRECTORY_ADMIN, 'system/Organization.crus');
+  const registered = await r.s.as(admin, '/fhir/Organization', {
+    body: {
+      resourceType: 'Organization',
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RDN01' }],
+      name: 'Riverside District Nursing (example)',
+      active: true,
+    },
+  });
+  expect(registered.status).toBe(201);
+  expect((await r.s.as(r.sp, `/referrals/${r.srId}/$accept`, { method: 'POST' })).status).toBe(200);
+  const created = await postJson(r, spFull, `/referrals/${r.srId}/care-plan`, {
+    whatMattersToMe: 'Getting out of the flat most days',
+    author: { name: 'Sam Okoro (link worker)' },
+    goals: [{ description: 'Walk with others twice a week' }],
+    careTeam: [
+      { name: 'Sam Okoro', role: 'link-worker' },
+      { name: 'Jo Patel', role: 'district-nurse', organisation: { odsCode: 'rdn01' } },
+    ],
+  });
+  expect(created.status).toBe(201);
+  const plan = (await created.json()) as {
+    carePlan: { id: string };
+    careTeam: { id: string };
+    goals: { id: string }[];
+  };
+  const tasks = (await (await r.s.as(spFull, `/fhir/Task?focus=ServiceRequest/${r.srId}`)).json()) as Bundle;
+  return {
+    ...r,
+    spFull,
+    nurse,
+    planId: plan.carePlan.id,
+    teamId: plan.careTeam.id,
+    goalIds: plan.goals.map((g) => g.id),
+    taskId: tasks.entry?.[0]?.resource?.id as string,
+  };
+}
+
+/** What the nurse gets for each part of the plan, and for what is not shared. */
+async function nurseSees(t: Team): Promise<Record<string, number>> {
+  const get = async (path: string) => (await t.s.as(t.nurse, path)).status;
+  return {
+    plan: await get(`/fhir/CarePlan/${t.planId}`),
+    goal: await get(`/fhir/Goal/${t.goalIds[0]}`),
+    team: await get(`/fhir/CareTeam/${t.teamId}`),
+    task: await get(`/fhir/Task/${t.taskId}`),
+    patient: await get(`/fhir/Patient/${t.patientId}`),
+    referral: await get(`/fhir/ServiceRequest/${t.srId}`),
+  };
+}
+
+const count = async (t: Team, token: string, path: string) =>
+  ((await (await t.s.as(token, path)).json()) as Bundle).entry?.length ?? 0;
+
+const SHARED = { plan: 200, goal: 200, team: 200, task: 200, patient: 200, referral: 404 };
+const NOT_SHARED = { plan: 404, goal: 404, team: 404, task: 404, patient: 404, referral: 404 };
+
+describe('a care plan shared with the care team on the person’s consent', () => {
+  it('is seen by a team organisation only while the consent is in force, and only its parts', async () => {
+    const t = await planWithTeam();
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    expect(await count(t, t.nurse, '/fhir/CarePlan')).toBe(0);
+
+    const given = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    expect(given.status).toBe(201);
+    const consent = (await given.json()) as { consent: { id: string; status: string }; sharedWith: string[] };
+    expect(consent.consent.status).toBe('active');
+    expect(consent.sharedWith).toEqual(['RDN01']);
+
+    expect(await nurseSees(t)).toEqual(SHARED);
+    expect(await count(t, t.nurse, '/fhir/CarePlan')).toBe(1);
+    expect(await count(t, t.nurse, `/fhir/Consent?patient=Patient/${t.patientId}`)).toBe(1);
+    // The referral, its consent and who changed what stay the parties'.
+    expect(await count(t, t.nurse, '/fhir/ServiceRequest')).toBe(0);
+    expect(await count(t, t.nurse, '/fhir/Provenance')).toBe(0);
+    // The labels that share it are never shown.
+    const plan = (await (await t.s.as(t.nurse, `/fhir/CarePlan/${t.planId}`)).json()) as CarePlan;
+    expect(JSON.stringify(plan)).not.toContain(OWN_SYSTEM.careTeamAccess);
+    expect(JSON.stringify(plan)).not.toContain('RDN01');
+
+    // Sent again (the same decision at the same time): the same consent, nothing new.
+    const again = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { consent: { id: string } }).consent.id).toBe(consent.consent.id);
+
+    const withdrawn = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'withdraw',
+    });
+    expect(withdrawn.status).toBe(200);
+    expect(((await withdrawn.json()) as { consent: { status: string } }).consent.status).toBe('inactive');
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    expect(await count(t, t.nurse, '/fhir/CarePlan')).toBe(0);
+    expect(await count(t, t.nurse, '/fhir/Consent')).toBe(0);
+    // The parties see what they saw.
+    expect((await t.s.as(t.gp, `/fhir/CarePlan/${t.planId}`)).status).toBe(200);
+    expect((await t.s.as(t.spFull, `/fhir/CarePlan/${t.planId}`)).status).toBe(200);
+    // Withdrawn twice: nothing is in force to withdraw.
+    const twice = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'withdraw',
+    });
+    expect(twice.status).toBe(409);
+  });
+
+  it('names the consent in the audit record of each disclosure to a team member', async () => {
+    const t = await planWithTeam();
+    const given = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    const { consent } = (await given.json()) as { consent: { id: string } };
+    const read = await t.s.as(t.nurse, `/fhir/CarePlan/${t.planId}`, {
+      headers: { 'x-request-id': 'nurse-reads-plan' },
+    });
+    expect(read.status).toBe(200);
+    const gpRead = await t.s.as(t.gp, `/fhir/CarePlan/${t.planId}`, {
+      headers: { 'x-request-id': 'gp-reads-plan' },
+    });
+    expect(gpRead.status).toBe(200);
+    await t.s.audit.flush();
+    const auditor = await t.s.token(AUDITOR, 'system/AuditEvent.rs');
+    const events = (await (
+      await t.s.as(auditor, '/fhir/AuditEvent?_count=100')
+    ).json()) as Bundle<AuditEvent>;
+    const of = (requestId: string) =>
+      events.entry
+        ?.map((e) => e.resource as AuditEvent)
+        .find((e) => e.entity?.some((x) => x.what?.identifier?.value === requestId));
+    const reliedOn = (event: AuditEvent | undefined) =>
+      event?.entity?.filter((x) => x.role?.code === '13').map((x) => x.what?.reference);
+    expect(reliedOn(of('nurse-reads-plan'))).toEqual([`Consent/${consent.id}`]);
+    // A party reads on its own grounds: no consent named.
+    expect(reliedOn(of('gp-reads-plan'))).toEqual([]);
+  });
+
+  it('shares with an organisation added to the team, and stops at once for one removed', async () => {
+    const t = await planWithTeam();
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    expect((await nurseSees(t)).plan).toBe(200);
+    const read = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`);
+    const team = (await read.json()) as CareTeam;
+    const without = { ...team, participant: team.participant?.filter((p) => !p.onBehalfOf) };
+    const removed = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`, {
+      method: 'PUT',
+      body: without,
+      headers: { 'if-match': read.headers.get('etag') as string },
+    });
+    expect(removed.status).toBe(200);
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    const again = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`);
+    const back = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`, {
+      method: 'PUT',
+      body: team,
+      headers: { 'if-match': again.headers.get('etag') as string },
+    });
+    expect(back.status).toBe(200);
+    expect(await nurseSees(t)).toEqual(SHARED);
+  });
+
+  it('is recorded only by the plan’s keeper; a refusal in FHIR ends sharing in the write that records it', async () => {
+    const t = await planWithTeam();
+    const shared = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    const { consent } = (await shared.json()) as { consent: { id: string } };
+    const stored = (await (await t.s.as(t.spFull, `/fhir/Consent/${consent.id}`)).json()) as Consent;
+    const { id: _id, meta: _meta, ...content } = stored;
+    const refusal: Resource = {
+      ...content,
+      status: 'active',
+      dateTime: new Date(Date.parse(stored.dateTime as string) + 60_000).toISOString(),
+      provision: { ...stored.provision, type: 'deny' },
+    } as Consent;
+    // The GP and the team member may not record it.
+    const gpTries = await t.s.as(t.gp, '/fhir/Consent', { body: refusal });
+    expect([403, 422]).toContain(gpTries.status);
+    const nurseTries = await t.s.as(t.nurse, '/fhir/Consent', { body: refusal });
+    expect(nurseTries.status).toBe(403);
+    expect(await nurseSees(t)).toEqual(SHARED);
+    const refused = await t.s.as(t.spFull, '/fhir/Consent', { body: refusal });
+    expect(refused.status).toBe(201);
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+  });
+
+  it('puts the person on the meeting list of the team while the consent is in force, with what changed', async () => {
+    const t = await planWithTeam();
+    const list = async (token: string, since = '2000-01-01T00:00:00Z') => {
+      const answer = await t.s.as(token, `/care-team/meeting-list?since=${encodeURIComponent(since)}`);
+      expect(answer.status).toBe(200);
+      return (
+        (await answer.json()) as {
+          people: { patient: { id: string; nhsNumber: string }; changes: { what: string }[] }[];
+        }
+      ).people;
+    };
+    expect(await list(t.nurse)).toEqual([]);
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    const listed = await list(t.nurse);
+    expect(listed.map((p) => p.patient.id)).toEqual([t.patientId]);
+    expect(listed[0]?.patient.nhsNumber).toBe('9990000018');
+    expect(listed[0]?.changes.map((c) => c.what).sort()).toEqual(['care-plan', 'goal', 'new-referral']);
+    // Nothing changed after a time later than every change.
+    const later = await list(t.nurse, '2999-01-01T00:00:00Z');
+    expect(later.map((p) => p.changes)).toEqual([[]]);
+    // The keeper and the referrer list the person too; as FHIR, a collection of the parts.
+    expect((await list(t.spFull)).map((p) => p.patient.id)).toEqual([t.patientId]);
+    const fhir = await t.s.as(t.nurse, '/fhir/CarePlan/$meeting-list?since=2000-01-01T00:00:00Z');
+    expect(fhir.status).toBe(200);
+    const bundle = (await fhir.json()) as Bundle;
+    expect(bundle.type).toBe('collection');
+    expect(bundle.entry?.map((e) => e.resource?.resourceType).sort()).toEqual([
+      'CarePlan',
+      'Goal',
+      'Patient',
+      'Task',
+    ]);
+    // Withdrawn: off everyone's list at once.
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'withdraw' });
+    expect(await list(t.nurse)).toEqual([]);
+    expect(await list(t.spFull)).toEqual([]);
+    // since is required, once, and an instant.
+    for (const query of [
+      '',
+      '?since=yesterday',
+      '?since=2026-12-01',
+      '?since=2026-12-01T00:00:00Z&since=2026-12-02T00:00:00Z',
+      '?sinse=2026-12-01T00:00:00Z',
+    ]) {
+      expect((await t.s.as(t.nurse, `/care-team/meeting-list${query}`)).status, query).toBe(400);
+    }
+  });
+});
