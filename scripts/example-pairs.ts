@@ -68,10 +68,10 @@ export function substitute<T>(request: T, values: ReadonlyMap<string, string>): 
 }
 
 /**
- * The example folders, in the order they are run: referral intake, a whole journey, then the
- * directory of community services.
+ * The example folders, in the order they are run: referral intake, a whole journey, the directory
+ * of community services, then a care plan shared with the person's care team on their consent.
  */
-export const EXAMPLE_FOLDERS = ['referrals', 'journey', 'directory'] as const;
+export const EXAMPLE_FOLDERS = ['referrals', 'journey', 'directory', 'care-team'] as const;
 
 /** Records the values an example's answer provides for later ones; names what it could not find. */
 export async function captureValues(

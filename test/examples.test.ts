@@ -34,10 +34,11 @@ describe('examples, every folder run in order through one app', async () => {
 });
 
 /**
- * The directory's examples again with the test clients registered, as `npm run examples` sends
- * them to a secured service: each by its client, with a token for the scopes it is registered for.
+ * The directory's and the care team's examples again with the test clients registered, as
+ * `npm run examples` sends them to a secured service: each by its client, with a token for the
+ * scopes it is registered for (the care team's include what only clients can show: who may not see).
  */
-describe('examples/directory with clients registered', async () => {
+describe.each(['directory', 'care-team'])('examples/%s with clients registered', async (folder) => {
   const s = await securedApp();
   const tokens = new Map<string, string>();
   const tokenFor = async (client: string) => {
@@ -49,7 +50,7 @@ describe('examples/directory with clients registered', async () => {
     return token;
   };
   const values = new Map<string, string>();
-  for (const example of loadExamples('directory')) {
+  for (const example of loadExamples(folder)) {
     it(example.name, async () => {
       const request = substitute(example.request, values);
       const expected = substitute(example.response, values);
