@@ -236,9 +236,16 @@ async function planOfTeam(
       },
     ]);
   }
-  const { task } = await referralNamed(store, ctx, referralOf(plan) ?? '', expression).catch(() => {
-    throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics: NOT_THE_KEEPER }]);
-  });
+  // The plan's referral not visible to the caller: a team member, never its keeper. A store
+  // failure on the way is passed on as it is, never taken for that.
+  const { task } = await referralNamed(store, ctx, referralOf(plan) ?? '', expression).catch(
+    (err: unknown) => {
+      if (err instanceof FhirError && err.kind === 'invalid') {
+        throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics: NOT_THE_KEEPER }]);
+      }
+      throw err;
+    },
+  );
   await requireReceiver(store, ctx, task, NOT_THE_KEEPER);
   return plan;
 }

@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import type { Bundle, CarePlan, QuestionnaireResponse, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CarePlan,
+  CareTeam,
+  QuestionnaireResponse,
+  ServiceRequest,
+  Task,
+} from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { UpstreamError, type UpstreamFailure } from '../../src/medplum/errors.ts';
@@ -128,12 +135,14 @@ interface World {
   carePlanId: string;
   carePlan: CarePlan;
   carePlanEtag: string;
+  careTeam: CareTeam;
+  careTeamEtag: string;
   questionnaireResponseId: string;
 }
 
 const GP_SCOPES = 'system/ServiceRequest.crs system/Task.u system/*.rs';
 const SP_SCOPES =
-  'system/*.rs system/Task.rus system/CarePlan.cruds system/Goal.cruds system/CareTeam.cruds system/QuestionnaireResponse.crs';
+  'system/*.rs system/Task.rus system/CarePlan.cruds system/Goal.cruds system/CareTeam.cruds system/QuestionnaireResponse.crs system/Consent.cu';
 
 const REFERRAL_SYSTEM = 'https://fhir.riverside-medical.example/referrals';
 const REFERRAL_ID = 'RMP-2026-000101';
@@ -189,7 +198,7 @@ async function journey(mode: 'secured' | 'open'): Promise<World> {
     200,
     'the service accepts',
   );
-  const planned = await expectStatus<{ carePlan: { id: string } }>(
+  const planned = await expectStatus<{ carePlan: { id: string }; careTeam: { id: string } }>(
     send('sp', `/referrals/${srId}/care-plan`, {
       body: journeyBody('05-care-plan-created.201'),
       headers: PLAIN,
@@ -207,6 +216,7 @@ async function journey(mode: 'secured' | 'open'): Promise<World> {
   );
   const taskRead = await send('sp', `/fhir/Task/${accepted.task.id}`);
   const carePlanRead = await send('sp', `/fhir/CarePlan/${planned.carePlan.id}`);
+  const careTeamRead = await send('sp', `/fhir/CareTeam/${planned.careTeam.id}`);
   const world: World = {
     send,
     outage,
@@ -219,6 +229,8 @@ async function journey(mode: 'secured' | 'open'): Promise<World> {
     carePlanId: planned.carePlan.id,
     carePlanEtag: carePlanRead.headers.get('etag') as string,
     carePlan: await expectStatus<CarePlan>(Promise.resolve(carePlanRead), 200, 'the service reads the plan'),
+    careTeamEtag: careTeamRead.headers.get('etag') as string,
+    careTeam: await expectStatus<CareTeam>(Promise.resolve(careTeamRead), 200, 'the service reads the team'),
     questionnaireResponseId: measured.questionnaireResponse.id,
   };
   expect(world.task.status).toBe('accepted');
@@ -300,6 +312,48 @@ const CASES: Case[] = [
     (w) => `/fhir/Patient/${w.patientId}/$social-prescribing-summary`,
   ),
   read('GET /fhir/CarePlan/{id}/$outcomes', (w) => `/fhir/CarePlan/${w.carePlanId}/$outcomes`),
+  read('GET /care-team/meeting-list', () => '/care-team/meeting-list?since=2026-01-01T00:00:00Z', 'sp'),
+  read(
+    'GET /fhir/CarePlan/$meeting-list',
+    () => '/fhir/CarePlan/$meeting-list?since=2026-01-01T00:00:00Z',
+    'sp',
+  ),
+  {
+    name: 'POST /referrals/{id}/care-team/consent (share)',
+    who: 'sp',
+    method: 'POST',
+    path: (w) => `/referrals/${w.srId}/care-team/consent`,
+    body: () => ({ decision: 'share', date: '2026-11-19T15:00:00Z' }),
+    headers: () => PLAIN,
+  },
+  {
+    name: 'POST /fhir/Consent (the care team’s)',
+    who: 'sp',
+    method: 'POST',
+    path: () => '/fhir/Consent',
+    body: (w) => ({
+      resourceType: 'Consent',
+      status: 'active',
+      scope: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }],
+      },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      patient: { reference: `Patient/${w.patientId}` },
+      dateTime: '2026-11-19T15:00:00Z',
+      provision: {
+        type: 'permit',
+        actor: [{ role: { text: 'recipient' }, reference: { reference: `CareTeam/${w.careTeam.id}` } }],
+      },
+    }),
+  },
+  {
+    name: 'PUT /fhir/CareTeam/{id} with If-Match',
+    who: 'sp',
+    method: 'PUT',
+    path: (w) => `/fhir/CareTeam/${w.careTeam.id}`,
+    body: (w) => ({ ...w.careTeam, name: 'Joseph’s team' }),
+    headers: (w) => ({ 'if-match': w.careTeamEtag }),
+  },
 
   action('accept', { businessStatus: 'contacted' }),
   action('start', { businessStatus: 'first-conversation-held' }),
