@@ -1,7 +1,12 @@
 import type { AuditEvent, Bundle, CarePlan, CareTeam, Consent, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { seedDirectory } from '../../scripts/seed-lib.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
+import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
 import { postJson, type Referred, referred } from '../support/journey.ts';
+import { FAKE_MEDPLUM_CLIENT, fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
+import { server } from '../support/msw.ts';
+import { settleAudits } from '../support/remote-medplum.ts';
 import { AUDITOR, SP } from '../support/secured.ts';
 
 // The single care plan shared with the person's care team on their consent: a district nursing
@@ -23,8 +28,8 @@ interface Team extends Referred {
 }
 
 /** The example referral accepted, its plan written with a team naming RDN01, and RDN01 in the directory. */
-async function planWithTeam(): Promise<Team> {
-  const r = await referred();
+async function planWithTeam(store?: FhirStore): Promise<Team> {
+  const r = await referred(store ? { store } : {});
   const spFull = await r.s.token(SP, SP_SCOPES);
   const nurse = await r.s.token(NURSING, 'system/*.rs');
   const admin = await r.s.token(DIRECTORY_ADMIN, 'system/Organization.crus');
@@ -259,5 +264,26 @@ describe('a care plan shared with the care team on the person’s consent', () =
     ]) {
       expect((await t.s.as(t.nurse, `/care-team/meeting-list${query}`)).status, query).toBe(400);
     }
+  });
+
+  it('works the same on the Medplum fake: shared on consent, listed, ended at once on withdrawal', async () => {
+    const fake = fakeMedplum('https://team-sharing-fake.test/');
+    server.use(...medplumHandlers(fake));
+    const store = createMedplumStore(
+      createMedplumClient({ baseUrl: fake.baseUrl, ...FAKE_MEDPLUM_CLIENT, timeoutMs: 10_000 }),
+    );
+    await seedDirectory(store);
+    const t = await planWithTeam(store);
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    const given = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    expect(given.status).toBe(201);
+    expect(await nurseSees(t)).toEqual(SHARED);
+    const listed = await t.s.as(t.nurse, '/care-team/meeting-list?since=2000-01-01T00:00:00Z');
+    expect(((await listed.json()) as { people: unknown[] }).people).toHaveLength(1);
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'withdraw' });
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    await settleAudits();
   });
 });

@@ -11,8 +11,8 @@ export interface Referred {
 }
 
 /** A secured app where the GP has sent the example referral; tokens for the GP and the service. */
-export async function referred(): Promise<Referred> {
-  const s = await securedApp();
+export async function referred(options: Parameters<typeof securedApp>[1] = {}): Promise<Referred> {
+  const s = await securedApp({}, options);
   const gp = await s.token(GP, 'system/ServiceRequest.crs system/Task.u system/*.rs');
   const sp = await s.token(
     SP,
