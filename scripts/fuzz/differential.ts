@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz:differential`: the long run of the differential (non-interference) suite. For each
  * observed organisation (a sending practice, the receiving service, its auditor, a directory
- * client) two embedded stores are built that differ only in what other organisations did, and
+ * client, a member of people's care teams) two embedded stores are built that differ only in what other organisations did, and
  * generated sequences of the observer's requests are sent to both; every answer must be equal once
  * ids and times are normalised. DIFFERENTIAL_SEQUENCES (default 1,000, shared among the roles),
  * DIFFERENTIAL_SEED. Exits 1 on the first difference, printing both answers.
@@ -11,7 +11,7 @@ import type { Role } from '../../test/differential/scenario.ts';
 
 const total = Number(process.env.DIFFERENTIAL_SEQUENCES ?? 1_000);
 const seed = Number(process.env.DIFFERENTIAL_SEED ?? Date.now() % 2 ** 31);
-const roles: Role[] = ['gp', 'sp', 'auditor', 'directory'];
+const roles: Role[] = ['gp', 'sp', 'auditor', 'directory', 'team'];
 const started = performance.now();
 const statuses = new Map<number, number>();
 let requests = 0;

@@ -97,10 +97,13 @@ export async function meetingList(
     const patient = patients.get(plan.subject?.reference ?? '');
     if (!patient || !isVisible(ctx.principal, patient)) continue;
     const goalRefs = new Set((plan.goal ?? []).map((g) => g.reference));
-    const planGoals = changedGoals.filter((g) => goalRefs.has(`Goal/${g.id}`));
-    const planOutcomes = changedOutcomes.filter((q) =>
-      q.basedOn?.some((b) => b.reference === `CarePlan/${plan.id}`),
-    );
+    const goalOrder = (plan.goal ?? []).map((g) => g.reference);
+    const planGoals = changedGoals
+      .filter((g) => goalRefs.has(`Goal/${g.id}`))
+      .sort((a, b) => goalOrder.indexOf(`Goal/${a.id}`) - goalOrder.indexOf(`Goal/${b.id}`));
+    const planOutcomes = changedOutcomes
+      .filter((q) => q.basedOn?.some((b) => b.reference === `CarePlan/${plan.id}`))
+      .sort((a, b) => (a.authored ?? '').localeCompare(b.authored ?? ''));
     const task = tasksByReferral.get(referralOf(plan) ?? '');
     const changes: MeetingChange[] = [];
     if (task) {
@@ -121,7 +124,10 @@ export async function meetingList(
         what: 'outcome',
         reference: `QuestionnaireResponse/${q.id}`,
       });
-    changes.sort((a, b) => b.at.localeCompare(a.at) || a.reference.localeCompare(b.reference));
+    // Newest first; changes made together in the order listed here (the referral, the plan, its
+    // goals as the plan lists them, measures as recorded), never by id.
+    const rank = new Map(changes.map((c, i) => [c, i]));
+    changes.sort((a, b) => b.at.localeCompare(a.at) || (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
     entries.push({
       patient,
       carePlan: plan,
@@ -131,10 +137,15 @@ export async function meetingList(
       changes,
     });
   }
-  // Those with the latest change first; the rest by when their plan last changed.
+  // Those with the latest change first, then by when their plan last changed, then by NHS number.
   const latest = (e: MeetingEntry) => e.changes[0]?.at ?? '';
+  const nhs = (e: MeetingEntry) =>
+    e.patient.identifier?.find((i) => i.system === SYSTEM.nhsNumber)?.value ?? '';
   entries.sort(
-    (a, b) => latest(b).localeCompare(latest(a)) || (a.carePlan.id ?? '').localeCompare(b.carePlan.id ?? ''),
+    (a, b) =>
+      latest(b).localeCompare(latest(a)) ||
+      (b.carePlan.meta?.lastUpdated ?? '').localeCompare(a.carePlan.meta?.lastUpdated ?? '') ||
+      nhs(a).localeCompare(nhs(b)),
   );
   const shown = entries.flatMap((e) => [
     e.patient,

@@ -184,4 +184,79 @@ describe.each<StoreKind>(['embedded', 'fake'])('on the %s store', (kind) => {
       expect(stats.differences).toBe(0);
     }, 120_000);
   });
+
+  describe('as a member of people’s care teams', () => {
+    let pair: WorldPair;
+    beforeAll(async () => {
+      pair = await worldPair('team', kind, fakeFor);
+    }, 60_000);
+
+    const plans = () =>
+      same(pair, () => ({
+        path: '/fhir/CarePlan?_include=CarePlan:goal&_include=CarePlan:care-team&_include=CarePlan:subject',
+      }));
+    const parts = ['CarePlan', 'Goal', 'CareTeam', 'Patient'];
+
+    it('sees the parts of the plan shared with it, and nothing of others’ plans or teams', async () => {
+      const found = await plans();
+      expect(found.status).toBe(200);
+      expect(((found.body as Bundle).entry ?? []).map((e) => e.resource?.resourceType).sort()).toEqual([
+        'CarePlan',
+        'CareTeam',
+        'Goal',
+        'Patient',
+      ]);
+      for (const type of parts) {
+        const read = await same(pair, (world) => ({
+          path: `/fhir/${type}/${idFor(world, CLIENT.nurse, type, 0, 'own')}`,
+        }));
+        expect(read.status, type).toBe(200);
+        await same(pair, (world) => ({
+          path: `/fhir/${type}/${idFor(world, CLIENT.nurse, type, 0, 'own')}/_history`,
+        }));
+      }
+      for (const type of ['Patient', 'ServiceRequest', 'Task', 'CarePlan', 'CareTeam', 'Consent', 'Goal']) {
+        const theirs = await same(pair, (world) => ({
+          path: `/fhir/${type}/${idFor(world, CLIENT.nurse, type, 0, 'others')}`,
+        }));
+        expect(theirs.status, type).toBe(404);
+      }
+      const listed = await same(pair, () => ({ path: '/care-team/meeting-list?since=2000-01-01T00:00:00Z' }));
+      expect((listed.body as { people: unknown[] }).people).toHaveLength(1);
+      await same(pair, () => ({ path: '/fhir/CarePlan/$meeting-list?since=2000-01-01T00:00:00Z' }));
+      await same(pair, () => ({ path: '/fhir/Consent' }));
+      await same(pair, () => ({ path: '/fhir/Task' }));
+    });
+
+    it('sees nothing of it once the person withdraws, in both worlds alike', async () => {
+      await plans();
+      for (const world of [pair.quiet, pair.busy]) {
+        const referral = await world.send(CLIENT.sp, {
+          path: '/fhir/ServiceRequest?identifier=https://fhir.riverside-medical.example/referrals|BASE-1',
+        });
+        const id = ((referral.body as Bundle).entry ?? [])[0]?.resource?.id;
+        const withdrawn = await world.send(CLIENT.sp, {
+          method: 'POST',
+          path: `/referrals/${id}/care-team/consent`,
+          headers: { 'content-type': 'application/json' },
+          body: { decision: 'withdraw' },
+        });
+        expect(withdrawn.status).toBe(200);
+      }
+      for (const type of parts) {
+        const read = await same(pair, (world) => ({
+          path: `/fhir/${type}/${idFor(world, CLIENT.nurse, type, 0, 'own')}`,
+        }));
+        expect(read.status, type).toBe(404);
+      }
+      expect(((await plans()).body as Bundle).entry ?? []).toEqual([]);
+      const listed = await same(pair, () => ({ path: '/care-team/meeting-list?since=2000-01-01T00:00:00Z' }));
+      expect((listed.body as { people: unknown[] }).people).toEqual([]);
+    });
+
+    it(`${GENERATED} generated sequences of its requests`, async () => {
+      const stats = await runGenerated(pair, { sequences: GENERATED, seed: SEED + 4 });
+      expect(stats.differences).toBe(0);
+    }, 120_000);
+  });
 });

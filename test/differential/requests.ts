@@ -22,7 +22,8 @@ export type Step =
   | { kind: 'register'; type: 'Organization' | 'HealthcareService' | 'Location'; code: string }
   | { kind: 'read'; type: string; k: number; whose: 'own' | 'others'; suffix: string; query: string }
   | { kind: 'search'; type: string; query: string }
-  | { kind: 'operation'; op: string; k: number; whose: 'own' | 'others'; body?: unknown };
+  | { kind: 'operation'; op: string; k: number; whose: 'own' | 'others'; body?: unknown }
+  | { kind: 'meeting-list'; form: 'json' | 'fhir'; since: string };
 
 /** Types the observer reads, searches and follows. */
 const TYPES = [
@@ -217,6 +218,26 @@ export function stepArbitrary(role: Role): fc.Arbitrary<Step> {
     );
   }
   if (role === 'sp') steps.push(operation);
+  if (role === 'team') {
+    steps.push(
+      fc.record({
+        kind: fc.constant('meeting-list' as const),
+        form: fc.constantFrom('json' as const, 'fhir' as const),
+        since: fc.constantFrom('2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z', 'yesterday'),
+      }),
+      fc.record({
+        kind: fc.constant('search' as const),
+        type: fc.constantFrom('CarePlan', 'Goal', 'CareTeam', 'Consent', 'Task', 'Patient'),
+        query: fc.constantFrom(
+          '',
+          '_include=CarePlan:goal&_include=CarePlan:care-team&_include=CarePlan:subject',
+          '_revinclude=Provenance:target',
+          'status=active',
+          '_total=accurate',
+        ),
+      }),
+    );
+  }
   if (role === 'auditor') {
     steps.push(
       fc.record({
@@ -346,6 +367,15 @@ export function requestFor(world: World, role: Role, observer: ClientName, step:
     }
     case 'search':
       return { path: `/fhir/${step.type}${step.query ? `?${step.query}` : ''}` };
+    case 'meeting-list': {
+      const since = encodeURIComponent(step.since);
+      return {
+        path:
+          step.form === 'json'
+            ? `/care-team/meeting-list?since=${since}`
+            : `/fhir/CarePlan/$meeting-list?since=${since}`,
+      };
+    }
     case 'operation': {
       const id = idFor(world, observer, 'ServiceRequest', step.k, step.whose);
       if (step.op === '$outcomes') {

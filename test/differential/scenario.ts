@@ -160,8 +160,24 @@ export function idIn(answer: Answer, type: string): string | undefined {
   return new RegExp(`${type}/([0-9a-f-]{36})`).exec(text)?.[1];
 }
 
+/** A member of a plan's care team, named by organisation. */
+export interface TeamMember {
+  name: string;
+  role: string;
+  organisation?: { odsCode: string };
+}
+
+/** The district nursing team (the care-team observer) and a social work team, both in the directory. */
+export const TEAM_ORGANISATIONS = { nursing: 'RDN01', socialWork: 'RSW01' } as const;
+
 /** What the link workers of a service do with a referral they received: accept, plan, measure. */
-async function workReferral(world: World, client: ClientName, referralId: string): Promise<void> {
+async function workReferral(
+  world: World,
+  client: ClientName,
+  referralId: string,
+  careTeam: TeamMember[] = [{ name: 'A link worker', role: 'link-worker' }],
+  consent?: 'share' | 'refuse',
+): Promise<void> {
   await world.send(client, post(`/referrals/${referralId}/$accept`, { businessStatus: 'contacted' }));
   await world.send(
     client,
@@ -185,9 +201,13 @@ async function workReferral(world: World, client: ClientName, referralId: string
           goal: 0,
         },
       ],
-      careTeam: [{ name: 'A link worker', role: 'link-worker' }],
+      careTeam,
     }),
   );
+  if (consent === 'share') {
+    await world.send(client, post(`/referrals/${referralId}/care-team/consent`, { decision: 'share' }));
+  }
+  if (consent === 'refuse') await refuseSharing(world, client, referralId);
   await world.send(
     client,
     post(`/referrals/${referralId}/outcomes`, {
@@ -198,15 +218,57 @@ async function workReferral(world: World, client: ClientName, referralId: string
   );
 }
 
+/** The person's refusal to share their plan with its care team, recorded in FHIR by the plan's keeper. */
+async function refuseSharing(world: World, client: ClientName, referralId: string): Promise<void> {
+  const plans = await world.send(client, {
+    path: `/fhir/CarePlan?_include=CarePlan:care-team&_count=100`,
+  });
+  const entries = (plans.body as Bundle).entry ?? [];
+  const plan = entries
+    .map((e) => e.resource)
+    .find(
+      (r) =>
+        r?.resourceType === 'CarePlan' &&
+        r.supportingInfo?.some((s) => s.reference === `ServiceRequest/${referralId}`),
+    );
+  const team = plan?.resourceType === 'CarePlan' ? plan.careTeam?.[0]?.reference : undefined;
+  if (!plan || !team) return;
+  await world.send(client, {
+    method: 'POST',
+    path: '/fhir/Consent',
+    headers: { 'content-type': 'application/fhir+json' },
+    body: {
+      resourceType: 'Consent',
+      status: 'active',
+      scope: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }],
+      },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      patient: plan.resourceType === 'CarePlan' ? plan.subject : undefined,
+      dateTime: '2026-11-19T12:00:00Z',
+      provision: {
+        type: 'deny',
+        actor: [{ role: { text: 'information recipient' }, reference: { reference: team } }],
+      },
+    },
+  });
+}
+
 /** The observed organisation in a differential run. */
-export type Role = 'gp' | 'sp' | 'directory' | 'auditor';
+export type Role = 'gp' | 'sp' | 'directory' | 'auditor' | 'team';
 
 export const OBSERVER: Record<Role, ClientName> = {
   gp: CLIENT.gp,
   sp: CLIENT.sp,
   directory: CLIENT.directory,
   auditor: CLIENT.gpAudit,
+  team: CLIENT.nurse,
 };
+
+const nurseInTeam: TeamMember[] = [
+  { name: 'A link worker', role: 'link-worker' },
+  { name: 'A district nurse', role: 'district-nurse', organisation: { odsCode: TEAM_ORGANISATIONS.nursing } },
+];
 
 /**
  * What both worlds hold before anyone else acts: the receiving service has referrals to work, and
@@ -222,14 +284,34 @@ export async function commonBase(world: World, role: Role): Promise<void> {
     headers: { 'content-type': 'application/fhir+json' },
     body: referralBundle({ sender: 'B99902', receiver: 'HSP01', person: ITS_OWN, id: 'O-BASE' }),
   });
-  if (role !== 'sp' && role !== 'auditor') return;
+  if (role === 'team') {
+    // The care teams' organisations are in the directory (everyone's) in both worlds.
+    for (const code of Object.values(TEAM_ORGANISATIONS)) {
+      await world.send(CLIENT.directory, {
+        method: 'POST',
+        path: '/fhir/Organization',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: {
+          resourceType: 'Organization',
+          active: true,
+          name: `Care team ${code}`,
+          identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: code }],
+        },
+      });
+    }
+  }
+  if (role !== 'sp' && role !== 'auditor' && role !== 'team') return;
   for (const [i, person] of PEOPLE.slice(0, 2).entries()) {
-    await world.send(CLIENT.gp, {
+    const answer = await world.send(CLIENT.gp, {
       method: 'POST',
       path: '/fhir',
       headers: { 'content-type': 'application/fhir+json' },
       body: referralBundle({ sender: 'B99901', receiver: 'SPX01', person, id: `BASE-${i + 1}` }),
     });
+    // The service plans for both with the district nurses in the team; only the first agrees to share.
+    const referral = idIn(answer, 'ServiceRequest');
+    if (role === 'team' && referral)
+      await workReferral(world, CLIENT.sp, referral, nurseInTeam, i === 0 ? 'share' : undefined);
   }
 }
 
@@ -256,8 +338,24 @@ export async function othersAct(world: World, role: Role, round: number): Promis
       }),
     });
     const referral = idIn(answer, 'ServiceRequest');
-    if (referral && receiver === 'HSP01' && i % 2 === round % 2)
-      await workReferral(world, CLIENT.otherSp, referral);
+    if (referral && receiver === 'HSP01' && i % 2 === round % 2) {
+      if (role === 'team') {
+        // Teams that name the district nurses but whose person refused, and teams shared with
+        // others only: nothing of them is the observer's.
+        const refused = i % 4 < 2;
+        const team: TeamMember[] = refused
+          ? nurseInTeam
+          : [
+              { name: 'A link worker', role: 'link-worker' },
+              {
+                name: 'A social worker',
+                role: 'social-worker',
+                organisation: { odsCode: TEAM_ORGANISATIONS.socialWork },
+              },
+            ];
+        await workReferral(world, CLIENT.otherSp, referral, team, refused ? 'refuse' : 'share');
+      } else await workReferral(world, CLIENT.otherSp, referral);
+    }
   }
   await world.send(
     CLIENT.otherGp,

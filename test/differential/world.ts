@@ -39,6 +39,8 @@ export const CLIENT = {
   otherAudit: 'hillside-surgery-audit',
   /** The practice's information governance: its own organisation's audit trail only. */
   gpAudit: 'riverside-medical-audit',
+  /** A district nursing team in the people's care teams (examples/auth). */
+  nurse: 'riverside-district-nursing',
 } as const;
 export type ClientName = (typeof CLIENT)[keyof typeof CLIENT];
 
@@ -59,6 +61,7 @@ const EXTRA: { clientId: string; organization: string; scopes: string[] }[] = [
       'system/Goal.cruds',
       'system/CareTeam.cruds',
       'system/QuestionnaireResponse.crs',
+      'system/Consent.cu',
     ],
   },
   { clientId: CLIENT.otherAudit, organization: 'B99902', scopes: ['system/AuditEvent.rs'] },
