@@ -286,4 +286,117 @@ describe('a care plan shared with the care team on the person’s consent', () =
     expect(await nurseSees(t)).toEqual(NOT_SHARED);
     await settleAudits();
   });
+
+  it('is withdrawn in FHIR by PUT with If-Match, with a Provenance; every other change is refused', async () => {
+    const t = await planWithTeam();
+    const given = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'share',
+    });
+    const { consent } = (await given.json()) as { consent: { id: string } };
+    const read = await t.s.as(t.spFull, `/fhir/Consent/${consent.id}`);
+    const stored = (await read.json()) as Consent;
+    const etag = read.headers.get('etag') as string;
+    const put = (body: unknown, headers: Record<string, string> = { 'if-match': etag }) =>
+      t.s.as(t.spFull, `/fhir/Consent/${consent.id}`, { method: 'PUT', body, headers });
+    // Without If-Match: 428; another change than the status: 422; sent back as read: 200, nothing changes.
+    expect((await put({ ...stored, status: 'inactive' }, {})).status).toBe(428);
+    expect((await put({ ...stored, dateTime: '2026-11-19T08:00:00Z' })).status).toBe(422);
+    expect((await put(stored)).status).toBe(200);
+    expect(await nurseSees(t)).toEqual(SHARED);
+    // Not from a team member, whatever its scopes say.
+    const nurseTries = await t.s.as(t.nurse, `/fhir/Consent/${consent.id}`, {
+      method: 'PUT',
+      body: { ...stored, status: 'inactive' },
+      headers: { 'if-match': etag },
+    });
+    expect(nurseTries.status).toBe(403);
+    const withdrawn = await put({ ...stored, status: 'inactive' });
+    expect(withdrawn.status).toBe(200);
+    expect(((await withdrawn.json()) as Consent).status).toBe('inactive');
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    const provenance = (await (
+      await t.s.as(t.spFull, `/fhir/Provenance?target=Consent/${consent.id}`)
+    ).json()) as Bundle;
+    expect(provenance.entry?.length).toBeGreaterThan(0);
+    // Withdrawn stays withdrawn: a new consent is recorded instead.
+    const again = await t.s.as(t.spFull, `/fhir/Consent/${consent.id}`);
+    const back = await t.s.as(t.spFull, `/fhir/Consent/${consent.id}`, {
+      method: 'PUT',
+      body: { ...((await again.json()) as Consent), status: 'active' },
+      headers: { 'if-match': again.headers.get('etag') as string },
+    });
+    expect(back.status).toBe(409);
+  });
+
+  it('refuses a consent without its one team, for another person, in the future, or naming an unknown organisation', async () => {
+    const t = await planWithTeam();
+    const base = {
+      resourceType: 'Consent',
+      status: 'active',
+      scope: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }],
+      },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      patient: { reference: `Patient/${t.patientId}` },
+      dateTime: '2026-11-19T12:00:00Z',
+      provision: {
+        type: 'permit',
+        actor: [{ role: { text: 'recipient' }, reference: { reference: `CareTeam/${t.teamId}` } }],
+      },
+    };
+    const post = async (body: unknown) => {
+      const answer = await t.s.as(t.spFull, '/fhir/Consent', { body });
+      return {
+        status: answer.status,
+        at: ((await answer.json()) as { issue?: { expression?: string[] }[] }).issue?.[0]?.expression?.[0],
+      };
+    };
+    expect(await post({ ...base, provision: { type: 'permit' } })).toEqual({
+      status: 422,
+      at: 'Consent.provision.actor',
+    });
+    expect(await post({ ...base, patient: { reference: `Patient/${t.patientId}x` } })).toMatchObject({
+      status: 422,
+      at: 'Consent.patient',
+    });
+    expect(await post({ ...base, dateTime: '2027-01-01T00:00:00Z' })).toEqual({
+      status: 422,
+      at: 'Consent.dateTime',
+    });
+    expect(await post({ ...base, status: 'draft' })).toEqual({ status: 422, at: 'Consent.status' });
+    const otherTeam = {
+      ...base,
+      provision: {
+        ...base.provision,
+        actor: [
+          { role: { text: 'r' }, reference: { reference: 'CareTeam/00000000-0000-4000-8000-000000000000' } },
+        ],
+      },
+    };
+    expect((await post(otherTeam)).status).toBe(422);
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+    // A team naming an organisation the directory does not hold is not shared with anyone.
+    const read = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`);
+    const team = (await read.json()) as CareTeam;
+    const unknown = {
+      ...team,
+      participant: [
+        ...(team.participant ?? []),
+        {
+          member: { display: 'Someone' },
+          onBehalfOf: {
+            identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'ZZZ99' },
+          },
+        },
+      ],
+    };
+    const changed = await t.s.as(t.spFull, `/fhir/CareTeam/${t.teamId}`, {
+      method: 'PUT',
+      body: unknown,
+      headers: { 'if-match': read.headers.get('etag') as string },
+    });
+    expect(changed.status).toBe(422);
+    expect((await post(base)).status).toBe(201);
+    expect(await nurseSees(t)).toEqual(SHARED);
+  });
 });
