@@ -45,7 +45,7 @@ export interface MeetingEntry {
 
 const after = (resource: Resource, since: number) => Date.parse(resource.meta?.lastUpdated ?? '') > since;
 
-/** The meeting list: everything it shows, as the caller may see it, newest change first per person. */
+/** The meeting list: everything it shows, as the caller may see it. */
 export async function meetingList(
   store: FhirStore,
   ctx: RequestContext,
@@ -105,6 +105,8 @@ export async function meetingList(
       .filter((q) => q.basedOn?.some((b) => b.reference === `CarePlan/${plan.id}`))
       .sort((a, b) => (a.authored ?? '').localeCompare(b.authored ?? ''));
     const task = tasksByReferral.get(referralOf(plan) ?? '');
+    // In the order listed below (the referral, the plan, its goals as the plan lists them, measures
+    // as recorded), each with its time: never by id, nor by milliseconds between writes made together.
     const changes: MeetingChange[] = [];
     if (task) {
       const isNew = Date.parse(task.authoredOn ?? '') > sinceMs;
@@ -124,10 +126,6 @@ export async function meetingList(
         what: 'outcome',
         reference: `QuestionnaireResponse/${q.id}`,
       });
-    // Newest first; changes made together in the order listed here (the referral, the plan, its
-    // goals as the plan lists them, measures as recorded), never by id.
-    const rank = new Map(changes.map((c, i) => [c, i]));
-    changes.sort((a, b) => b.at.localeCompare(a.at) || (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
     entries.push({
       patient,
       carePlan: plan,
@@ -137,14 +135,15 @@ export async function meetingList(
       changes,
     });
   }
-  // Those with the latest change first, then by when their plan last changed, then by NHS number.
-  const latest = (e: MeetingEntry) => e.changes[0]?.at ?? '';
+  // Those with something new first, then the rest; each group by name, then NHS number.
   const nhs = (e: MeetingEntry) =>
     e.patient.identifier?.find((i) => i.system === SYSTEM.nhsNumber)?.value ?? '';
+  const name = (e: MeetingEntry) =>
+    `${e.patient.name?.[0]?.family ?? ''} ${(e.patient.name?.[0]?.given ?? []).join(' ')}`;
   entries.sort(
     (a, b) =>
-      latest(b).localeCompare(latest(a)) ||
-      (b.carePlan.meta?.lastUpdated ?? '').localeCompare(a.carePlan.meta?.lastUpdated ?? '') ||
+      Number(b.changes.length > 0) - Number(a.changes.length > 0) ||
+      name(a).localeCompare(name(b)) ||
       nhs(a).localeCompare(nhs(b)),
   );
   const shown = entries.flatMap((e) => [
