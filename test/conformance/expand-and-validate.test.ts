@@ -81,6 +81,11 @@ describe('$expand', () => {
     for (const [query, at] of [
       ['displayLanguage=en', 'displayLanguage'],
       ['activeOnly=maybe', 'activeOnly'],
+      ['offset=abc', 'offset'],
+      ['offset=-1', 'offset'],
+      ['count=1.5', 'count'],
+      ['filter=a&filter=b', 'filter'],
+      ['count=2&count=3', 'count'],
     ]) {
       const outcome = await expectOutcome(await call(app, expandOf(query as string)), 400, 'invalid');
       expect(outcome.issue[0].expression).toEqual([at]);

@@ -107,6 +107,9 @@ describe('/metadata', () => {
       await refusesParameter(await call(app, `${path}?bogus=1`), 'bogus');
       await refusesParameter(await call(app, `${path}?mode=terminology`), 'mode', 'not-supported');
       await refusesParameter(await call(app, `${path}?mode=bogus`), 'mode');
+      // Given twice, even the same value twice, it is not one mode.
+      await refusesParameter(await call(app, `${path}?mode=full&mode=terminology`), 'mode');
+      await refusesParameter(await call(app, `${path}?mode=full&mode=full`), 'mode');
     }
     const summary = (await (await call(app, '/metadata?_summary=true')).json()) as CapabilityStatement;
     expect(SUBSETTED(summary)).toBe(true);
