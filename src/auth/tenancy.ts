@@ -91,6 +91,10 @@ function teamShareOf(security: readonly Coding[], organization: string): Coding 
   return security.find((c) => c.system === OWN_SYSTEM.careTeamAccess && c.code === organization);
 }
 
+/** Whether the principal sees this resource only as a member of the person's care team. */
+export const seenOnlyAsTeamMember = (principal: Principal, resource: Resource): boolean =>
+  consentRelied(principal, resource) !== undefined;
+
 /** A care team's organisation, and the Consent it may read a part of the plan by. */
 export interface TeamShare {
   organization: string;
@@ -119,13 +123,23 @@ export function partyLabels(resource: Resource): Coding[] {
   return (resource.meta?.security ?? []).filter((c) => c.system === OWN_SYSTEM.organisationAccess);
 }
 
-/** The store query for a search, narrowed to what the principal may see. */
-export function scopedQuery(principal: Principal, type: string, query: URLSearchParams): URLSearchParams {
+/**
+ * The store query for a search, narrowed to what the principal may see; with `partyOnly`, to what
+ * it is party to (what it may match, name or write on), leaving out what it sees only as a member
+ * of a person's care team.
+ */
+export function scopedQuery(
+  principal: Principal,
+  type: string,
+  query: URLSearchParams,
+  options: { partyOnly?: boolean } = {},
+): URLSearchParams {
   if (seesAll(principal, type)) return query;
   const scoped = new URLSearchParams(query);
   const own = `${OWN_SYSTEM.organisationAccess}|${principal.organization}`;
   // Personal data is also seen as a member of a person's care team; nothing else is shared so.
-  const team = isPersonalData(type) ? `,${OWN_SYSTEM.careTeamAccess}|${principal.organization}` : '';
+  const shared = isPersonalData(type) && !options.partyOnly;
+  const team = shared ? `,${OWN_SYSTEM.careTeamAccess}|${principal.organization}` : '';
   scoped.append('_security', own + team);
   return scoped;
 }

@@ -85,6 +85,16 @@ export async function createCarePlan(
       },
     ]);
   }
+  // A plan's team is its own, written with it: never another plan's (what is shared follows it).
+  const teamRefs = (carePlan.careTeam ?? []).map((t) => t.reference);
+  const inline = input.careTeam?.fullUrl;
+  if (teamRefs.length > 1 || (teamRefs.length === 1 && (!inline || teamRefs[0] !== inline))) {
+    issues.push({
+      code: 'business-rule',
+      diagnostics: 'A care plan names at most one care team, the CareTeam written with it',
+      expression: [`${at}.careTeam`],
+    });
+  }
   issues.push(...profileIssues(input, issues));
   issues.push(...(await planServiceIssues(deps.store, carePlan, at)));
   if (issues.length) throw new FhirError('invalid', issues);

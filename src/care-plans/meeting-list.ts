@@ -12,7 +12,7 @@ import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, noteDisclosures, scopedQuery, teamSharesOf, visibleEntries } from '../auth/tenancy.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
-import { CANONICAL_BASE, SYSTEM } from '../fhir/systems.ts';
+import { CANONICAL_BASE, OWN_SYSTEM, SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, searchAll } from '../medplum/store.ts';
 import { referralOf } from './care-plan-rules.ts';
 
@@ -45,6 +45,9 @@ export interface MeetingEntry {
 
 const after = (resource: Resource, since: number) => Date.parse(resource.meta?.lastUpdated ?? '') > since;
 
+/** A FHIR instant: a date and time to the second at least, with a time zone. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
 /** The meeting list: everything it shows, as the caller may see it. */
 export async function meetingList(
   store: FhirStore,
@@ -54,7 +57,7 @@ export async function meetingList(
   for (const type of ['CarePlan', 'Patient', 'Task', 'Goal', 'QuestionnaireResponse'] as const)
     authorize(ctx.principal, type, 's');
   const sinceMs = Date.parse(since);
-  if (!Number.isFinite(sinceMs) || !/^\d{4}-\d{2}-\d{2}T/.test(since)) {
+  if (!Number.isFinite(sinceMs) || !INSTANT.test(since)) {
     throw new FhirError('malformed', [
       {
         code: 'value',
@@ -68,15 +71,29 @@ export async function meetingList(
     query: Object.fromEntries(scopedQuery(ctx.principal, type, new URLSearchParams(q))),
   });
   const changed = { _lastUpdated: `gt${new Date(sinceMs).toISOString()}`, _count: '1000' };
-  const [plans, tasks, goals, outcomes] = await searchAll(store, [
-    query('CarePlan', { status: 'active', _include: 'CarePlan:subject', _count: String(MAX_LISTED) }),
-    query('Task', { ...changed, code: `${SYSTEM.taskCode}|fulfill` }),
-    query('Goal', changed),
-    query('QuestionnaireResponse', changed),
-  ]);
   const visible = (bundle: Bundle | undefined) =>
     (visibleEntries(ctx.principal, bundle ?? { resourceType: 'Bundle', type: 'searchset' }).entry ??
       []) as BundleEntry[];
+  const [plans, goals, outcomes] = await searchAll(store, [
+    // Only plans shared with a care team (any organisation's label of that kind), among those the
+    // caller sees: as one of the team, or as a party.
+    query('CarePlan', {
+      status: 'active',
+      _security: `${OWN_SYSTEM.careTeamAccess}|`,
+      _include: 'CarePlan:subject',
+      _count: String(MAX_LISTED + 1),
+    }),
+    query('Goal', changed),
+    query('QuestionnaireResponse', changed),
+  ]);
+  if (visible(plans).filter((e) => e.resource?.resourceType === 'CarePlan').length > MAX_LISTED) {
+    throw new FhirError('too-large', [
+      {
+        code: 'too-costly',
+        diagnostics: `More than ${MAX_LISTED} people are on this organisation's care-team lists; a meeting list holds at most ${MAX_LISTED}`,
+      },
+    ]);
+  }
   const patients = new Map<string, Patient>();
   const listed: CarePlan[] = [];
   for (const { resource, search } of visible(plans)) {
@@ -84,6 +101,11 @@ export async function meetingList(
       patients.set(`Patient/${resource.id}`, resource);
     else if (resource?.resourceType === 'CarePlan' && isOnList(resource)) listed.push(resource);
   }
+  // The referral's status of everyone listed, changed or not.
+  const referrals = [...new Set(listed.map((p) => referralOf(p)).filter((r): r is string => Boolean(r)))];
+  const [tasks] = referrals.length
+    ? await searchAll(store, [query('Task', { focus: referrals.join(','), _count: String(MAX_LISTED * 2) })])
+    : [undefined];
   const tasksByReferral = new Map<string, Task>();
   for (const { resource } of visible(tasks)) {
     const focus = (resource as Task | undefined)?.focus?.reference;
@@ -108,7 +130,7 @@ export async function meetingList(
     // In the order listed below (the referral, the plan, its goals as the plan lists them, measures
     // as recorded), each with its time: never by id, nor by milliseconds between writes made together.
     const changes: MeetingChange[] = [];
-    if (task) {
+    if (task && after(task, sinceMs)) {
       const isNew = Date.parse(task.authoredOn ?? '') > sinceMs;
       changes.push({
         at: task.meta?.lastUpdated ?? '',
@@ -192,7 +214,7 @@ export const MEETING_LIST_DEFINITION = {
   type: true,
   instance: false,
   description:
-    "For the caller's organisation: the people with an active care plan shared with a care team on their consent, where the caller is in that team or party to the plan, with what changed since `since` (the referral's status, the plan, its goals, outcome measures). A collection Bundle: per person, the Patient, the CarePlan, the referral's Task when it changed, and the Goals and QuestionnaireResponses that changed.",
+    "For the caller's organisation: the people with an active care plan shared with a care team on their consent, where the caller is in that team or party to the plan, with what changed since `since` (the referral's status, the plan, its goals, outcome measures). A collection Bundle: per person, the Patient, the CarePlan, the referral's Task, and the Goals and QuestionnaireResponses that changed.",
   parameter: [
     {
       name: 'since',

@@ -16,6 +16,7 @@ import {
   isVisible,
   noteDisclosures,
   scopedQuery,
+  seenOnlyAsTeamMember,
   teamSharesOf,
   visibleEntries,
   withAccess,
@@ -120,6 +121,11 @@ export async function recordOutcome(
         diagnostics: 'basedOn does not name a care plan stored here',
         expression: ['QuestionnaireResponse.basedOn[0]'],
       },
+    ]);
+  }
+  if (seenOnlyAsTeamMember(ctx.principal, plan)) {
+    throw new FhirError('forbidden', [
+      { code: 'forbidden', diagnostics: 'Only the service keeping the care plan records its measures' },
     ]);
   }
   await requirePlanKeeper(deps.store, ctx, plan);

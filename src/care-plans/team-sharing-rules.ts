@@ -38,13 +38,16 @@ export function consentShares(consent: Consent | undefined): boolean {
 }
 
 /**
- * Of the consents naming a team, the one in force: the latest `dateTime`; of equal times, the one
- * given last (the caller lists them in the order stored, a new one at the end).
+ * Of the consents naming a team, the one in force: the latest `dateTime`. Of equal times a refusal
+ * or withdrawal wins over a grant (sharing is never what a tie decides); otherwise the one given
+ * last (the caller lists them in the order stored, a new one at the end).
  */
 export function consentInForce(consents: readonly Consent[]): Consent | undefined {
   let found: Consent | undefined;
   for (const consent of consents) {
-    if (!found || instantOf(consent.dateTime ?? '') >= instantOf(found.dateTime ?? '')) found = consent;
+    const at = instantOf(consent.dateTime ?? '');
+    const best = found ? instantOf(found.dateTime ?? '') : Number.NEGATIVE_INFINITY;
+    if (at > best || (at === best && !(consentShares(consent) && !consentShares(found)))) found = consent;
   }
   return found;
 }

@@ -11,7 +11,14 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import { agentOf, authorize, type RequestContext } from '../auth/principal.ts';
-import { isVisible, partyLabels, type TeamShare, teamSharesOf, withTeamShares } from '../auth/tenancy.ts';
+import {
+  isVisible,
+  partyLabels,
+  seenOnlyAsTeamMember,
+  type TeamShare,
+  teamSharesOf,
+  withTeamShares,
+} from '../auth/tenancy.ts';
 import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.ts';
 import { requireShape } from '../fhir/shape.ts';
 import { ODS_SYSTEMS } from '../fhir/systems.ts';
@@ -91,11 +98,11 @@ async function partsOf(store: FhirStore, plan: CarePlan): Promise<PlanParts> {
       query: {
         actor: teamIds.map((id) => `CareTeam/${id}`).join(',') || 'none',
         _sort: '_lastUpdated',
-        _count: '100',
+        _count: '1000',
       },
     },
     { type: 'Task', query: { focus: `ServiceRequest/${srId}`, _count: '10' } },
-    { type: 'QuestionnaireResponse', query: { 'based-on': `CarePlan/${plan.id}`, _count: '100' } },
+    { type: 'QuestionnaireResponse', query: { 'based-on': `CarePlan/${plan.id}`, _count: '1000' } },
     { type: 'CarePlan', query: { subject, _count: '100' } },
   ]);
   const of = <T>(bundle: Bundle | undefined) => (bundle?.entry ?? []).map((e) => e.resource as T);
@@ -224,9 +231,12 @@ async function planOfTeam(
   expression: string,
 ): Promise<CarePlan> {
   const found = await store.search('CarePlan', { 'care-team': teamRef, _count: '2' });
-  const plan = (found.entry ?? [])
-    .map((e) => e.resource as CarePlan)
-    .find((p) => isVisible(ctx.principal, p));
+  const plans = (found.entry ?? []).map((e) => e.resource as CarePlan);
+  // A team belongs to the one plan written with it (src/care-plans/create-care-plan.ts).
+  const plan = plans.length === 1 && plans[0] && isVisible(ctx.principal, plans[0]) ? plans[0] : undefined;
+  if (plan && seenOnlyAsTeamMember(ctx.principal, plan)) {
+    throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics: NOT_THE_KEEPER }]);
+  }
   if (!plan) {
     throw new FhirError('invalid', [
       {
@@ -404,19 +414,41 @@ export async function updateTeamConsent(
       },
     ]);
   }
-  const changing = { ...stored, status: next.status };
-  const parts = await partsOf(deps.store, plan);
-  const writes = await sharingWrites(deps.store, parts, changing, deps.clock());
-  const response = await commit(deps, ctx, plan, writes);
-  const index = writes.entries.findIndex(
-    (e) => e.resource?.resourceType === 'Consent' && e.resource.id === id,
-  );
-  ctx.touched.push(`Consent/${id}`);
-  return {
-    resource: written<Consent>(response, index),
-    created: false,
-    sharedWith: writes.shares.map((s) => s.organization),
-  };
+  const result = await changeAtVersion(deps, ctx, plan, { ...stored, status: next.status }, 'consent');
+  return { ...result, resource: result.resource as Consent };
+}
+
+/**
+ * Writes a change of the consent or the team with the labels it brings, made again from fresh
+ * reads when another write to one of the parts overtook it (a Task move, a measure); the change
+ * itself stays at the version the caller read, so if that changed the caller is told (412).
+ */
+async function changeAtVersion(
+  deps: CarePlanDeps,
+  ctx: RequestContext,
+  plan: CarePlan,
+  changing: Consent | CareTeam,
+  what: string,
+): Promise<SharingResult<Consent | CareTeam>> {
+  return overtakenAgain(async () => {
+    const parts = await partsOf(deps.store, plan);
+    const current = [...parts.consents, ...parts.teams].find(
+      (r) => r.resourceType === changing.resourceType && r.id === changing.id,
+    );
+    if (current?.meta?.versionId !== changing.meta?.versionId) throw Failures.stale(what);
+    const writes = await sharingWrites(deps.store, parts, changing, deps.clock());
+    if (writes.issues.length) throw new FhirError('invalid', writes.issues);
+    const response = await commit(deps, ctx, plan, writes);
+    const index = writes.entries.findIndex(
+      (e) => e.resource?.resourceType === changing.resourceType && e.resource.id === changing.id,
+    );
+    ctx.touched.push(`${changing.resourceType}/${changing.id}`);
+    return {
+      resource: written<Consent | CareTeam>(response, index),
+      created: false,
+      sharedWith: writes.shares.map((s) => s.organization),
+    };
+  });
 }
 
 /**
@@ -445,20 +477,8 @@ export async function updateCareTeam(
       },
     ]);
   }
-  const changing: CareTeam = { ...next, id, meta: stored.meta };
-  const parts = await partsOf(deps.store, plan);
-  const writes = await sharingWrites(deps.store, parts, changing, deps.clock());
-  if (writes.issues.length) throw new FhirError('invalid', writes.issues);
-  const response = await commit(deps, ctx, plan, writes);
-  const index = writes.entries.findIndex(
-    (e) => e.resource?.resourceType === 'CareTeam' && e.resource.id === id,
-  );
-  ctx.touched.push(`CareTeam/${id}`);
-  return {
-    resource: written<CareTeam>(response, index),
-    created: false,
-    sharedWith: writes.shares.map((s) => s.organization),
-  };
+  const result = await changeAtVersion(deps, ctx, plan, { ...next, id, meta: stored.meta }, 'care team');
+  return { ...result, resource: result.resource as CareTeam };
 }
 
 /** A care-team consent as the FHIR form records it: the person permits sharing the plan with its team. */
@@ -518,7 +538,7 @@ export async function recordTeamConsentFromJson(
       teamConsent(plan, team, parsed.data.date ?? deps.clock().toISOString()),
     );
   }
-  const found = await deps.store.search('Consent', { actor: team, _sort: '_lastUpdated', _count: '100' });
+  const found = await deps.store.search('Consent', { actor: team, _sort: '_lastUpdated', _count: '1000' });
   const inForce = consentInForce((found.entry ?? []).map((e) => e.resource as Consent));
   if (!inForce?.id || !consentShares(inForce)) {
     throw new FhirError('conflict', [

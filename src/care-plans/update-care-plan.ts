@@ -1,6 +1,6 @@
 import type { CarePlan } from '@medplum/fhirtypes';
 import { agentOf, type RequestContext } from '../auth/principal.ts';
-import { partyLabels } from '../auth/tenancy.ts';
+import { partyLabels, seenOnlyAsTeamMember } from '../auth/tenancy.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { profileErrors } from '../fhir/profiles.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
@@ -49,6 +49,10 @@ async function applyPlanUpdate(
   version: string,
 ): Promise<CarePlan> {
   const id = stored.id as string;
+  // A member of the person's care team reads the plan; only the service keeping it writes it.
+  if (seenOnlyAsTeamMember(ctx.principal, stored)) {
+    throw new FhirError('forbidden', [{ code: 'forbidden', diagnostics: NOT_THE_RECEIVER }]);
+  }
   const srRef = referralOf(stored) as string;
   const { task } = await referralNamed(deps.store, ctx, srRef, 'CarePlan.supportingInfo');
   await requireReceiver(deps.store, ctx, task, NOT_THE_RECEIVER);
@@ -59,7 +63,9 @@ async function applyPlanUpdate(
     ]);
   }
   const issues = planContentIssues({ carePlan: next, at: 'CarePlan', goals: [] });
-  for (const key of ['subject', 'intent'] as const) {
+  // The plan's goals and team stay its own: the team changes by PUT CareTeam, which keeps what is
+  // shared with it in line; another team or goal named here would not be.
+  for (const key of ['subject', 'intent', 'careTeam', 'goal'] as const) {
     if (JSON.stringify(next[key]) !== JSON.stringify(stored[key])) {
       issues.push({
         code: 'business-rule',

@@ -83,7 +83,7 @@ export async function resolveIdentities(
       query:
         type === 'Patient'
           ? { ...query, _security: ownedBy(owner) }
-          : Object.fromEntries(scopedQuery(principal, type, new URLSearchParams(query))),
+          : Object.fromEntries(scopedQuery(principal, type, new URLSearchParams(query), { partyOnly: true })),
     })),
   }));
   const service = receivingServiceSearch(referral);

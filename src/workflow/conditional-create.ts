@@ -57,9 +57,10 @@ async function findMatch(
   const query = new URLSearchParams(criteria);
   // Two are enough to tell one match from several.
   query.set('_count', '2');
+  // Only what the caller is party to is matched: never what it sees as a care team member.
   const found = visibleEntries(
     ctx.principal,
-    await store.search(type, scopedQuery(ctx.principal, type, query)),
+    await store.search(type, scopedQuery(ctx.principal, type, query, { partyOnly: true })),
   );
   const matches = (found.entry ?? []).flatMap((e) =>
     e.resource?.resourceType === type && e.search?.mode !== 'include' ? [e.resource] : [],
