@@ -354,6 +354,14 @@ describe('care-team shares', () => {
     expect(JSON.stringify(toPublicResource(moved))).not.toContain(OWN_SYSTEM.careTeamAccess);
   });
 
+  it('are left out of what a caller may match or cite, as party to it', () => {
+    const query = scopedQuery(nurse, 'Consent', new URLSearchParams(), { partyOnly: true });
+    expect(query.getAll('_security')).toEqual([`${OWN_SYSTEM.organisationAccess}|${NURSING}`]);
+    expect(scopedQuery(nurse, 'Consent', new URLSearchParams()).getAll('_security')).toEqual([
+      `${OWN_SYSTEM.organisationAccess}|${NURSING},${OWN_SYSTEM.careTeamAccess}|${NURSING}`,
+    ]);
+  });
+
   it('are searched for personal data only, and noted for the audit record when relied on', () => {
     const query = scopedQuery(nurse, 'AuditEvent', new URLSearchParams());
     expect(query.getAll('_security')).toEqual([`${OWN_SYSTEM.organisationAccess}|${NURSING}`]);

@@ -68,6 +68,10 @@ describe('care-team consent rules', () => {
     expect(consentInForce([grant, refusal])?.id).toBe('c2');
     expect(consentInForce([refusal, grant])?.id).toBe('c2');
     expect(consentInForce([grant, olderRefusal])?.id).toBe('c1');
+    // A tie never shares: a refusal at the same time wins, in either order.
+    const tiedRefusal = consent({ id: 'c5', provision: { type: 'deny' } });
+    expect(consentInForce([tiedRefusal, grant])?.id).toBe('c5');
+    expect(consentInForce([grant, tiedRefusal])?.id).toBe('c5');
     // Of equal times, the one stored last.
     expect(consentInForce([grant, { ...grant, id: 'c4' }])?.id).toBe('c4');
     expect(consentInForce([])).toBeUndefined();

@@ -7,7 +7,7 @@ import { postJson, type Referred, referred } from '../support/journey.ts';
 import { FAKE_MEDPLUM_CLIENT, fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
 import { settleAudits } from '../support/remote-medplum.ts';
-import { AUDITOR, SP } from '../support/secured.ts';
+import { AUDITOR, CLIENTS_JSON, SP } from '../support/secured.ts';
 
 // The single care plan shared with the person's care team on their consent: a district nursing
 // team (RDN01) named in the plan's team reads the plan's parts once the person agrees, nothing
@@ -29,7 +29,11 @@ interface Team extends Referred {
 
 /** The example referral accepted, its plan written with a team naming RDN01, and RDN01 in the directory. */
 async function planWithTeam(store?: FhirStore): Promise<Team> {
-  const r = await referred(store ? { store } : {});
+  return planWithTeamOn(await referred(store ? { store } : {}));
+}
+
+/** The team's plan on a referral already sent. */
+async function planWithTeamOn(r: Referred): Promise<Team> {
   const spFull = await r.s.token(SP, SP_SCOPES);
   const nurse = await r.s.token(NURSING, 'system/*.rs');
   const admin = await r.s.token(DIRECTORY_ADMIN, 'system/Organization.crus');
@@ -398,5 +402,89 @@ describe('a care plan shared with the care team on the person’s consent', () =
     expect(changed.status).toBe(422);
     expect((await post(base)).status).toBe(201);
     expect(await nurseSees(t)).toEqual(SHARED);
+  });
+
+  it('keeps a plan’s team and goals its own, so a withdrawal always finds the plan', async () => {
+    const t = await planWithTeam();
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    const read = await t.s.as(t.spFull, `/fhir/CarePlan/${t.planId}`);
+    const plan = (await read.json()) as CarePlan;
+    const put = (body: CarePlan) =>
+      t.s.as(t.spFull, `/fhir/CarePlan/${t.planId}`, {
+        method: 'PUT',
+        body,
+        headers: { 'if-match': read.headers.get('etag') as string },
+      });
+    const { careTeam: _team, ...withoutTeam } = plan;
+    for (const changed of [withoutTeam as CarePlan, { ...plan, goal: [] }]) {
+      const answer = await put(changed);
+      expect(answer.status).toBe(422);
+    }
+    // A new plan may name no team but the one written with it.
+    const other = await t.s.as(t.spFull, '/fhir/CarePlan', {
+      body: {
+        ...withoutTeam,
+        id: undefined,
+        meta: undefined,
+        careTeam: [{ reference: `CareTeam/${t.teamId}` }],
+      },
+    });
+    expect(other.status).toBe(422);
+    const withdrawn = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+      decision: 'withdraw',
+    });
+    expect(withdrawn.status).toBe(200);
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+  });
+
+  it('lets a team member with write scopes read the plan’s parts but never write them', async () => {
+    const registry = JSON.parse(CLIENTS_JSON) as { clients: { clientId: string; scopes: string[] }[] };
+    for (const client of registry.clients)
+      if (client.clientId === NURSING)
+        client.scopes = [
+          'system/*.rs',
+          'system/CarePlan.u',
+          'system/QuestionnaireResponse.c',
+          'system/ServiceRequest.c',
+        ];
+    const r = await referred({ clients: JSON.stringify(registry) });
+    const t = { ...(await planWithTeamOn(r)) };
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    const writer = await t.s.as(t.nurse, `/fhir/CarePlan/${t.planId}`);
+    expect(writer.status).toBe(200);
+    const nurse = await t.s.token(NURSING, 'system/*.rs system/CarePlan.u system/QuestionnaireResponse.c');
+    const plan = (await writer.json()) as CarePlan;
+    const updated = await t.s.as(nurse, `/fhir/CarePlan/${t.planId}`, {
+      method: 'PUT',
+      body: { ...plan, title: 'Changed by the nurses' },
+      headers: { 'if-match': writer.headers.get('etag') as string },
+    });
+    expect(updated.status).toBe(403);
+    // A measure as the service records it, sent again by the nurses.
+    const recorded = await postJson(t, t.spFull, `/referrals/${t.srId}/outcomes`, {
+      measure: 'ons4-personal-wellbeing',
+      answers: { 'life-satisfaction': 6, worthwhile: 6, happiness: 5, anxiety: 4 },
+    });
+    expect(recorded.status).toBe(201);
+    const { questionnaireResponse } = (await recorded.json()) as { questionnaireResponse: { id: string } };
+    const response = (await (
+      await t.s.as(t.spFull, `/fhir/QuestionnaireResponse/${questionnaireResponse.id}`)
+    ).json()) as Resource;
+    const { id: _qid, meta: _qmeta, ...copy } = response;
+    const measured = await t.s.as(nurse, '/fhir/QuestionnaireResponse', { body: copy });
+    expect(measured.status).toBe(403);
+  });
+
+  it('lists every listed person’s referral status, changed or not, and refuses a since without a time zone', async () => {
+    const t = await planWithTeam();
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    const answer = await t.s.as(t.nurse, '/care-team/meeting-list?since=2999-01-01T00:00:00Z');
+    const body = (await answer.json()) as {
+      people: { referralStatus?: { status: string }; changes: unknown[] }[];
+    };
+    expect(body.people).toEqual([
+      expect.objectContaining({ referralStatus: { status: 'accepted' }, changes: [] }),
+    ]);
+    expect((await t.s.as(t.nurse, '/care-team/meeting-list?since=2026-12-01T09:00:00')).status).toBe(400);
   });
 });
