@@ -27,10 +27,12 @@ import { Failures, FhirError, type Issue, invalidBody } from '../fhir/outcomes.t
 import { requireShape } from '../fhir/shape.ts';
 import { CANONICAL_BASE, OWN_SYSTEM } from '../fhir/systems.ts';
 import { toProvenance } from '../mapping/to-provenance.ts';
+import { StoreError } from '../medplum/errors.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
 import { requireReceiver } from '../workflow/referral-record.ts';
 import { referralOf } from './care-plan-rules.ts';
 import { referralNamed } from './plan-referral.ts';
+import { sameShares } from './team-sharing-rules.ts';
 
 /** The wellbeing measures the service records, as Questionnaires it serves. */
 export const QUESTIONNAIRES: readonly Questionnaire[] = [ons4 as Questionnaire, swemwbs as Questionnaire];
@@ -178,7 +180,33 @@ export async function recordOutcome(
     ]);
   }
   ctx.touched.push(`QuestionnaireResponse/${stored.id}`, planRef as string);
-  return stored;
+  return alignWithPlan(deps.store, plan.id as string, stored);
+}
+
+/**
+ * The measure's care-team sharing made the plan's again, read after the measure is stored: a
+ * consent or team change written meanwhile rewrote the plan's parts without it. A rewrite that
+ * overtakes this one (412) has the measure among the parts, so it is read again and checked.
+ */
+async function alignWithPlan(
+  store: FhirStore,
+  planId: string,
+  measure: QuestionnaireResponse,
+): Promise<QuestionnaireResponse> {
+  let current = measure;
+  for (let attempt = 1; ; attempt++) {
+    const plan = await store.read<CarePlan>('CarePlan', planId);
+    const shares = teamSharesOf(plan);
+    if (sameShares(teamSharesOf(current), shares)) return current;
+    try {
+      return await store.update(withTeamShares(current, shares), {
+        ifMatchVersion: current.meta?.versionId as string,
+      });
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.refusal !== 'precondition-failed' || attempt >= 3) throw err;
+      current = await store.read<QuestionnaireResponse>('QuestionnaireResponse', current.id as string);
+    }
+  }
 }
 
 function answerIssues(measure: Measure, response: QuestionnaireResponse): Issue[] {

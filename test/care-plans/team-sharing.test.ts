@@ -2,6 +2,7 @@ import type { AuditEvent, Bundle, CarePlan, CareTeam, Consent, Resource } from '
 import { describe, expect, it } from 'vitest';
 import { seedDirectory } from '../../scripts/seed-lib.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
 import { postJson, type Referred, referred } from '../support/journey.ts';
 import { FAKE_MEDPLUM_CLIENT, fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
@@ -486,5 +487,44 @@ describe('a care plan shared with the care team on the person’s consent', () =
       expect.objectContaining({ referralStatus: { status: 'accepted' }, changes: [] }),
     ]);
     expect((await t.s.as(t.nurse, '/care-team/meeting-list?since=2026-12-01T09:00:00')).status).toBe(400);
+  });
+
+  it('leaves no measure shared when the person withdraws while it is being recorded', async () => {
+    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+    // The withdrawal is written after the measure copied the plan's sharing, before the measure is.
+    let meanwhile: (() => Promise<void>) | undefined;
+    const store: FhirStore = {
+      ...inner,
+      bundle: async (bundle, options) => {
+        const measure = bundle.entry?.some(
+          (e) => e.request?.method === 'POST' && e.request.url === 'QuestionnaireResponse',
+        );
+        if (measure && meanwhile) {
+          const run = meanwhile;
+          meanwhile = undefined;
+          await run();
+        }
+        return inner.bundle(bundle, options);
+      },
+    };
+    const t = await planWithTeam(store);
+    await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'share' });
+    meanwhile = async () => {
+      const withdrawn = await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+        decision: 'withdraw',
+      });
+      expect(withdrawn.status).toBe(200);
+    };
+    const recorded = await postJson(t, t.spFull, `/referrals/${t.srId}/outcomes`, {
+      measure: 'ons4-personal-wellbeing',
+      answers: { 'life-satisfaction': 6, worthwhile: 6, happiness: 5, anxiety: 4 },
+    });
+    expect(recorded.status).toBe(201);
+    expect(meanwhile).toBeUndefined();
+    const { questionnaireResponse } = (await recorded.json()) as { questionnaireResponse: { id: string } };
+    expect((await t.s.as(t.nurse, `/fhir/QuestionnaireResponse/${questionnaireResponse.id}`)).status).toBe(
+      404,
+    );
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
   });
 });
