@@ -274,11 +274,43 @@ async function commit(
     requestId: ctx.requestId,
     activity: 'UPDATE',
   });
-  return deps.store.bundle({
+  const response = await deps.store.bundle({
     resourceType: 'Bundle',
     type: 'transaction',
     entry: [...writes.entries, postEntry({ ...provenance, meta: { security: partyLabels(plan) } })],
   });
+  await alignPerson(deps.store, plan);
+  return response;
+}
+
+/**
+ * The person's record made to carry the shares of their plans as they stand once this change is
+ * stored: a change to another of their plans written meanwhile computed it from this plan's
+ * labels before this write. Whichever of two such changes is stored last reads both.
+ */
+async function alignPerson(store: FhirStore, plan: CarePlan): Promise<void> {
+  const patientId = parseLocalReference(plan.subject?.reference)?.id;
+  if (!patientId) return;
+  for (let attempt = 1; ; attempt++) {
+    const [patients, plans] = await searchAll(store, [
+      { type: 'Patient', query: { _id: patientId } },
+      { type: 'CarePlan', query: { subject: `Patient/${patientId}`, _count: '100' } },
+    ]);
+    const patient = patients?.entry?.[0]?.resource as Patient | undefined;
+    if (!patient) return;
+    const shares = unionOfShares(...(plans?.entry ?? []).map((e) => teamSharesOf(e.resource as CarePlan)));
+    if (sameShares(teamSharesOf(patient), shares)) return;
+    try {
+      await store.update(withTeamShares(patient, shares), {
+        ifMatchVersion: patient.meta?.versionId as string,
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.refusal !== 'precondition-failed') throw err;
+      // Overtaken three times by other writes of the record: left to the next sharing change.
+      if (attempt >= 3) return;
+    }
+  }
 }
 
 /** Runs a change again from its reads when another write overtook it (412), up to three times. */

@@ -7,6 +7,7 @@ import { createMedplumClient, createMedplumStore, type FhirStore } from '../../s
 import { postJson, type Referred, referred } from '../support/journey.ts';
 import { FAKE_MEDPLUM_CLIENT, fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
+import { exampleBody } from '../support/referrals.ts';
 import { settleAudits } from '../support/remote-medplum.ts';
 import { AUDITOR, CLIENTS_JSON, SP } from '../support/secured.ts';
 
@@ -525,6 +526,68 @@ describe('a care plan shared with the care team on the person’s consent', () =
     expect((await t.s.as(t.nurse, `/fhir/QuestionnaireResponse/${questionnaireResponse.id}`)).status).toBe(
       404,
     );
+    expect(await nurseSees(t)).toEqual(NOT_SHARED);
+  });
+
+  it('leaves the person unshared when two of their plans are withdrawn at the same moment', async () => {
+    const inner = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+    // The second withdrawal is written in full while the first is between its reads and its write.
+    let meanwhile: (() => Promise<void>) | undefined;
+    let firstPlan = '';
+    const store: FhirStore = {
+      ...inner,
+      bundle: async (bundle, options) => {
+        const withdrawing = bundle.entry?.some((e) => e.request?.url === `CarePlan/${firstPlan}`);
+        if (withdrawing && meanwhile) {
+          const run = meanwhile;
+          meanwhile = undefined;
+          await run();
+        }
+        return inner.bundle(bundle, options);
+      },
+    };
+    const t = await planWithTeam(store);
+    firstPlan = t.planId;
+    // A second referral of the same person, planned with the same team.
+    const second = (await (
+      await t.s.as(t.gp, '/fhir', {
+        body: JSON.parse(
+          JSON.stringify(exampleBody('01-gp-transaction-bundle.200')).replaceAll(
+            'RMP-2026-000101',
+            'RMP-2026-000999',
+          ),
+        ),
+      })
+    ).json()) as Bundle;
+    const srId2 = second.entry
+      ?.map((e) => e.response?.location ?? '')
+      .find((l) => l.startsWith('ServiceRequest/'))
+      ?.split('/')[1] as string;
+    expect((await t.s.as(t.sp, `/referrals/${srId2}/$accept`, { method: 'POST' })).status).toBe(200);
+    const planned = await postJson(t, t.spFull, `/referrals/${srId2}/care-plan`, {
+      whatMattersToMe: 'Seeing friends',
+      author: { name: 'Sam Okoro (link worker)' },
+      careTeam: [{ name: 'Jo Patel', role: 'district-nurse', organisation: { odsCode: 'RDN01' } }],
+    });
+    expect(planned.status).toBe(201);
+    for (const sr of [t.srId, srId2]) {
+      expect(
+        (await postJson(t, t.spFull, `/referrals/${sr}/care-team/consent`, { decision: 'share' })).status,
+      ).toBe(201);
+    }
+    expect((await t.s.as(t.nurse, `/fhir/Patient/${t.patientId}`)).status).toBe(200);
+    meanwhile = async () => {
+      expect(
+        (await postJson(t, t.spFull, `/referrals/${srId2}/care-team/consent`, { decision: 'withdraw' }))
+          .status,
+      ).toBe(200);
+    };
+    expect(
+      (await postJson(t, t.spFull, `/referrals/${t.srId}/care-team/consent`, { decision: 'withdraw' }))
+        .status,
+    ).toBe(200);
+    expect(meanwhile).toBeUndefined();
+    expect((await t.s.as(t.nurse, `/fhir/Patient/${t.patientId}`)).status).toBe(404);
     expect(await nurseSees(t)).toEqual(NOT_SHARED);
   });
 });
