@@ -1,6 +1,7 @@
 import type { Bundle, Consent, Organization, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { OWN_SYSTEM, REFERRAL_TO_SOCIAL_PRESCRIBING, SYSTEM } from '../fhir/systems.ts';
 import type { ReferralJson } from '../schemas/referral-json.ts';
+import { OPT_IN_PRIVACY_CONSENT } from './consent-codes.ts';
 
 /** Where each part of the JSON lands in the Bundle, so FHIR issues can be reported as JSON paths. */
 export const JSON_ENTRY_ROOTS = ['patient', 'referrer.organisation', 'consent', ''] as const;
@@ -58,15 +59,7 @@ export function referralJsonToBundle(json: ReferralJson, now: Date, newId: () =>
   const consent: Consent = {
     resourceType: 'Consent',
     status: 'active',
-    scope: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }],
-    },
-    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
-    policyRule: {
-      coding: [
-        { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN', display: 'opt-in' },
-      ],
-    },
+    ...OPT_IN_PRIVACY_CONSENT,
     patient: { reference: patientUrn },
     dateTime: json.consent.date,
     organization: [{ reference: orgUrn }],

@@ -13,12 +13,8 @@ import {
 } from '../care-plans/outcomes.ts';
 import { searchQuestionnaires } from '../care-plans/questionnaires.ts';
 import { SUMMARY_DEFINITION, SUMMARY_OPERATION, socialPrescribingSummary } from '../care-plans/summary.ts';
-import {
-  recordTeamConsent,
-  recordTeamConsentFromJson,
-  updateCareTeam,
-  updateTeamConsent,
-} from '../care-plans/team-sharing.ts';
+import { recordTeamConsentFromJson } from '../care-plans/team-consent-json.ts';
+import { recordTeamConsent, updateCareTeam, updateTeamConsent } from '../care-plans/team-sharing.ts';
 import { patchCarePlan, updateCarePlan } from '../care-plans/update-care-plan.ts';
 import { FhirError } from '../fhir/outcomes.ts';
 import { assertOnlyParams, RESPONSE_PARAMS } from '../fhir/search-values.ts';
