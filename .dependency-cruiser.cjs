@@ -1,7 +1,7 @@
 /**
  * The layering, enforced: routes → use cases → mapping/FHIR → the Medplum port, never back up.
  *   HTTP layer:  src/routes, src/http, src/middleware
- *   use cases:   src/resources, src/referrals, src/care-plans, src/directory, src/workflow (what they share), src/auth, src/audit
+ *   use cases:   src/resources, src/referrals, src/care-plans, src/directory, src/subscriptions, src/workflow (what they share), src/auth, src/audit
  *   domain/FHIR: src/fhir, src/mapping, src/schemas
  *   port:        src/medplum (the only code that talks to Medplum)
  *   outbox:      src/outbox (work after the response: a SQLite table on Node, a Queue on Workers)
@@ -9,7 +9,7 @@
  * src/edge (the Worker's wiring and its Durable Objects) belongs with them.
  */
 const HTTP = '^src/(routes|http|middleware)/';
-const USE_CASES = '^src/(resources|referrals|care-plans|directory|workflow|auth|audit)/';
+const USE_CASES = '^src/(resources|referrals|care-plans|directory|subscriptions|workflow|auth|audit)/';
 const DOMAIN = '^src/(fhir|mapping|schemas)/';
 const PORT = '^src/medplum/';
 const ENTRIES = '^src/(app|node|worker)\\.ts$';
@@ -86,7 +86,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/worker\\.ts$' },
       to: {
-        path: ['^(node:)?sqlite$', '^src/outbox/sqlite', '^src/medplum/embedded/'],
+        path: [
+          '^(node:)?sqlite$',
+          '^src/outbox/sqlite',
+          '^src/medplum/embedded/',
+          '^src/subscriptions/node-sender\\.ts$',
+          '^node_modules/undici/',
+        ],
         reachable: true,
       },
     },

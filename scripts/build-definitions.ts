@@ -31,6 +31,12 @@ const OUT_DIR = join(ROOT, 'src/fhir/definitions');
  */
 const SUPPORT_RESOURCE_TYPES = ['Resource', 'DomainResource', 'Bundle', 'OperationOutcome', 'Parameters'];
 
+/**
+ * Types an organisation keeps for itself (its subscriptions): stored and searched by the service
+ * on the caller's behalf, served by their own routes rather than the read surface.
+ */
+const SETTINGS_TYPES = ['Subscription'];
+
 function readBundle(file: string): Bundle {
   return readJson(`fhir/r4/${file}`) as Bundle;
 }
@@ -68,7 +74,7 @@ function coreStructureDefinitions(): Map<string, StructureDefinition> {
 }
 
 function buildStructureDefinitions(byName: Map<string, StructureDefinition>): Bundle {
-  const resources = closure(byName, [...SERVED_RESOURCE_TYPES, ...SUPPORT_RESOURCE_TYPES]);
+  const resources = closure(byName, [...SERVED_RESOURCE_TYPES, ...SUPPORT_RESOURCE_TYPES, ...SETTINGS_TYPES]);
   return { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
 }
 
@@ -104,7 +110,7 @@ function buildConformanceElements(byName: Map<string, StructureDefinition>) {
 }
 
 function buildSearchParameters(): Bundle {
-  const wanted = new Set<string>([...SERVED_RESOURCE_TYPES, 'Resource', 'DomainResource']);
+  const wanted = new Set<string>([...SERVED_RESOURCE_TYPES, ...SETTINGS_TYPES, 'Resource', 'DomainResource']);
   const params: SearchParameter[] = [];
   for (const entry of readBundle('search-parameters.json').entry ?? []) {
     const sp = entry.resource as SearchParameter | undefined;

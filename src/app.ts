@@ -35,7 +35,9 @@ import { healthRoutes } from './routes/health.ts';
 import { metadataRoutes } from './routes/metadata.ts';
 import { referralRoutes } from './routes/referrals.ts';
 import { resourceReadRoutes } from './routes/resources.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import type { SubscriptionDeps } from './subscriptions/subscriptions.ts';
 
 /** Everything the app needs from outside; tests pass their own. */
 export interface AppDeps {
@@ -66,6 +68,11 @@ export interface AppDeps {
   asyncIntake?: AsyncIntakeDeps;
   /** Where the full published profiles are read; the slim copies are served without. */
   publishedProfiles?: PublishedProfileSource;
+  /**
+   * Subscriptions, where notifications are wired (a change feed on the store, and an outbox that
+   * delivers them); without it, Subscription is not served.
+   */
+  subscriptions?: SubscriptionDeps;
 }
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
@@ -155,6 +162,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     tasks.fhir,
     carePlans.fhir,
     directoryRoutes(intake),
+    ...(deps.subscriptions ? [subscriptionRoutes(deps.subscriptions)] : []),
     resourceReadRoutes(deps.store),
   ];
   const served = servedInteractions(features.flatMap((f) => f.capabilities));

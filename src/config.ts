@@ -26,6 +26,8 @@ const SettingsSchema = z.object({
   CORS_ORIGINS: optionalText,
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   TEST_OUTBOX_ACK_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  SUBSCRIPTION_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
+  NOTIFICATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 });
 
 export type LogLevel = z.infer<typeof SettingsSchema>['LOG_LEVEL'];
@@ -69,6 +71,13 @@ export interface Config {
    * so a test can kill the process between an audit write and its acknowledgement.
    */
   testOutboxAckDelayMs: number;
+  /**
+   * Subscriptions may name loopback endpoints (for testing receivers on this machine); the open
+   * local mode allows them anyway. Private, link-local and metadata addresses never.
+   */
+  subscriptionAllowLoopback: boolean;
+  /** How long a subscriber's endpoint has to answer a notification. */
+  notificationTimeoutMs: number;
 }
 
 /** Every bad or missing setting, reported together. Values are never echoed (they may be secrets). */
@@ -146,5 +155,7 @@ export function parseConfig(env: Record<string, unknown>, options: ParseOptions 
       .filter(Boolean),
     rateLimitPerMinute: s.RATE_LIMIT_PER_MINUTE,
     testOutboxAckDelayMs: s.TEST_OUTBOX_ACK_DELAY_MS,
+    subscriptionAllowLoopback: s.SUBSCRIPTION_ALLOW_LOOPBACK === 'true',
+    notificationTimeoutMs: s.NOTIFICATION_TIMEOUT_MS,
   };
 }

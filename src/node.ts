@@ -32,6 +32,8 @@ import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { OutboxInUseError, openOutboxDatabase } from './outbox/sqlite-outbox-table.ts';
 import { createInProcessLocks } from './referrals/locks.ts';
 import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from './routes/async-referrals.ts';
+import { nodeResolver, nodeSender } from './subscriptions/node-sender.ts';
+import { NOTIFICATION_POLICY, wireNotifications } from './subscriptions/notifications.ts';
 
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
@@ -117,14 +119,41 @@ async function main(): Promise<void> {
 
   // Audit records wait in the outbox, on disk before each response is sent, until Medplum has them.
   // `Prefer: respond-async` referrals are queued there too, their jobs in a table beside it (jobs
-  // expired are dropped as the table is opened, and as jobs are opened).
+  // expired are dropped as the table is opened, and as jobs are opened). Notifications have an
+  // outbox of their own (a slow endpoint never holds up an audit record), fed by every write of a
+  // watched type before it is answered.
   const newId = () => crypto.randomUUID();
   const locks = createInProcessLocks();
   const jobs = new SqliteAsyncJobs(outboxDb);
+  const endpointPolicy = { allowLoopback: auth.kind === 'open' || config.subscriptionAllowLoopback };
+  const listenBase = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  let notificationOutbox: SqliteOutbox | undefined;
+  const notifications = wireNotifications({
+    store,
+    outbox: { enqueue: (kind, payload, options) => notificationOutbox?.enqueue(kind, payload, options) },
+    clock,
+    logger,
+    openMode: auth.kind === 'open',
+    policy: endpointPolicy,
+    resolve: nodeResolver,
+    send: nodeSender(endpointPolicy),
+    timeoutMs: config.notificationTimeoutMs,
+    fhirBase: `${config.publicBaseUrl ?? listenBase}/fhir`,
+    audit: () => audit,
+    maxAttempts: NOTIFICATION_POLICY.maxAttempts,
+  });
+  notificationOutbox = new SqliteOutbox(outboxDb, {
+    table: 'notification_outbox',
+    handlers: notifications.handlers,
+    deadLetterHandlers: notifications.deadLetterHandlers,
+    policy: NOTIFICATION_POLICY,
+    logger,
+  });
+  const watched = notifications.store;
   const outbox = new SqliteOutbox(outboxDb, {
     handlers: {
       ...auditHandlers(store),
-      ...asyncIntakeHandlers({ store, locks, clock, newId }, jobs, () => audit),
+      ...asyncIntakeHandlers({ store: watched, locks, clock, newId }, jobs, () => audit),
     },
     // A referral that used up its attempts leaves its job answering that it was not written.
     deadLetterHandlers: asyncIntakeDeadLetterHandlers(jobs),
@@ -139,7 +168,7 @@ async function main(): Promise<void> {
   });
   const app = createApp({
     config,
-    store,
+    store: watched,
     clock,
     newId,
     logger,
@@ -150,8 +179,10 @@ async function main(): Promise<void> {
     audit,
     // The socket's peer: on Node a CF-Connecting-IP header is anyone's to send.
     callerAddress: (c) => getConnInfo(c).remote.address,
+    subscriptions: notifications.subscriptions,
   });
   outbox.start();
+  notificationOutbox.start();
 
   // Node's bindings (the incoming message and its socket) go through to the app.
   const fetch = async (request: Request, bindings: HttpBindings | Http2Bindings): Promise<Response> => {
@@ -185,6 +216,7 @@ async function main(): Promise<void> {
   const stop = () =>
     server.close(async () => {
       await outbox.stop();
+      await notificationOutbox?.stop();
       closeStore();
       process.exit(0);
     });

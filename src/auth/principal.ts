@@ -37,14 +37,18 @@ const EVERYTHING = new Set<Permission>(['c', 'r', 'u', 'd', 's']);
 
 /**
  * The principal of `npm start` with no registered clients: everything, for trying the service
- * locally (the directory named type by type, as an operator's scopes would name it).
+ * locally (the directory and subscriptions named type by type, as an operator's scopes would
+ * name them).
  */
 export const OPEN_LOCAL_PRINCIPAL: Principal = {
   clientId: 'open-local-mode',
   organization: undefined,
   scopes: [
     { type: '*', permissions: EVERYTHING },
-    ...typesOfClass('directory').map((type) => ({ type, permissions: EVERYTHING })),
+    ...[...typesOfClass('directory'), ...typesOfClass('settings')].map((type) => ({
+      type,
+      permissions: EVERYTHING,
+    })),
   ],
 };
 

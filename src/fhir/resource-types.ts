@@ -36,16 +36,23 @@ export type ServedResourceType = (typeof SERVED_RESOURCE_TYPES)[number];
  * - `operator`: the audit trail: read with a scope naming the type, by an organisation for its own
  *   events, whole only by an operator's registration;
  * - `contract`: the definitions the service publishes (profiles, value sets, code systems,
- *   operations): read by anyone, written by no one.
+ *   operations): read by anyone, written by no one;
+ * - `settings`: what an organisation sets up for itself (its subscriptions): seen only by it,
+ *   through its label, and only with a scope naming the type (a wildcard grants nothing of it).
  * One table, typed over every served type: a type added above without a class does not compile,
  * and a name not here has no class, which every rule reads as the most closed.
  */
-export type DataClass = 'personal' | 'directory' | 'operator' | 'contract';
+export type DataClass = 'personal' | 'directory' | 'operator' | 'contract' | 'settings';
 
 /** Types served from the service's own published definitions, not from the store. */
 export type ContractResourceType = 'StructureDefinition' | 'ValueSet' | 'CodeSystem' | 'OperationDefinition';
 
-const DATA_CLASS: Readonly<Record<ServedResourceType | ContractResourceType, DataClass>> = {
+/** Types an organisation keeps for itself, served by their own routes rather than the read surface. */
+export type SettingsResourceType = 'Subscription';
+
+const DATA_CLASS: Readonly<
+  Record<ServedResourceType | ContractResourceType | SettingsResourceType, DataClass>
+> = {
   Patient: 'personal',
   RelatedPerson: 'personal',
   ServiceRequest: 'personal',
@@ -69,6 +76,7 @@ const DATA_CLASS: Readonly<Record<ServedResourceType | ContractResourceType, Dat
   ValueSet: 'contract',
   CodeSystem: 'contract',
   OperationDefinition: 'contract',
+  Subscription: 'settings',
 };
 
 /** The types of one class. */
@@ -79,7 +87,7 @@ export function typesOfClass(kind: DataClass): string[] {
 /** The class of a type, or undefined for a type this service does not serve. */
 export function dataClassOf(type: string): DataClass | undefined {
   return Object.hasOwn(DATA_CLASS, type)
-    ? DATA_CLASS[type as ServedResourceType | ContractResourceType]
+    ? DATA_CLASS[type as ServedResourceType | ContractResourceType | SettingsResourceType]
     : undefined;
 }
 

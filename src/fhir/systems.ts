@@ -52,6 +52,15 @@ export const OWN_SYSTEM = {
    * conditional on the tag, so a record delivered twice is stored once.
    */
   auditRecord: `${CANONICAL_BASE}/CodeSystem/audit-record`,
+  /**
+   * Tags a stored Subscription with its state (requested, active, error, off): the store keeps it
+   * `off`, so that Medplum never runs it itself (src/subscriptions/subscription-rules.ts).
+   */
+  subscriptionState: `${CANONICAL_BASE}/CodeSystem/subscription-state`,
+  /** Identifies one notification (the same on every attempt to deliver it). */
+  notification: `${CANONICAL_BASE}/Id/notification`,
+  /** A topic-based subscription's count of events, and the notification that made the last one. */
+  subscriptionEvents: `${CANONICAL_BASE}/StructureDefinition/subscription-events`,
   /** Identifies the API client (its client id) in AuditEvents. */
   client: `${CANONICAL_BASE}/Id/client`,
   /** CarePlan.category of the plans this service keeps. */

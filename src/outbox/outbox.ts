@@ -40,8 +40,13 @@ export interface OutboxStats {
   dead: number;
 }
 
+/** Which attempt at a message this is (from 1), where the outbox can tell. */
+export interface AttemptInfo {
+  attempt: number;
+}
+
 /** Does one message's work; a rejection means "try again later". Must be idempotent. */
-export type OutboxHandler = (payload: unknown) => Promise<void>;
+export type OutboxHandler = (payload: unknown, info?: AttemptInfo) => Promise<void>;
 
 /** The handler for each kind of message. */
 export type OutboxHandlers = Readonly<Record<string, OutboxHandler>>;

@@ -83,7 +83,7 @@ export async function consumeOutboxBatch(
     let error: string;
     try {
       if (!envelope || !handler) throw new UnknownMessageError();
-      await handler(envelope.payload);
+      await handler(envelope.payload, { attempt: message.attempts });
       message.ack();
       continue;
     } catch (err) {

@@ -37,8 +37,8 @@ export function openOutboxDatabase(location: { dir: string } | 'memory'): Databa
   return openExclusiveSqlite(location.dir, 'outbox.sqlite', (file) => new OutboxInUseError(file));
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
+const schema = (table: string) => `
+CREATE TABLE IF NOT EXISTS ${table} (
   seq INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
   ref TEXT,
@@ -48,21 +48,24 @@ CREATE TABLE IF NOT EXISTS outbox (
   dead_at INTEGER,
   last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (dead_at, due_at, seq);
+CREATE INDEX IF NOT EXISTS ${table}_due ON ${table} (dead_at, due_at, seq);
 `;
 
 /** Tables made before messages had an order key gain the column (every earlier row has none). */
-function addOrderKey(db: DatabaseSync): void {
-  const columns = db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[];
-  if (!columns.some((c) => c.name === 'order_key')) db.exec('ALTER TABLE outbox ADD COLUMN order_key TEXT');
-  db.exec('CREATE INDEX IF NOT EXISTS outbox_order ON outbox (order_key, seq)');
+function addOrderKey(db: DatabaseSync, table: string): void {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'order_key')) db.exec(`ALTER TABLE ${table} ADD COLUMN order_key TEXT`);
+  db.exec(`CREATE INDEX IF NOT EXISTS ${table}_order ON ${table} (order_key, seq)`);
 }
 
 const COLUMNS = 'seq, kind, ref, payload, attempts, due_at AS dueAt';
 
-/** A live message with no earlier live one under its order key (of `outbox o`). */
-const FIRST_OF_ITS_KEY = `(order_key IS NULL OR NOT EXISTS (
-  SELECT 1 FROM outbox e WHERE e.order_key = o.order_key AND e.dead_at IS NULL AND e.seq < o.seq))`;
+/** A live message with no earlier live one under its order key (of `<table> o`). */
+const firstOfItsKey = (table: string) => `(order_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM ${table} e WHERE e.order_key = o.order_key AND e.dead_at IS NULL AND e.seq < o.seq))`;
+
+/** Names of the outbox tables: a name of letters and underscores only, as it is put in SQL. */
+const TABLE_NAME = /^[a-z_]{1,40}$/;
 
 /**
  * The outbox table, in whatever SQLite database it is given (the embedded store's, or its own
@@ -83,31 +86,37 @@ export class OutboxTable {
     StatementSync
   >;
 
-  constructor(db: DatabaseSync) {
-    db.exec(SCHEMA);
-    addOrderKey(db);
+  /** `table`: the outbox's table; a process may keep several, each drained by its own loop. */
+  constructor(db: DatabaseSync, table = 'outbox') {
+    if (!TABLE_NAME.test(table))
+      throw new Error('An outbox table name is lower-case letters and underscores');
+    db.exec(schema(table));
+    addOrderKey(db, table);
+    const FIRST_OF_ITS_KEY = firstOfItsKey(table);
     this.s = {
-      insert: db.prepare('INSERT INTO outbox (kind, ref, payload, due_at, order_key) VALUES (?, ?, ?, ?, ?)'),
+      insert: db.prepare(
+        `INSERT INTO ${table} (kind, ref, payload, due_at, order_key) VALUES (?, ?, ?, ?, ?)`,
+      ),
       // A message waits while an earlier live one under its order key is still undelivered.
       due: db.prepare(
-        `SELECT ${COLUMNS} FROM outbox o WHERE dead_at IS NULL AND due_at <= ?
+        `SELECT ${COLUMNS} FROM ${table} o WHERE dead_at IS NULL AND due_at <= ?
            AND ${FIRST_OF_ITS_KEY}
          ORDER BY due_at, seq LIMIT ?`,
       ),
       // Of the messages that may go: one held behind an earlier one under its key is not due.
       nextDue: db.prepare(
-        `SELECT MIN(due_at) AS dueAt FROM outbox o WHERE dead_at IS NULL AND ${FIRST_OF_ITS_KEY}`,
+        `SELECT MIN(due_at) AS dueAt FROM ${table} o WHERE dead_at IS NULL AND ${FIRST_OF_ITS_KEY}`,
       ),
-      claim: db.prepare('UPDATE outbox SET attempts = ?, due_at = ? WHERE seq = ?'),
-      failed: db.prepare('UPDATE outbox SET last_error = ? WHERE seq = ?'),
-      dead: db.prepare('UPDATE outbox SET dead_at = ?, last_error = ? WHERE seq = ?'),
-      settle: db.prepare("UPDATE outbox SET payload = 'null' WHERE seq = ? AND dead_at IS NOT NULL"),
-      remove: db.prepare('DELETE FROM outbox WHERE seq = ?'),
+      claim: db.prepare(`UPDATE ${table} SET attempts = ?, due_at = ? WHERE seq = ?`),
+      failed: db.prepare(`UPDATE ${table} SET last_error = ? WHERE seq = ?`),
+      dead: db.prepare(`UPDATE ${table} SET dead_at = ?, last_error = ? WHERE seq = ?`),
+      settle: db.prepare(`UPDATE ${table} SET payload = 'null' WHERE seq = ? AND dead_at IS NOT NULL`),
+      remove: db.prepare(`DELETE FROM ${table} WHERE seq = ?`),
       counts: db.prepare(
-        'SELECT COUNT(*) FILTER (WHERE dead_at IS NULL) AS pending, COUNT(dead_at) AS dead FROM outbox',
+        `SELECT COUNT(*) FILTER (WHERE dead_at IS NULL) AS pending, COUNT(dead_at) AS dead FROM ${table}`,
       ),
       deadLetters: db.prepare(
-        `SELECT ${COLUMNS}, dead_at AS deadAt, last_error AS lastError FROM outbox WHERE dead_at IS NOT NULL ORDER BY seq`,
+        `SELECT ${COLUMNS}, dead_at AS deadAt, last_error AS lastError FROM ${table} WHERE dead_at IS NOT NULL ORDER BY seq`,
       ),
     };
   }

@@ -15,6 +15,8 @@ import { type DeadLetterRow, type OutboxRow, OutboxTable } from './sqlite-outbox
 
 export interface SqliteOutboxOptions {
   handlers: OutboxHandlers;
+  /** The table its messages are kept in (default `outbox`); each outbox drains its own. */
+  table?: string;
   /** Run for a message of their kind once it is dead-lettered (see afterDeadLetter). */
   deadLetterHandlers?: OutboxHandlers;
   logger: Logger;
@@ -54,7 +56,7 @@ export class SqliteOutbox implements Outbox {
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: DatabaseSync, options: SqliteOutboxOptions) {
-    this.table = new OutboxTable(db);
+    this.table = new OutboxTable(db, options.table);
     this.options = options;
     this.policy = options.policy ?? DEFAULT_DELIVERY_POLICY;
     this.now = options.now ?? Date.now;
@@ -164,7 +166,7 @@ export class SqliteOutbox implements Outbox {
     const delayMs = retryDelayMs(attempts, this.policy, this.random);
     this.table.claim(row.seq, attempts, started + delayMs);
     try {
-      await handler(JSON.parse(row.payload));
+      await handler(JSON.parse(row.payload), { attempt: attempts });
     } catch (err) {
       const error = errorName(err);
       if (attempts >= this.policy.maxAttempts) {

@@ -21,6 +21,19 @@ const MODIFIERS: Readonly<Record<string, readonly string[]>> = {
   uri: ['missing'],
 };
 
+/** How refusals name the criteria and where they are used. */
+export interface CriteriaWords {
+  /** `The conditional create criteria` */
+  criteria: string;
+  /** `in conditional creates` */
+  within: string;
+}
+
+const CONDITIONAL_CREATE: CriteriaWords = {
+  criteria: 'The conditional create criteria',
+  within: 'in conditional creates',
+};
+
 /** A parameter name safe to repeat in a diagnostic (it is the caller's text, but only a name). */
 const nameOf = (code: string): string => (/^[A-Za-z0-9_-]{1,64}$/.test(code) ? code : 'a parameter');
 
@@ -34,6 +47,19 @@ const nameOf = (code: string): string => (/^[A-Za-z0-9_-]{1,64}$/.test(code) ? c
  * see). Every problem is raised at once as `malformed`, each at `at`.
  */
 export function parseConditionalCriteria(type: ResourceType, criteria: string, at: string): URLSearchParams {
+  return parseSearchCriteria(type, criteria, at, CONDITIONAL_CREATE);
+}
+
+/**
+ * Criteria a resource is matched against by itself, as a conditional create's are, named in
+ * refusals by `words` (a subscription's criteria are read the same way).
+ */
+export function parseSearchCriteria(
+  type: ResourceType,
+  criteria: string,
+  at: string,
+  words: CriteriaWords,
+): URLSearchParams {
   const fail = (issues: Issue[]) => new FhirError('malformed', issues);
   const issue = (code: Issue['code'], diagnostics: string): Issue => ({
     code,
@@ -42,25 +68,21 @@ export function parseConditionalCriteria(type: ResourceType, criteria: string, a
   });
   const text = criteria.trim();
   if (text.length > MAX_LENGTH) {
-    throw fail([
-      issue('too-long', `The conditional create criteria are longer than ${MAX_LENGTH} characters`),
-    ]);
+    throw fail([issue('too-long', `${words.criteria} are longer than ${MAX_LENGTH} characters`)]);
   }
   const prefix = /^(?:\/?([A-Za-z]+))?\?/.exec(text);
   if (prefix?.[1] && prefix[1] !== type) {
-    throw fail([issue('invalid', `The conditional create criteria must search ${type}`)]);
+    throw fail([issue('invalid', `${words.criteria} must search ${type}`)]);
   }
   const params = new URLSearchParams(prefix ? text.slice(prefix[0].length) : text);
   const entries = [...params];
   if (entries.length === 0) {
-    throw fail([issue('required', 'The conditional create criteria name no search parameter')]);
+    throw fail([issue('required', `${words.criteria} name no search parameter`)]);
   }
   if (entries.length > MAX_PARAMETERS) {
-    throw fail([
-      issue('too-costly', `The conditional create criteria hold more than ${MAX_PARAMETERS} parameters`),
-    ]);
+    throw fail([issue('too-costly', `${words.criteria} hold more than ${MAX_PARAMETERS} parameters`)]);
   }
-  const issues = entries.flatMap(([key, value]) => parameterIssues(type, key, value, issue));
+  const issues = entries.flatMap(([key, value]) => parameterIssues(type, key, value, issue, words));
   if (issues.length) throw fail(issues);
   return params;
 }
@@ -70,15 +92,13 @@ function parameterIssues(
   key: string,
   value: string,
   issue: (code: Issue['code'], diagnostics: string) => Issue,
+  words: CriteriaWords,
 ): Issue[] {
   const [code = '', modifier, ...extra] = key.split(':');
   const name = nameOf(code);
   if (code === '_has' || code.includes('.') || modifier?.includes('.')) {
     return [
-      issue(
-        'not-supported',
-        'Chained and reverse-chained parameters are not supported in conditional creates',
-      ),
+      issue('not-supported', `Chained and reverse-chained parameters are not supported ${words.within}`),
     ];
   }
   const definition = STORE_INTERNAL_SEARCH_PARAMS.includes(code) ? undefined : getSearchParameter(type, code);
@@ -88,7 +108,7 @@ function parameterIssues(
     extra.length ||
     (modifier !== undefined && !typeModifier && !MODIFIERS[definition.type]?.includes(modifier))
   ) {
-    return [issue('not-supported', `The modifier on ${name} is not supported in conditional creates`)];
+    return [issue('not-supported', `The modifier on ${name} is not supported ${words.within}`)];
   }
   if (value === '' || (modifier === 'missing' && value !== 'true' && value !== 'false')) {
     return [issue('value', `The value of ${name} is missing or not of the form its type takes`)];

@@ -4,77 +4,17 @@ import { seedDirectory } from '../../scripts/seed-lib.ts';
 import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { createMedplumClient, createMedplumStore, type FhirStore } from '../../src/medplum/store.ts';
-import { postJson, type Referred, referred } from '../support/journey.ts';
+import { NURSING, planWithTeam, planWithTeamOn, type Team } from '../support/care-team.ts';
+import { postJson, referred } from '../support/journey.ts';
 import { FAKE_MEDPLUM_CLIENT, fakeMedplum, medplumHandlers } from '../support/medplum-handlers.ts';
 import { server } from '../support/msw.ts';
 import { exampleBody } from '../support/referrals.ts';
 import { settleAudits } from '../support/remote-medplum.ts';
-import { AUDITOR, CLIENTS_JSON, SP } from '../support/secured.ts';
+import { AUDITOR, CLIENTS_JSON } from '../support/secured.ts';
 
 // The single care plan shared with the person's care team on their consent: a district nursing
 // team (RDN01) named in the plan's team reads the plan's parts once the person agrees, nothing
 // else, and nothing at all once they withdraw.
-
-const NURSING = 'riverside-district-nursing';
-const DIRECTORY_ADMIN = 'riverside-directory-admin';
-const SP_SCOPES =
-  'system/*.rs system/Task.rus system/CarePlan.cruds system/CareTeam.cruds system/QuestionnaireResponse.c system/Consent.cu';
-
-interface Team extends Referred {
-  spFull: string;
-  nurse: string;
-  planId: string;
-  teamId: string;
-  goalIds: string[];
-  taskId: string;
-}
-
-/** The example referral accepted, its plan written with a team naming RDN01, and RDN01 in the directory. */
-async function planWithTeam(store?: FhirStore): Promise<Team> {
-  return planWithTeamOn(await referred(store ? { store } : {}));
-}
-
-/** The team's plan on a referral already sent. */
-async function planWithTeamOn(r: Referred): Promise<Team> {
-  const spFull = await r.s.token(SP, SP_SCOPES);
-  const nurse = await r.s.token(NURSING, 'system/*.rs');
-  const admin = await r.s.token(DIRECTORY_ADMIN, 'system/Organization.crus');
-  const registered = await r.s.as(admin, '/fhir/Organization', {
-    body: {
-      resourceType: 'Organization',
-      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RDN01' }],
-      name: 'Riverside District Nursing (example)',
-      active: true,
-    },
-  });
-  expect(registered.status).toBe(201);
-  expect((await r.s.as(r.sp, `/referrals/${r.srId}/$accept`, { method: 'POST' })).status).toBe(200);
-  const created = await postJson(r, spFull, `/referrals/${r.srId}/care-plan`, {
-    whatMattersToMe: 'Getting out of the flat most days',
-    author: { name: 'Sam Okoro (link worker)' },
-    goals: [{ description: 'Walk with others twice a week' }],
-    careTeam: [
-      { name: 'Sam Okoro', role: 'link-worker' },
-      { name: 'Jo Patel', role: 'district-nurse', organisation: { odsCode: 'rdn01' } },
-    ],
-  });
-  expect(created.status).toBe(201);
-  const plan = (await created.json()) as {
-    carePlan: { id: string };
-    careTeam: { id: string };
-    goals: { id: string }[];
-  };
-  const tasks = (await (await r.s.as(spFull, `/fhir/Task?focus=ServiceRequest/${r.srId}`)).json()) as Bundle;
-  return {
-    ...r,
-    spFull,
-    nurse,
-    planId: plan.carePlan.id,
-    teamId: plan.careTeam.id,
-    goalIds: plan.goals.map((g) => g.id),
-    taskId: tasks.entry?.[0]?.resource?.id as string,
-  };
-}
 
 /** What the nurse gets for each part of the plan, and for what is not shared. */
 async function nurseSees(t: Team): Promise<Record<string, number>> {

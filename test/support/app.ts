@@ -33,7 +33,9 @@ const PUBLISHED_PROFILES = publishedProfileFiles();
 /** The app on a fresh embedded Medplum, with a fixed clock and predictable (UUID-shaped) ids. */
 export function createTestApp(
   env: Record<string, string> = {},
-  overrides: Partial<Pick<AppDeps, 'store' | 'clock' | 'auth' | 'rateLimiter' | 'locks' | 'asyncIntake'>> & {
+  overrides: Partial<
+    Pick<AppDeps, 'store' | 'clock' | 'auth' | 'rateLimiter' | 'locks' | 'asyncIntake' | 'subscriptions'>
+  > & {
     logger?: ReturnType<typeof captureLogger>;
     auditFor?: (store: FhirStore) => AuditSink;
   } = {},
@@ -55,6 +57,7 @@ export function createTestApp(
     ...(overrides.rateLimiter ? { rateLimiter: overrides.rateLimiter } : {}),
     ...(overrides.locks ? { locks: overrides.locks } : {}),
     ...(overrides.asyncIntake ? { asyncIntake: overrides.asyncIntake } : {}),
+    ...(overrides.subscriptions ? { subscriptions: overrides.subscriptions } : {}),
     ...(overrides.auditFor ? { audit: overrides.auditFor(store) } : {}),
   });
   return { app, store, logs: logger.lines, config };

@@ -46,6 +46,7 @@ export async function securedApp(
     clients?: string;
     asyncIntake?: AppDeps['asyncIntake'];
     locks?: AppDeps['locks'];
+    subscriptions?: AppDeps['subscriptions'];
   } = {},
 ): Promise<SecuredApp> {
   let now = TEST_NOW;
@@ -64,6 +65,7 @@ export async function securedApp(
       ...(options.store ? { store: options.store } : {}),
       ...(options.asyncIntake ? { asyncIntake: options.asyncIntake } : {}),
       ...(options.locks ? { locks: options.locks } : {}),
+      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
       clock,
       auth,
       logger,

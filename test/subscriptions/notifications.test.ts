@@ -1,0 +1,292 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { Bundle, Parameters, Subscription, Task } from '@medplum/fhirtypes';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { REFERRAL_TASK_STATUS_TOPIC } from '../../src/subscriptions/subscription-rules.ts';
+import { type NotifiedApp, notifiedApp, SECRET, subscription } from '../support/notifications.ts';
+import { type Receiver, signedWith, startReceiver } from '../support/receiver.ts';
+import { exampleBody } from '../support/referrals.ts';
+import { GP, SP } from '../support/secured.ts';
+
+// Notifications through the app, delivered over real HTTP to receivers on loopback: who is told,
+// what they are sent, how it is signed, and what happens when a receiver fails.
+
+const NURSING = 'riverside-district-nursing';
+const SP_SCOPES = 'system/*.rs system/Task.rus system/CarePlan.cruds system/QuestionnaireResponse.c';
+const SUBSCRIBER = 'system/*.rs system/Subscription.cruds';
+
+const receivers: Receiver[] = [];
+const apps: NotifiedApp[] = [];
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.stop();
+  for (const r of receivers.splice(0)) await r.close();
+});
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  receivers.push(r);
+  return r;
+}
+
+async function app(options: Parameters<typeof notifiedApp>[0] = {}): Promise<NotifiedApp> {
+  const a = await notifiedApp(options);
+  apps.push(a);
+  return a;
+}
+
+interface Sent {
+  a: NotifiedApp;
+  gp: string;
+  sp: string;
+  srId: string;
+}
+
+/** The GP's example referral, sent. */
+async function sent(a: NotifiedApp): Promise<Sent> {
+  const gp = await a.token(GP, `system/ServiceRequest.crs system/Task.u ${SUBSCRIBER}`);
+  const sp = await a.token(SP, SP_SCOPES);
+  const answer = (await (
+    await a.as(gp, '/fhir', { body: exampleBody('01-gp-transaction-bundle.200') })
+  ).json()) as Bundle;
+  const srId = answer.entry
+    ?.map((e) => e.response?.location ?? '')
+    .find((l) => l.startsWith('ServiceRequest/'))
+    ?.split('/')[1] as string;
+  return { a, gp, sp, srId };
+}
+
+async function subscribe(a: NotifiedApp, token: string, body: Subscription): Promise<Subscription> {
+  const response = await a.as(token, '/fhir/Subscription', { body });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json()) as Subscription;
+}
+
+const move = (s: Sent, step: string) =>
+  s.a.as(s.sp, `/referrals/${s.srId}/$${step}`, {
+    body: {},
+    headers: { 'content-type': 'application/json' },
+  });
+
+describe('notifications of a referral’s progress', () => {
+  it('tell the GP of accept, start and complete within a second each, signed; another organisation on the same criteria hears nothing', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const gpHook = await receiver();
+    const otherHook = await receiver();
+    const criteria = 'Task?status=accepted,in-progress,completed';
+    await subscribe(a, s.gp, subscription(criteria, gpHook.url));
+    const nurse = await a.token(NURSING, SUBSCRIBER);
+    await subscribe(a, nurse, subscription(criteria, otherHook.url));
+
+    const statuses: string[] = [];
+    for (const [i, step] of ['accept', 'start', 'complete'].entries()) {
+      const before = Date.now();
+      expect((await move(s, step)).status).toBe(200);
+      const got = (await gpHook.waitFor(i + 1, 1_000))[i] as (typeof gpHook.received)[number];
+      expect(got.at - before).toBeLessThan(1_000);
+      expect(signedWith(SECRET, got)).toBe(true);
+      expect(got.headers['content-type']).toBe('application/fhir+json');
+      expect(got.headers['x-notification-id']).toMatch(/^[0-9a-f-]{36}$/);
+      const task = JSON.parse(got.body) as Task;
+      statuses.push(task.status);
+      // What the GP reads of it: no labels of the service's own.
+      expect(got.body).not.toContain('organisation-access');
+    }
+    expect(statuses).toEqual(['accepted', 'in-progress', 'completed']);
+    // A signature made with another secret does not verify.
+    expect(signedWith('another-secret-entirely', gpHook.received[0] as never)).toBe(false);
+    // The district nurses' subscription has the same criteria; they see none of these Tasks.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(otherHook.received).toHaveLength(0);
+    expect(gpHook.received).toHaveLength(3);
+  });
+
+  it('a receiver answering 500 twice then 200 gets the notification three times with one id, then no more', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    hook.plan(500, 500, 200);
+    await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    expect((await move(s, 'accept')).status).toBe(200);
+    const got = await hook.waitFor(3, 3_000);
+    expect(got.map((g) => g.status)).toEqual([500, 500, 200]);
+    expect(new Set(got.map((g) => g.headers['x-notification-id'])).size).toBe(1);
+    expect(got.every((g) => signedWith(SECRET, g))).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(hook.received).toHaveLength(3);
+    expect(a.outbox.stats().pending).toBe(0);
+  });
+
+  it('a receiver that never answers is timed out and tried again, and the subscription ends in error, saying why', async () => {
+    const a = await app({ timeoutMs: 200 });
+    const s = await sent(a);
+    const hook = await receiver();
+    hook.plan('hang', 'hang', 'hang');
+    const sub = await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    expect((await move(s, 'accept')).status).toBe(200);
+    await hook.waitFor(3, 5_000);
+    const until = Date.now() + 3_000;
+    let read: Subscription;
+    do {
+      await new Promise((r) => setTimeout(r, 50));
+      read = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}`)).json()) as Subscription;
+    } while (read.status !== 'error' && Date.now() < until);
+    expect(read.status).toBe('error');
+    expect(read.error).toBe('The endpoint did not accept a notification in 3 attempts');
+    // $status lists the attempts, with no answer to any.
+    const status = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}/$status`)).json()) as Bundle;
+    const params = status.entry?.[0]?.resource as Parameters;
+    expect(params.parameter?.find((p) => p.name === 'status')?.valueCode).toBe('error');
+    const deliveries = params.parameter?.filter((p) => p.name === 'delivery') ?? [];
+    expect(deliveries.map((d) => d.part?.find((p) => p.name === 'attempt')?.valueInteger).sort()).toEqual([
+      1, 2, 3,
+    ]);
+    expect(deliveries.every((d) => d.part?.find((p) => p.name === 'outcome')?.valueCode === 'failed')).toBe(
+      true,
+    );
+    expect(deliveries.some((d) => d.part?.some((p) => p.name === 'status-code'))).toBe(false);
+    // Nothing more is sent on it until its owner turns it on again.
+    expect((await move(s, 'start')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.received).toHaveLength(3);
+  });
+
+  it('a redirect is not followed: the subscription ends in error naming it', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    const elsewhere = await receiver();
+    hook.plan({ redirect: elsewhere.url });
+    const sub = await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    expect((await move(s, 'accept')).status).toBe(200);
+    await hook.waitFor(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const read = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}`)).json()) as Subscription;
+    expect(read.status).toBe('error');
+    expect(read.error).toMatch(/302, a redirect, which is not followed/);
+    expect(elsewhere.received).toHaveLength(0);
+  });
+
+  it('with no payload, the body is empty and still signed', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    const body = subscription('Task?status=accepted', hook.url);
+    await subscribe(a, s.gp, { ...body, channel: { type: 'rest-hook', endpoint: hook.url } });
+    expect((await move(s, 'accept')).status).toBe(200);
+    const [got] = await hook.waitFor(1);
+    expect(got?.body).toBe('');
+    expect(got?.headers['content-type']).toBeUndefined();
+    expect(signedWith(SECRET, got as never)).toBe(true);
+  });
+
+  it('pending deliveries wait for the next start when the process stops before sending them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'notify-'));
+    try {
+      const store = createEmbeddedStore({ timeoutMs: 5_000 }).store;
+      const first = await app({ db: new DatabaseSync(join(dir, 'outbox.sqlite')), store, stopped: true });
+      const s = await sent(first);
+      const hook = await receiver();
+      await subscribe(first, s.gp, subscription('Task?status=accepted', hook.url));
+      expect((await move(s, 'accept')).status).toBe(200);
+      expect(first.outbox.stats().pending).toBeGreaterThan(0);
+      first.db.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(hook.received).toHaveLength(0);
+      // The same store and outbox file, a new process.
+      await app({ db: new DatabaseSync(join(dir, 'outbox.sqlite')), store });
+      const [got] = await hook.waitFor(1, 2_000);
+      expect((JSON.parse(got?.body ?? '{}') as Task).status).toBe('accepted');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the topic-based form (Subscriptions R5 Backport)', () => {
+  const topicSubscription = (endpoint: string, content: string, filter: string) =>
+    subscription(REFERRAL_TASK_STATUS_TOPIC, endpoint, {
+      meta: {
+        profile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription'],
+      },
+      _criteria: {
+        extension: [
+          {
+            url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
+            valueString: filter,
+          },
+        ],
+      },
+      channel: {
+        type: 'rest-hook',
+        endpoint,
+        payload: 'application/fhir+json',
+        _payload: {
+          extension: [
+            {
+              url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
+              valueCode: content,
+            },
+          ],
+        },
+      },
+    } as never);
+
+  it('sends history Bundles with the status and numbered events, one per status change', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    const sub = await subscribe(
+      a,
+      s.gp,
+      topicSubscription(hook.url, 'id-only', `Task?focus=ServiceRequest/${s.srId}`),
+    );
+    expect(sub.status).toBe('active');
+    for (const step of ['accept', 'start', 'complete']) expect((await move(s, step)).status).toBe(200);
+    const got = await hook.waitFor(3, 2_000);
+    const bundles = got.map((g) => JSON.parse(g.body) as Bundle);
+    expect(bundles.every((b) => b.type === 'history')).toBe(true);
+    const numbers = bundles.map((b) => {
+      const status = b.entry?.[0]?.resource as Parameters;
+      const event = status.parameter?.find((p) => p.name === 'notification-event');
+      return event?.part?.find((p) => p.name === 'event-number')?.valueString;
+    });
+    expect(numbers).toEqual(['1', '2', '3']);
+    // id-only: the Task's address, not its content.
+    expect(bundles[0]?.entry?.[1]?.fullUrl).toMatch(/\/fhir\/Task\/[\w-]+$/);
+    expect(bundles[0]?.entry?.[1]?.resource).toBeUndefined();
+    expect(got.every((g) => signedWith(SECRET, g))).toBe(true);
+    expect(got.map((g) => g.headers['x-event-number'])).toEqual(['1', '2', '3']);
+    // A receiver that missed some asks how many there have been.
+    const status = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}/$status`)).json()) as Bundle;
+    const params = status.entry?.[0]?.resource as Parameters;
+    expect(params.parameter?.find((p) => p.name === 'events-since-subscription-start')?.valueString).toBe(
+      '3',
+    );
+    expect(params.parameter?.find((p) => p.name === 'topic')?.valueCanonical).toBe(
+      REFERRAL_TASK_STATUS_TOPIC,
+    );
+  });
+
+  it('is told of status changes only, not of other changes to the Task', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    await subscribe(
+      a,
+      s.gp,
+      topicSubscription(hook.url, 'full-resource', `Task?focus=ServiceRequest/${s.srId}`),
+    );
+    expect((await move(s, 'accept')).status).toBe(200);
+    await hook.waitFor(1);
+    // The same status again (a repeated accept) is no status change.
+    expect((await move(s, 'accept')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.received).toHaveLength(1);
+    const bundle = JSON.parse(hook.received[0]?.body ?? '{}') as Bundle;
+    expect((bundle.entry?.[1]?.resource as Task | undefined)?.status).toBe('accepted');
+  });
+});
