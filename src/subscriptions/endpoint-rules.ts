@@ -172,7 +172,8 @@ export function checkEndpointUrl(text: string, policy: EndpointPolicy): URL | En
   const kind = addressKind(url.hostname) ?? nameKind(url.hostname);
   const refusal = kind ? kindRefusal(kind, policy) : undefined;
   if (refusal) return refusal;
-  if (url.protocol === 'http:' && !(policy.allowLoopback && kind === 'loopback')) {
+  // Plain http to a name is left to the resolved addresses, which must then all be loopback.
+  if (url.protocol === 'http:' && !(policy.allowLoopback && (kind === 'loopback' || kind === undefined))) {
     return { refused: 'channel.endpoint must be an https URL (plain http only to loopback, when allowed)' };
   }
   return url;

@@ -2,6 +2,7 @@ import { matchesSearchRequest, parseSearchRequest, type SearchRequest } from '@m
 import type { Extension, Resource, ResourceType, Subscription } from '@medplum/fhirtypes';
 import { OPEN_LOCAL_PRINCIPAL, type Principal } from '../auth/principal.ts';
 import { isVisible, ownerOf } from '../auth/tenancy.ts';
+import { indexDefinitions } from '../fhir/definitions.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
 import type { Outbox } from '../outbox/outbox.ts';
@@ -94,6 +95,8 @@ export function watchedType(subscription: Subscription): string {
 
 /** Whether the changed version matches every search of the subscription. */
 export function matches(subscription: Subscription, resource: Resource): boolean {
+  // The search parameters' definitions, wherever matching runs (a Queue consumer too).
+  indexDefinitions();
   return searchesOf(subscription).every(
     (search) => search.resourceType === resource.resourceType && matchesSearchRequest(resource, search),
   );

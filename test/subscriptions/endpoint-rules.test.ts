@@ -79,8 +79,11 @@ describe('checkEndpointUrl', () => {
     expect(isRefusal(checkEndpointUrl('http://127.0.0.1:9000/hook', open))).toBe(false);
     expect(isRefusal(checkEndpointUrl('http://localhost:9000/hook', open))).toBe(false);
     expect(isRefusal(checkEndpointUrl('http://127.0.0.1:9000/hook', closed))).toBe(true);
-    // Allowing loopback allows nothing else.
-    expect(isRefusal(checkEndpointUrl('http://gp.example.org/hook', open))).toBe(true);
+    // Allowing loopback allows nothing else: plain http to a name waits for what it resolves to.
+    expect(isRefusal(checkEndpointUrl('http://93.184.216.34/hook', open))).toBe(true);
+    const plainName = checkEndpointUrl('http://gp.example.org/hook', open) as URL;
+    expect(checkResolved(plainName, ['93.184.216.34'], open)?.refused).toMatch(/https/);
+    expect(checkResolved(plainName, ['127.0.0.1'], open)).toBeUndefined();
     expect(isRefusal(checkEndpointUrl('https://192.168.0.1/hook', open))).toBe(true);
   });
 });

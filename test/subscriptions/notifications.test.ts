@@ -2,11 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { Bundle, Parameters, Subscription, Task } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, Parameters, Subscription, Task } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { REFERRAL_TASK_STATUS_TOPIC } from '../../src/subscriptions/subscription-rules.ts';
-import { type NotifiedApp, notifiedApp, SECRET, subscription } from '../support/notifications.ts';
+import { planWithTeamOn } from '../support/care-team.ts';
+import {
+  type NotifiedApp,
+  type NotifiedOptions,
+  notifiedApp,
+  SECRET,
+  subscription,
+} from '../support/notifications.ts';
 import { type Receiver, signedWith, startReceiver } from '../support/receiver.ts';
 import { exampleBody } from '../support/referrals.ts';
 import { GP, SP } from '../support/secured.ts';
@@ -31,7 +38,7 @@ async function receiver(): Promise<Receiver> {
   return r;
 }
 
-async function app(options: Parameters<typeof notifiedApp>[0] = {}): Promise<NotifiedApp> {
+async function app(options: NotifiedOptions = {}): Promise<NotifiedApp> {
   const a = await notifiedApp(options);
   apps.push(a);
   return a;
@@ -288,5 +295,103 @@ describe('the topic-based form (Subscriptions R5 Backport)', () => {
     expect(hook.received).toHaveLength(1);
     const bundle = JSON.parse(hook.received[0]?.body ?? '{}') as Bundle;
     expect((bundle.entry?.[1]?.resource as Task | undefined)?.status).toBe('accepted');
+  });
+});
+
+describe('notifications follow the sharing rules', () => {
+  it('a care-team member is told of the plan only while the person’s consent stands, and nothing queued is sent once it is withdrawn', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const patients = (await (await a.as(s.gp, '/fhir/Patient')).json()) as Bundle;
+    const patientId = patients.entry?.[0]?.resource?.id as string;
+    const t = await planWithTeamOn({ s: a, gp: s.gp, sp: s.sp, srId: s.srId, patientId });
+    const hook = await receiver();
+    const nurse = await a.token(NURSING, SUBSCRIBER);
+    await subscribe(a, nurse, subscription('CarePlan?status=active', hook.url));
+    const retitle = async (title: string) => {
+      const plan = (await (await a.as(t.spFull, `/fhir/CarePlan/${t.planId}`)).json()) as CarePlan;
+      const put = await a.as(t.spFull, `/fhir/CarePlan/${t.planId}`, {
+        method: 'PUT',
+        body: { ...plan, title },
+        headers: { 'if-match': `W/"${plan.meta?.versionId}"` },
+      });
+      expect(put.status).toBe(200);
+    };
+    const consent = (decision: string) =>
+      a.as(t.spFull, `/referrals/${t.srId}/care-team/consent`, {
+        body: { decision },
+        headers: { 'content-type': 'application/json' },
+      });
+
+    // Before the person agrees: the plan changes, the team hears nothing.
+    await retitle('Before consent');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.received).toHaveLength(0);
+
+    // Shared: the plan (now shared with them) and its changes are sent.
+    expect((await consent('share')).status).toBe(201);
+    await retitle('While shared');
+    const until = Date.now() + 2_000;
+    while (!hook.received.some((r) => r.body.includes('While shared')) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(hook.received.some((r) => r.body.includes('While shared'))).toBe(true);
+    expect(hook.received.some((r) => r.body.includes('Before consent'))).toBe(true);
+    const told = hook.received.length;
+
+    // A change queued, then the consent withdrawn before it goes: it is never sent.
+    await a.stop();
+    await retitle('Queued before withdrawal');
+    expect((await consent('withdraw')).status).toBe(200);
+    await retitle('After withdrawal');
+    a.outbox.start();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.outbox.stats().pending).toBe(0);
+    expect(hook.received).toHaveLength(told);
+    // The GP, a party to the referral, is told of the same changes all along.
+    const gpHook = await receiver();
+    await subscribe(a, s.gp, subscription('CarePlan?status=active', gpHook.url));
+    await retitle('Seen by the GP');
+    await gpHook.waitFor(1);
+  });
+});
+
+describe('what ends a subscription in error', () => {
+  const errorOf = async (a: NotifiedApp, token: string, id: string) => {
+    const until = Date.now() + 2_000;
+    let read: Subscription;
+    do {
+      await new Promise((r) => setTimeout(r, 30));
+      read = (await (await a.as(token, `/fhir/Subscription/${id}`)).json()) as Subscription;
+    } while (read.status === 'active' && Date.now() < until);
+    return [read.status, read.error];
+  };
+
+  it('an endpoint answering 404 is not tried again', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    hook.plan(404);
+    const sub = await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    expect((await move(s, 'accept')).status).toBe(200);
+    expect(await errorOf(a, s.gp, sub.id as string)).toEqual(['error', 'The endpoint answered 404']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it('a name re-pointed at a private address after it was checked is refused before anything is sent', async () => {
+    const answers: Record<string, string[]> = { 'hooks.gp.test': ['127.0.0.1'] };
+    const a = await app({ resolve: async (host: string) => answers[host] ?? [] });
+    const s = await sent(a);
+    const hook = await receiver();
+    const endpoint = hook.url.replace('127.0.0.1', 'hooks.gp.test');
+    const sub = await subscribe(a, s.gp, subscription('Task?status=accepted', endpoint));
+    answers['hooks.gp.test'] = ['10.20.30.40'];
+    expect((await move(s, 'accept')).status).toBe(200);
+    expect(await errorOf(a, s.gp, sub.id as string)).toEqual([
+      'error',
+      'channel.endpoint resolves to a private network address',
+    ]);
+    expect(hook.received).toHaveLength(0);
   });
 });
