@@ -71,6 +71,27 @@ function embeddedMedplum(host: string): Promise<(request: Request) => Promise<Re
   return made;
 }
 
+// Subscribers' endpoints for the Worker's notifications: any host under `hooks.test`, resolved (by
+// DNS over HTTPS, as the Worker resolves them) to a public address, records what it is sent and
+// answers 200; `GET /__received` on it lists what it has had, for the workerd tests to read.
+const hookRequests = new Map<string, { headers: Record<string, string>; body: string }[]>();
+async function hooks(request: Request): Promise<Response | undefined> {
+  const url = new URL(request.url);
+  if (url.hostname === 'cloudflare-dns.com' && url.searchParams.get('name')?.endsWith('.hooks.test')) {
+    const type = url.searchParams.get('type') === 'AAAA' ? 28 : 1;
+    const data = type === 1 ? '93.184.216.34' : '2606:2800:220:1:248:1893:25c8:1946';
+    return Response.json({ Status: 0, Answer: [{ name: url.searchParams.get('name'), type, data }] });
+  }
+  if (!url.hostname.endsWith('.hooks.test')) return undefined;
+  const key = url.hostname;
+  if (request.method === 'GET' && url.pathname === '/__received')
+    return Response.json(hookRequests.get(key) ?? []);
+  const list = hookRequests.get(key) ?? [];
+  list.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+  hookRequests.set(key, list);
+  return new Response('ok');
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -116,9 +137,10 @@ export default defineConfig({
             miniflare: {
               // Except at MEDPLUM_DOWN_HOST, a Medplum that is down (503), for bindings that name it.
               outboundService: async (request: Request) =>
-                new URL(request.url).hostname === MEDPLUM_DOWN_HOST
+                (await hooks(request)) ??
+                (new URL(request.url).hostname === MEDPLUM_DOWN_HOST
                   ? new Response('Service Unavailable', { status: 503 })
-                  : (await embeddedMedplum(new URL(request.url).hostname))(request),
+                  : (await embeddedMedplum(new URL(request.url).hostname))(request)),
               bindings: {
                 MEDPLUM_BASE_URL: 'https://embedded-medplum.test/',
                 MEDPLUM_CLIENT_ID: 'workerd',

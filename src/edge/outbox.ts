@@ -23,8 +23,11 @@ import {
 import type { AsyncIntakeDeps } from '../referrals/async-intake.ts';
 import { createInProcessLocks } from '../referrals/locks.ts';
 import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from '../routes/async-referrals.ts';
+import { NOTIFY_KIND } from '../subscriptions/matching.ts';
+import { NOTIFICATION_POLICY } from '../subscriptions/notifications.ts';
 import { createDurableObjectAsyncJobs } from './async-jobs.ts';
 import { createDurableObjectLocks } from './locks.ts';
+import { workerNotifications } from './notifications.ts';
 import { isShardNamespace } from './shard-calls.ts';
 import { SHARD_BINDINGS } from './shards.ts';
 
@@ -38,7 +41,7 @@ export const OUTBOX_BINDINGS = { queue: 'OUTBOX', deadLetters: 'OUTBOX_DEAD_LETT
  */
 export const OUTBOX_QUEUE_POLICY: DeliveryPolicy = DEFAULT_DELIVERY_POLICY;
 
-function isQueueProducer(value: unknown): value is QueueProducer {
+export function isQueueProducer(value: unknown): value is QueueProducer {
   return typeof (value as QueueProducer | undefined)?.send === 'function';
 }
 
@@ -90,11 +93,18 @@ function consumerFor(env: Record<string, unknown>): Consumer {
   const medplum = config.medplum as NonNullable<typeof config.medplum>;
   const client = createMedplumClient({ ...medplum, timeoutMs: config.upstreamTimeoutMs });
   const store = createMedplumStore(client);
+  const logger = createJsonLogger(config.logLevel);
+  const { audit } = outboxAuditFor(env, store, logger);
+  // Changes matched and notifications sent (the outbox Queue is bound: this is its consumer).
+  const queue = env[OUTBOX_BINDINGS.queue];
+  const notifications = isQueueProducer(queue)
+    ? workerNotifications(queue, store, config, logger, audit)
+    : undefined;
   const consumer: Consumer = {
     store,
-    logger: createJsonLogger(config.logLevel),
-    handlers: auditHandlers(store),
-    deadLetterHandlers: {},
+    logger,
+    handlers: { ...auditHandlers(store), ...notifications?.handlers },
+    deadLetterHandlers: { ...notifications?.deadLetterHandlers },
   };
   // Queued referrals: the intake as the synchronous one runs it (with the shared locks when bound),
   // its answer kept in the job's object.
@@ -102,14 +112,14 @@ function consumerFor(env: Record<string, unknown>): Consumer {
   if (jobs) {
     const locks = env[SHARD_BINDINGS.locks];
     const intake = {
-      store,
+      // Written through the change feed, as the synchronous intake is.
+      store: notifications?.store ?? store,
       locks: isShardNamespace(locks) ? createDurableObjectLocks(locks) : createInProcessLocks(),
       clock: () => new Date(),
       newId: () => crypto.randomUUID(),
     };
-    const { audit } = outboxAuditFor(env, store, consumer.logger);
     consumer.handlers = { ...consumer.handlers, ...asyncIntakeHandlers(intake, jobs, () => audit) };
-    consumer.deadLetterHandlers = asyncIntakeDeadLetterHandlers(jobs);
+    consumer.deadLetterHandlers = { ...consumer.deadLetterHandlers, ...asyncIntakeDeadLetterHandlers(jobs) };
   }
   built = { env, consumer };
   return consumer;
@@ -140,6 +150,8 @@ export async function consumeWorkerOutbox(
     deadLetterHandlers: consumer.deadLetterHandlers,
     logger: consumer.logger,
     policy: OUTBOX_QUEUE_POLICY,
+    // A notification is tried for under an hour before its subscription is set to error.
+    policies: { [NOTIFY_KIND]: NOTIFICATION_POLICY },
     ...(isQueueProducer(deadLetters) ? { deadLetters } : {}),
   });
 }

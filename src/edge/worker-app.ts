@@ -17,7 +17,8 @@ import { createMedplumClient, createMedplumStore } from '../medplum/store.ts';
 import type { RateLimiter } from '../middleware/rate-limit.ts';
 import { createDurableObjectJtiLedger } from './jti.ts';
 import { createDurableObjectLocks } from './locks.ts';
-import { outboxAsyncIntakeFor, outboxAuditFor } from './outbox.ts';
+import { workerNotifications } from './notifications.ts';
+import { isQueueProducer, OUTBOX_BINDINGS, outboxAsyncIntakeFor, outboxAuditFor } from './outbox.ts';
 import { isAssetsBinding, publishedProfileAssets } from './published-profile-assets.ts';
 import { createDurableObjectReplayStore } from './replay.ts';
 import { isShardNamespace } from './shard-calls.ts';
@@ -49,9 +50,17 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
   // Its own binding when there is one, for an allowance of its own; else the clients' binding,
   // under keys of its own.
   const tokenLimiter = rateLimiterBinding(env.TOKEN_RATE_LIMITER) ?? limiter;
-  const store = createMedplumStore(client);
+  const medplumStore = createMedplumStore(client);
   const logger = createJsonLogger(config.logLevel);
   const profiles = env[PROFILES_BINDING];
+  const { audit } = outboxAuditFor(env, medplumStore, logger);
+  // Subscriptions are served where the outbox Queue is bound: every write of a watched type is
+  // fed to it before the write is answered, and its consumer matches and notifies.
+  const queue = env[OUTBOX_BINDINGS.queue];
+  const notifications = isQueueProducer(queue)
+    ? workerNotifications(queue, medplumStore, config, logger, audit)
+    : undefined;
+  const store = notifications?.store ?? medplumStore;
   return createApp({
     config,
     store,
@@ -61,8 +70,9 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<AppEnv>> {
     auth,
     // Audit records go through the outbox Queue when it is bound; `Prefer: respond-async`
     // referrals too when the job objects are bound as well (answered at once otherwise).
-    ...outboxAuditFor(env, store, logger),
+    ...(audit ? { audit } : {}),
     ...outboxAsyncIntakeFor(env),
+    ...(notifications ? { subscriptions: notifications.subscriptions } : {}),
     ...(isShardNamespace(locks) ? { locks: createDurableObjectLocks(locks) } : {}),
     ...(isShardNamespace(replay) ? { replay: createDurableObjectReplayStore(replay) } : {}),
     ...(isAssetsBinding(profiles) ? { publishedProfiles: publishedProfileAssets(profiles) } : {}),

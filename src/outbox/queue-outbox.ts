@@ -58,6 +58,8 @@ export interface QueueConsumerOptions {
   deadLetters?: QueueProducer;
   /** `maxAttempts` must be the consumer's `max_retries` + 1 in wrangler.toml. */
   policy?: DeliveryPolicy;
+  /** Kinds tried fewer times or on another backoff (never more attempts than `policy`). */
+  policies?: Readonly<Record<string, DeliveryPolicy>>;
   random?: () => number;
 }
 
@@ -73,13 +75,15 @@ export async function consumeOutboxBatch(
   batch: QueueBatchLike,
   options: QueueConsumerOptions,
 ): Promise<void> {
-  const policy = options.policy ?? DEFAULT_DELIVERY_POLICY;
+  const queuePolicy = options.policy ?? DEFAULT_DELIVERY_POLICY;
   const random = options.random ?? Math.random;
   // One message at a time: a burst of audit records must not become a burst on Medplum.
   for (const message of batch.messages) {
     const envelope = asEnvelope(message.body);
     const handler = envelope ? options.handlers[envelope.kind] : undefined;
     const fields = { kind: envelope?.kind ?? 'unknown', ref: envelope?.ref, attempts: message.attempts };
+    const own = envelope && options.policies && Object.hasOwn(options.policies, envelope.kind);
+    const policy = own ? (options.policies?.[envelope.kind] as DeliveryPolicy) : queuePolicy;
     let error: string;
     try {
       if (!envelope || !handler) throw new UnknownMessageError();
