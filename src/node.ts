@@ -33,7 +33,11 @@ import { OutboxInUseError, openOutboxDatabase } from './outbox/sqlite-outbox-tab
 import { createInProcessLocks } from './referrals/locks.ts';
 import { asyncIntakeDeadLetterHandlers, asyncIntakeHandlers } from './routes/async-referrals.ts';
 import { nodeResolver, nodeSender } from './subscriptions/node-sender.ts';
-import { NOTIFICATION_POLICY, wireNotifications } from './subscriptions/notifications.ts';
+import {
+  NOTIFICATION_CONCURRENCY,
+  NOTIFICATION_POLICY,
+  wireNotifications,
+} from './subscriptions/notifications.ts';
 
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
   });
   notificationOutbox = new SqliteOutbox(outboxDb, {
     table: 'notification_outbox',
+    concurrency: NOTIFICATION_CONCURRENCY,
     handlers: notifications.handlers,
     deadLetterHandlers: notifications.deadLetterHandlers,
     policy: NOTIFICATION_POLICY,

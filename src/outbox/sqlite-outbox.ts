@@ -26,6 +26,11 @@ export interface SqliteOutboxOptions {
   /** Messages read per look at the table (default 50). */
   batchSize?: number;
   /**
+   * Messages handled at once (default 1). A look at the table finds at most one message per order
+   * key (the earliest live one), so messages handled together never share a key, and order holds.
+   */
+  concurrency?: number;
+  /**
    * Tests only: how long a delivered message waits before it is marked delivered, so that a test
    * can kill the process between a handler's write and its acknowledgement (default 0).
    */
@@ -98,11 +103,16 @@ export class SqliteOutbox implements Outbox {
   async deliverDue(): Promise<number> {
     const rows = this.table.due(this.now(), this.options.batchSize ?? 50);
     let done = 0;
-    for (const row of rows) {
-      if (this.stopped && this.running) break;
-      await this.deliver(row);
-      done++;
-    }
+    let next = 0;
+    const worker = async () => {
+      while (next < rows.length && !(this.stopped && this.running)) {
+        const row = rows[next++] as OutboxRow;
+        await this.deliver(row);
+        done++;
+      }
+    };
+    const workers = Math.max(1, Math.min(this.options.concurrency ?? 1, rows.length));
+    await Promise.all(Array.from({ length: workers }, worker));
     return done;
   }
 

@@ -33,6 +33,8 @@ export interface NotifyMessage {
 
 export interface MatchDeps {
   store: FhirStore;
+  /** The active subscriptions, as recently read. */
+  active: ActiveSubscriptions;
   outbox: Outbox;
   clock: () => Date;
   /** The service runs in the open local mode: subscriptions made there see what it sees. */
@@ -51,6 +53,40 @@ export function subscriberOf(subscription: Subscription, openMode: boolean): Pri
   const owner = ownerOf(subscription);
   if (owner === OPEN_MODE_OWNER) return openMode ? OPEN_LOCAL_PRINCIPAL : undefined;
   return owner ? { clientId: `subscription/${subscription.id}`, organization: owner, scopes: [] } : undefined;
+}
+
+/**
+ * The active subscriptions, read from the store at most once per `ttlMs`, and again at once after
+ * a subscription was created, changed or deleted through this process. Another process's change
+ * is seen within `ttlMs`; a subscription stopped meanwhile is still never sent to, as each
+ * notification reads its subscription again before it is sent.
+ */
+export class ActiveSubscriptions {
+  private cached: { at: number; list: Promise<Subscription[]> } | undefined;
+  private readonly store: FhirStore;
+  private readonly ttlMs: number;
+
+  constructor(store: FhirStore, ttlMs = 1_000) {
+    this.store = store;
+    this.ttlMs = ttlMs;
+  }
+
+  list(): Promise<Subscription[]> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > this.ttlMs) {
+      const list = activeSubscriptions(this.store);
+      this.cached = { at: now, list };
+      // A failed read is not kept.
+      list.catch(() => {
+        if (this.cached?.list === list) this.cached = undefined;
+      });
+    }
+    return this.cached.list;
+  }
+
+  invalidate(): void {
+    this.cached = undefined;
+  }
 }
 
 /** Every active subscription, all organisations', page by page. */
@@ -137,7 +173,7 @@ async function statusEvent(
  * Queued per subscription in order, so one endpoint hears of changes in the order they were made.
  */
 export async function matchChanges(deps: MatchDeps, changes: readonly Change[]): Promise<void> {
-  const subscriptions = await activeSubscriptions(deps.store);
+  const subscriptions = await deps.active.list();
   const now = deps.clock();
   for (const change of changes) {
     const watching = subscriptions.filter((s) => watchedType(s) === change.type && isRunning(s, now));

@@ -6,6 +6,7 @@ import { withChangeFeed } from './change-feed.ts';
 import type { DeliveryDeps, Resolver, Sender } from './delivery.ts';
 import type { EndpointPolicy } from './endpoint-rules.ts';
 import { changeSink, notificationDeadLetterHandlers, notificationHandlers } from './handlers.ts';
+import { ActiveSubscriptions } from './matching.ts';
 import type { SubscriptionDeps } from './subscriptions.ts';
 
 /**
@@ -17,6 +18,12 @@ export const NOTIFICATION_POLICY: DeliveryPolicy = {
   baseDelayMs: 2_000,
   maxDelayMs: 900_000,
 };
+
+/**
+ * Notifications handled at once on Node: one slow endpoint holds up only its own subscription's
+ * (each subscription's go one at a time, in order).
+ */
+export const NOTIFICATION_CONCURRENCY = 8;
 
 export interface NotificationOptions {
   /** The store as it is: matching and delivery read it, and write only subscriptions. */
@@ -61,15 +68,22 @@ export function wireNotifications(options: NotificationOptions): Notifications {
       return options.audit();
     },
   };
+  const active = new ActiveSubscriptions(options.store);
   const match = {
     store: options.store,
+    active,
     outbox: options.outbox,
     clock: options.clock,
     openMode: options.openMode,
   };
   return {
     store: withChangeFeed(options.store, changeSink(options.outbox)),
-    subscriptions: { store: options.store, policy: options.policy, resolve: options.resolve },
+    subscriptions: {
+      store: options.store,
+      policy: options.policy,
+      resolve: options.resolve,
+      changed: () => active.invalidate(),
+    },
     handlers: notificationHandlers(match, delivery),
     deadLetterHandlers: notificationDeadLetterHandlers(delivery, options.maxAttempts),
   };

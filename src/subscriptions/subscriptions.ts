@@ -26,6 +26,8 @@ export interface SubscriptionDeps {
   store: FhirStore;
   policy: EndpointPolicy;
   resolve: Resolver;
+  /** Told after a subscription is created, changed or deleted (matching reads them again). */
+  changed?: () => void;
 }
 
 /** Subscriptions one organisation may keep: each is matched against every change it may see. */
@@ -120,6 +122,7 @@ export async function createSubscription(
     spec.secret ?? newSecret(),
   );
   const created = await deps.store.create(labelled(stored, ctx));
+  deps.changed?.();
   ctx.touched.push(`Subscription/${created.id}`);
   return created;
 }
@@ -161,6 +164,7 @@ export async function updateSubscription(
     meta: { ...next.meta, security: stored.meta?.security ?? [] },
   };
   const updated = await deps.store.update(replaced, { ifMatchVersion: stored.meta?.versionId as string });
+  deps.changed?.();
   ctx.touched.push(`Subscription/${id}`);
   return updated;
 }
@@ -174,6 +178,7 @@ export async function deleteSubscription(
   authorize(ctx.principal, 'Subscription', 'd');
   await ownSubscription(deps, ctx, id);
   await deps.store.delete('Subscription', id);
+  deps.changed?.();
   ctx.touched.push(`Subscription/${id}`);
 }
 

@@ -321,6 +321,49 @@ describe('the Node outbox (SQLite)', () => {
   });
 });
 
+describe('an outbox handling several messages at once', () => {
+  it('runs messages of different keys together, and one key’s one at a time, in order', async () => {
+    const log: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const handler: OutboxHandler = async (payload) => {
+      const { name } = payload as { name: string };
+      inFlight++;
+      most = Math.max(most, inFlight);
+      log.push(`start ${name}`);
+      await new Promise((r) => setTimeout(r, 20));
+      log.push(`end ${name}`);
+      inFlight--;
+    };
+    const make = (concurrency: number) =>
+      new SqliteOutbox(openOutboxDatabase('memory'), {
+        handlers: { audit: handler },
+        logger: captureLogger(),
+        policy: POLICY,
+        now: () => now,
+        concurrency,
+      });
+    const box = make(4);
+    for (const key of ['a', 'b', 'c', 'd']) box.enqueue('audit', { name: `${key}1` }, { orderKey: key });
+    box.enqueue('audit', { name: 'a2' }, { orderKey: 'a' });
+    while ((await box.deliverDue()) > 0) {
+      // Until everything due is delivered.
+    }
+    expect(most).toBe(4);
+    // a2 starts only once a1 has ended.
+    expect(log.indexOf('start a2')).toBeGreaterThan(log.indexOf('end a1'));
+    expect(box.stats()).toMatchObject({ delivered: 5, pending: 0 });
+    // One at a time, without the option.
+    most = 0;
+    const single = make(1);
+    for (const key of ['e', 'f']) single.enqueue('audit', { name: key }, { orderKey: key });
+    while ((await single.deliverDue()) > 0) {
+      // As above.
+    }
+    expect(most).toBe(1);
+  });
+});
+
 describe('the outbox table', () => {
   it('names as next due only a message that may go: one held behind its key waits for the one before', async () => {
     const { OutboxTable } = await import('../../src/outbox/sqlite-outbox-table.ts');

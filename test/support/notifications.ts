@@ -7,7 +7,7 @@ import type { DeliveryPolicy } from '../../src/outbox/outbox.ts';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.ts';
 import type { Resolver } from '../../src/subscriptions/delivery.ts';
 import { nodeResolver, nodeSender } from '../../src/subscriptions/node-sender.ts';
-import { wireNotifications } from '../../src/subscriptions/notifications.ts';
+import { NOTIFICATION_CONCURRENCY, wireNotifications } from '../../src/subscriptions/notifications.ts';
 import { captureLogger, TEST_NOW } from './app.ts';
 import { BASE, type SecuredApp, securedApp } from './secured.ts';
 
@@ -65,6 +65,7 @@ export async function notifiedApp(options: NotifiedOptions = {}): Promise<Notifi
   });
   outbox = new SqliteOutbox(db, {
     table: 'notification_outbox',
+    concurrency: NOTIFICATION_CONCURRENCY,
     handlers: notifications.handlers,
     deadLetterHandlers: notifications.deadLetterHandlers,
     policy: options.policy ?? FAST_POLICY,
