@@ -6,6 +6,7 @@ import type { AppEnv } from '../http/env.ts';
 import { queryOf } from '../http/query.ts';
 import { sendFhir, sendResource } from '../http/respond.ts';
 import { BACKPORT } from '../schemas/subscription.ts';
+import { subscriptionEvents, subscriptionStatusOf } from '../subscriptions/status.ts';
 import { toSubscriberView } from '../subscriptions/subscription-rules.ts';
 import {
   createSubscription,
@@ -13,7 +14,6 @@ import {
   readSubscription,
   type SubscriptionDeps,
   searchSubscriptions,
-  subscriptionStatusOf,
   updateSubscription,
 } from '../subscriptions/subscriptions.ts';
 import { type FhirFeature, sendCreated, updateRoute } from './feature.ts';
@@ -33,6 +33,16 @@ export function subscriptionRoutes(deps: SubscriptionDeps): FhirFeature {
       assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, '$status');
       const fhirBase = `${c.get('baseUrl')}/fhir`;
       return sendFhir(c, await subscriptionStatusOf(deps, c.get('ctx'), c.req.param('id'), fhirBase));
+    })
+    .get('/Subscription/:id/:operation{\\$events}', async (c) => {
+      const query = queryOf(c.req.url);
+      assertOnlyParams(
+        query,
+        [...RESPONSE_PARAMS, 'eventsSinceNumber', 'eventsUntilNumber', 'content'],
+        '$events',
+      );
+      const fhirBase = `${c.get('baseUrl')}/fhir`;
+      return sendFhir(c, await subscriptionEvents(deps, c.get('ctx'), c.req.param('id'), query, fhirBase));
     })
     .get('/Subscription/:id', async (c) => {
       assertOnlyParams(queryOf(c.req.url), RESPONSE_PARAMS, 'A read of a Subscription');
@@ -80,7 +90,10 @@ export function subscriptionRoutes(deps: SubscriptionDeps): FhirFeature {
           },
         ],
         profiles: [BACKPORT.profile],
-        operations: [{ name: 'status', definition: BACKPORT.statusOperation }],
+        operations: [
+          { name: 'status', definition: BACKPORT.statusOperation },
+          { name: 'events', definition: BACKPORT.eventsOperation },
+        ],
       },
     ],
   };

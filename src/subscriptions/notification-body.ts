@@ -116,7 +116,7 @@ export interface StatusFacts {
   subscriptionId: string;
   id?: string;
   state: SubscriptionState;
-  type: 'event-notification' | 'query-status';
+  type: 'event-notification' | 'query-status' | 'query-event';
   /** Topic-based: the topic is named. */
   topic: boolean;
   eventsSinceStart?: number;

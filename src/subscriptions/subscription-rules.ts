@@ -197,13 +197,15 @@ export function withState(stored: Subscription, state: SubscriptionState, error?
   };
 }
 
-/** The subscription as its owner sees it: its state as `status`, the state tag gone. */
+/** The subscription as its owner sees it: its state as `status`, the state tag and event count gone. */
 export function toSubscriberView(stored: Subscription): Subscription {
   const tag = stored.meta?.tag?.filter((t) => t.system !== OWN_SYSTEM.subscriptionState);
   const meta = { ...stored.meta };
   if (tag?.length) meta.tag = tag;
   else delete meta.tag;
-  return { ...stored, status: stateOf(stored) ?? 'off', meta };
+  // The count of its events is the service's own (the owner reads it in `$status`).
+  const extension = stored.extension?.filter((e) => e.url !== OWN_SYSTEM.subscriptionEvents);
+  return { ...stored, status: stateOf(stored) ?? 'off', meta, ...(extension ? { extension } : {}) };
 }
 
 /** Whether a subscription is to be told of changes at `now`: active and not past its `end`. */

@@ -1,4 +1,4 @@
-import type { AuditEvent, Bundle, ResourceType, Subscription } from '@medplum/fhirtypes';
+import type { Bundle, ResourceType, Subscription } from '@medplum/fhirtypes';
 import { authorize, type RequestContext } from '../auth/principal.ts';
 import { isVisible, scopedQuery, withAccess, withOwner } from '../auth/tenancy.ts';
 import { Failures, FhirError, invalidBody } from '../fhir/outcomes.ts';
@@ -11,7 +11,6 @@ import { beginUpdate, replacementOf } from '../workflow/versioned-update.ts';
 import type { Resolver } from './delivery.ts';
 import { checkEndpointUrl, checkResolved, type EndpointPolicy, isRefusal } from './endpoint-rules.ts';
 import { OPEN_MODE_OWNER } from './matching.ts';
-import { type DeliveryRecord, isTopicBased, subscriptionStatus } from './notification-body.ts';
 import {
   newSecret,
   readSpec,
@@ -20,7 +19,6 @@ import {
   stateOf,
   toStored,
 } from './subscription-rules.ts';
-import { eventsOf } from './subscription-store.ts';
 
 export interface SubscriptionDeps {
   store: FhirStore;
@@ -33,13 +31,10 @@ export interface SubscriptionDeps {
 /** Subscriptions one organisation may keep: each is matched against every change it may see. */
 export const MAX_PER_ORGANISATION = 100;
 
-/** Deliveries `$status` lists, latest first. */
-const STATUS_DELIVERIES = 20;
-
 const CRITERIA_WORDS = { criteria: 'Subscription.criteria', within: 'in subscription criteria' };
 
 /** The subscription the caller keeps, or not found (another organisation's is not found either). */
-async function ownSubscription(
+export async function ownSubscription(
   deps: SubscriptionDeps,
   ctx: RequestContext,
   id: string,
@@ -207,60 +202,4 @@ export async function searchSubscriptions(
   );
   const found = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource as Subscription] : []));
   return found.filter((s) => isVisible(ctx.principal, s));
-}
-
-/**
- * `GET /Subscription/{id}/$status`: its state, its error, the count of its events (topic-based),
- * and its latest deliveries (time, notification, attempt, answer), read from their AuditEvents.
- */
-export async function subscriptionStatusOf(
-  deps: SubscriptionDeps,
-  ctx: RequestContext,
-  id: string,
-  fhirBase: string,
-): Promise<Bundle> {
-  authorize(ctx.principal, 'Subscription', 'r');
-  const stored = await ownSubscription(deps, ctx, id);
-  ctx.touched.push(`Subscription/${id}`);
-  const events = await deps.store.search('AuditEvent', {
-    entity: `Subscription/${id}`,
-    _sort: '-date',
-    _count: String(STATUS_DELIVERIES),
-  });
-  const deliveries = (events.entry ?? []).flatMap((e) => {
-    const record = e.resource ? deliveryOf(e.resource as AuditEvent) : undefined;
-    return record ? [record] : [];
-  });
-  const topic = isTopicBased(stored);
-  const status = subscriptionStatus({
-    fhirBase,
-    subscriptionId: id,
-    state: stateOf(stored) ?? 'off',
-    type: 'query-status',
-    topic,
-    ...(topic ? { eventsSinceStart: eventsOf(stored).count } : {}),
-    ...(stored.error ? { error: stored.error } : {}),
-    deliveries,
-  });
-  return {
-    resourceType: 'Bundle',
-    type: 'searchset',
-    total: 1,
-    entry: [{ resource: status, search: { mode: 'match' } }],
-  };
-}
-
-function deliveryOf(event: AuditEvent): DeliveryRecord | undefined {
-  const notification = event.entity?.find((e) => e.what?.identifier?.system === OWN_SYSTEM.notification);
-  const detail = (type: string) => notification?.detail?.find((d) => d.type === type)?.valueString;
-  const value = notification?.what?.identifier?.value;
-  if (!value || !event.recorded) return undefined;
-  const statusCode = detail('status-code');
-  return {
-    at: event.recorded,
-    notification: value,
-    attempt: Number(detail('attempt') ?? '1'),
-    ...(statusCode ? { statusCode: Number(statusCode) } : {}),
-    outcome: event.outcome === '0' ? 'delivered' : 'failed',
-  };
 }

@@ -278,6 +278,59 @@ describe('the topic-based form (Subscriptions R5 Backport)', () => {
     );
   });
 
+  it('answers $events for a receiver that missed some: the numbered events again, only what it may still see', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const hook = await receiver();
+    hook.plan(404);
+    const sub = await subscribe(
+      a,
+      s.gp,
+      topicSubscription(hook.url, 'id-only', `Task?focus=ServiceRequest/${s.srId}`),
+    );
+    // The first notification is refused (the subscription ends in error); turned on again, the
+    // receiver hears of the next event, numbered 2, and sees the gap.
+    expect((await move(s, 'accept')).status).toBe(200);
+    await hook.waitFor(1);
+    let read: Subscription;
+    do {
+      await new Promise((r) => setTimeout(r, 20));
+      read = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}`)).json()) as Subscription;
+    } while (read.status !== 'error');
+    const { error: _e, ...again } = { ...read, status: 'requested' as const };
+    const on = await a.as(s.gp, `/fhir/Subscription/${sub.id}`, {
+      method: 'PUT',
+      body: again,
+      headers: { 'if-match': `W/"${read.meta?.versionId}"` },
+    });
+    expect(on.status).toBe(200);
+    expect((await move(s, 'start')).status).toBe(200);
+    const [, second] = await hook.waitFor(2);
+    expect(second?.headers['x-event-number']).toBe('2');
+    const asked = await a.as(
+      s.gp,
+      `/fhir/Subscription/${sub.id}/$events?eventsSinceNumber=1&eventsUntilNumber=1&content=full-resource`,
+    );
+    expect(asked.status).toBe(200);
+    const bundle = (await asked.json()) as Bundle;
+    expect(bundle.type).toBe('history');
+    const status = bundle.entry?.[0]?.resource as Parameters;
+    expect(status.parameter?.find((p) => p.name === 'type')?.valueCode).toBe('query-event');
+    const numbers = status.parameter
+      ?.filter((p) => p.name === 'notification-event')
+      .map((p) => p.part?.find((q) => q.name === 'event-number')?.valueString);
+    expect(numbers).toEqual(['1']);
+    expect((bundle.entry?.[1]?.resource as Task | undefined)?.status).toBe('accepted');
+    // All of them, by default; refused when malformed or too wide; another organisation gets 404.
+    const all = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events`)).json()) as Bundle;
+    expect(all.entry).toHaveLength(3);
+    expect((await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events?eventsSinceNumber=0`)).status).toBe(400);
+    expect((await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events?content=everything`)).status).toBe(400);
+    expect((await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events?eventsUntilNumber=500`)).status).toBe(422);
+    const nurse = await a.token(NURSING, SUBSCRIBER);
+    expect((await a.as(nurse, `/fhir/Subscription/${sub.id}/$events`)).status).toBe(404);
+  });
+
   it('is told of status changes only, not of other changes to the Task', async () => {
     const a = await app();
     const s = await sent(a);
