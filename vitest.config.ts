@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -72,9 +73,11 @@ function embeddedMedplum(host: string): Promise<(request: Request) => Promise<Re
 }
 
 // Subscribers' endpoints for the Worker's notifications: any host under `hooks.test`, resolved (by
-// DNS over HTTPS, as the Worker resolves them) to a public address, records what it is sent and
-// answers 200; `GET /__received` on it lists what it has had, for the workerd tests to read.
-const hookRequests = new Map<string, { headers: Record<string, string>; body: string }[]>();
+// DNS over HTTPS, as the Worker resolves them) to a public address, records what it is sent (with
+// whether its X-Signature verifies with HOOK_SECRET, checked here with Node's own HMAC) and answers
+// 200; `GET /__received` on it lists what it has had, for the workerd tests to read.
+const HOOK_SECRET = 'workerd-receiver-secret-0123456789';
+const hookRequests = new Map<string, { headers: Record<string, string>; body: string; signed: boolean }[]>();
 async function hooks(request: Request): Promise<Response | undefined> {
   const url = new URL(request.url);
   if (url.hostname === 'cloudflare-dns.com' && url.searchParams.get('name')?.endsWith('.hooks.test')) {
@@ -87,7 +90,10 @@ async function hooks(request: Request): Promise<Response | undefined> {
   if (request.method === 'GET' && url.pathname === '/__received')
     return Response.json(hookRequests.get(key) ?? []);
   const list = hookRequests.get(key) ?? [];
-  list.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+  const body = await request.text();
+  const signed =
+    createHmac('sha256', HOOK_SECRET).update(body).digest('hex') === request.headers.get('x-signature');
+  list.push({ headers: Object.fromEntries(request.headers), body, signed });
   hookRequests.set(key, list);
   return new Response('ok');
 }

@@ -1,10 +1,8 @@
 import type { AuditSink } from '../audit/audit-sink.ts';
-import type { Logger } from '../logger.ts';
 import type { FhirStore } from '../medplum/store.ts';
 import type { DeliveryPolicy, Outbox, OutboxHandlers } from '../outbox/outbox.ts';
 import { withChangeFeed } from './change-feed.ts';
-import type { DeliveryDeps, Resolver, Sender } from './delivery.ts';
-import type { EndpointPolicy } from './endpoint-rules.ts';
+import type { DeliveryDeps } from './delivery.ts';
 import { changeSink, notificationDeadLetterHandlers, notificationHandlers } from './handlers.ts';
 import { ActiveSubscriptions } from './matching.ts';
 import type { SubscriptionDeps } from './subscriptions.ts';
@@ -25,20 +23,10 @@ export const NOTIFICATION_POLICY: DeliveryPolicy = {
  */
 export const NOTIFICATION_CONCURRENCY = 8;
 
-export interface NotificationOptions {
-  /** The store as it is: matching and delivery read it, and write only subscriptions. */
-  store: FhirStore;
+/** What delivery needs (the store as it is, read by matching too), and the outbox and attempts. */
+export interface NotificationOptions extends Omit<DeliveryDeps, 'audit'> {
   /** Where changes and notifications wait (kept apart from audit records and queued referrals). */
   outbox: Outbox;
-  clock: () => Date;
-  logger: Logger;
-  openMode: boolean;
-  policy: EndpointPolicy;
-  resolve: Resolver;
-  send: Sender;
-  timeoutMs: number;
-  /** The service's FHIR base, `https://…/fhir`. */
-  fhirBase: string;
   /** Where delivery AuditEvents go; read when the first one is written. */
   audit: () => AuditSink;
   maxAttempts: number;
@@ -54,25 +42,18 @@ export interface Notifications {
 
 /** Everything notifications need, wired: the change feed, the routes' use cases and the outbox handlers. */
 export function wireNotifications(options: NotificationOptions): Notifications {
+  const { outbox, audit, maxAttempts, ...rest } = options;
   const delivery: DeliveryDeps = {
-    store: options.store,
-    clock: options.clock,
-    logger: options.logger,
-    openMode: options.openMode,
-    policy: options.policy,
-    resolve: options.resolve,
-    send: options.send,
-    timeoutMs: options.timeoutMs,
-    fhirBase: options.fhirBase,
+    ...rest,
     get audit() {
-      return options.audit();
+      return audit();
     },
   };
   const active = new ActiveSubscriptions(options.store);
   const match = {
     store: options.store,
     active,
-    outbox: options.outbox,
+    outbox,
     clock: options.clock,
     openMode: options.openMode,
   };
@@ -85,6 +66,6 @@ export function wireNotifications(options: NotificationOptions): Notifications {
       changed: () => active.invalidate(),
     },
     handlers: notificationHandlers(match, delivery),
-    deadLetterHandlers: notificationDeadLetterHandlers(delivery, options.maxAttempts),
+    deadLetterHandlers: notificationDeadLetterHandlers(delivery, maxAttempts),
   };
 }

@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
 import type { Bundle } from '@medplum/fhirtypes';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type NotifiedApp, notifiedApp, SECRET, subscription } from '../support/notifications.ts';
+import {
+  type NotifiedApp,
+  notifiedApp,
+  SECRET,
+  subscription,
+  topicSubscription,
+} from '../support/notifications.ts';
 import { type Receiver, startReceiver } from '../support/receiver.ts';
 import { exampleBody } from '../support/referrals.ts';
 import { COMMUNITY, GP, SP } from '../support/secured.ts';
@@ -15,7 +21,6 @@ import { type Answer, Normaliser } from './normalise.ts';
  */
 
 const NURSING = 'riverside-district-nursing';
-const TOPIC = 'https://fhir.social-prescribing.example.org/SubscriptionTopic/referral-task-status';
 const opened: { stop(): Promise<void> }[] = [];
 const receivers: Receiver[] = [];
 afterAll(async () => {
@@ -23,30 +28,7 @@ afterAll(async () => {
   for (const r of receivers) await r.close();
 });
 
-const topic = (endpoint: string) =>
-  subscription(TOPIC, endpoint, {
-    _criteria: {
-      extension: [
-        {
-          url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
-          valueString: 'Task?intent=order',
-        },
-      ],
-    },
-    channel: {
-      type: 'rest-hook',
-      endpoint,
-      payload: 'application/fhir+json',
-      _payload: {
-        extension: [
-          {
-            url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
-            valueCode: 'full-resource',
-          },
-        ],
-      },
-    },
-  } as never);
+const topic = (endpoint: string) => topicSubscription(endpoint, 'full-resource', 'Task?intent=order');
 
 /** Waits until nothing is left to match or send. */
 async function quiet(a: NotifiedApp): Promise<void> {

@@ -13,6 +13,7 @@ import {
   notifiedApp,
   SECRET,
   subscription,
+  topicSubscription,
 } from '../support/notifications.ts';
 import { type Receiver, signedWith, startReceiver } from '../support/receiver.ts';
 import { exampleBody } from '../support/referrals.ts';
@@ -214,34 +215,6 @@ describe('notifications of a referral’s progress', () => {
 });
 
 describe('the topic-based form (Subscriptions R5 Backport)', () => {
-  const topicSubscription = (endpoint: string, content: string, filter: string) =>
-    subscription(REFERRAL_TASK_STATUS_TOPIC, endpoint, {
-      meta: {
-        profile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription'],
-      },
-      _criteria: {
-        extension: [
-          {
-            url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
-            valueString: filter,
-          },
-        ],
-      },
-      channel: {
-        type: 'rest-hook',
-        endpoint,
-        payload: 'application/fhir+json',
-        _payload: {
-          extension: [
-            {
-              url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
-              valueCode: content,
-            },
-          ],
-        },
-      },
-    } as never);
-
   it('sends history Bundles with the status and numbered events, one per status change', async () => {
     const a = await app();
     const s = await sent(a);

@@ -110,3 +110,37 @@ export function subscription(
     ...extra,
   };
 }
+
+/** The topic-based form (Subscriptions R5 Backport) to `endpoint`, with its filter and content. */
+export function topicSubscription(endpoint: string, content: string, filter: string): Subscription {
+  return subscription(
+    'https://fhir.social-prescribing.example.org/SubscriptionTopic/referral-task-status',
+    endpoint,
+    {
+      meta: {
+        profile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription'],
+      },
+      _criteria: {
+        extension: [
+          {
+            url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
+            valueString: filter,
+          },
+        ],
+      },
+      channel: {
+        type: 'rest-hook',
+        endpoint,
+        payload: 'application/fhir+json',
+        _payload: {
+          extension: [
+            {
+              url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
+              valueCode: content,
+            },
+          ],
+        },
+      },
+    } as never,
+  );
+}

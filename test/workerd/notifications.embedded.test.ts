@@ -13,6 +13,7 @@ const QUEUE = 'social-prescribing-outbox';
 const GP = 'riverside-medical-gp-system';
 const SP = 'riverside-social-prescribing';
 const NURSING = 'riverside-district-nursing';
+/** The secret the recorder in vitest.config.ts verifies signatures with. */
 const SECRET = 'workerd-receiver-secret-0123456789';
 
 interface Envelope {
@@ -43,20 +44,10 @@ async function drain(bindings: Record<string, unknown>, sent: Envelope[]): Promi
   return kinds;
 }
 
-async function received(host: string): Promise<{ headers: Record<string, string>; body: string }[]> {
+async function received(
+  host: string,
+): Promise<{ headers: Record<string, string>; body: string; signed: boolean }[]> {
   return (await (await fetch(`https://${host}/__received`)).json()) as never;
-}
-
-async function hmac(secret: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)));
-  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 describe('notifications on the Worker', () => {
@@ -113,8 +104,9 @@ describe('notifications on the Worker', () => {
 
     const got = await received(gpHost);
     expect(got).toHaveLength(1);
-    const notification = got[0] as { headers: Record<string, string>; body: string };
-    expect(notification.headers['x-signature']).toBe(await hmac(SECRET, notification.body));
+    const notification = got[0] as { headers: Record<string, string>; body: string; signed: boolean };
+    // Verified outside workerd, with Node's HMAC and the secret the subscription named.
+    expect(notification.signed).toBe(true);
     expect((JSON.parse(notification.body) as Task).status).toBe('accepted');
     expect(notification.body).not.toContain('organisation-access');
     expect(await received(nurseHost)).toEqual([]);
