@@ -3,13 +3,15 @@
  * where the outbox Queue is bound (both go through it, beside audit records). Names are resolved
  * over DNS over HTTPS, each time before a notification is sent, and every address checked by the
  * endpoint rules; the POST itself leaves through Cloudflare's network, which does not reach the
- * account's private networks.
+ * account's private networks. The Queue keeps no order: where the async job objects are bound,
+ * each subscription's notifications take turns there, in the order they were matched.
  */
 import type { AuditSink } from '../audit/audit-sink.ts';
 import { createStoreAuditSink } from '../audit/audit-sink.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { FhirStore } from '../medplum/store.ts';
+import type { AsyncJobs } from '../outbox/async-jobs.ts';
 import { createQueueOutbox, type QueueProducer } from '../outbox/queue-outbox.ts';
 import type { Resolver, Sender } from '../subscriptions/delivery.ts';
 import {
@@ -78,6 +80,8 @@ export function workerNotifications(
   config: Config,
   logger: Logger,
   audit: AuditSink | undefined,
+  /** The async job objects, where bound: each subscription's notifications take turns there. */
+  sequence?: AsyncJobs,
 ): Notifications {
   const policy = { allowLoopback: config.subscriptionAllowLoopback };
   const sink = audit ?? createStoreAuditSink(store, logger);
@@ -94,5 +98,6 @@ export function workerNotifications(
     fhirBase: `${config.publicBaseUrl ?? ''}/fhir`,
     audit: () => sink,
     maxAttempts: NOTIFICATION_POLICY.maxAttempts,
+    ...(sequence ? { sequence } : {}),
   });
 }

@@ -97,8 +97,9 @@ function consumerFor(env: Record<string, unknown>): Consumer {
   const { audit } = outboxAuditFor(env, store, logger);
   // Changes matched and notifications sent (the outbox Queue is bound: this is its consumer).
   const queue = env[OUTBOX_BINDINGS.queue];
+  const jobs = asyncJobsFor(env);
   const notifications = isQueueProducer(queue)
-    ? workerNotifications(queue, store, config, logger, audit)
+    ? workerNotifications(queue, store, config, logger, audit, jobs)
     : undefined;
   const consumer: Consumer = {
     store,
@@ -108,7 +109,6 @@ function consumerFor(env: Record<string, unknown>): Consumer {
   };
   // Queued referrals: the intake as the synchronous one runs it (with the shared locks when bound),
   // its answer kept in the job's object.
-  const jobs = asyncJobsFor(env);
   if (jobs) {
     const locks = env[SHARD_BINDINGS.locks];
     const intake = {

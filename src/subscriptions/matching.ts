@@ -5,6 +5,7 @@ import { isVisible, ownerOf } from '../auth/tenancy.ts';
 import { indexDefinitions } from '../fhir/definitions.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import type { AsyncJobs } from '../outbox/async-jobs.ts';
 import type { Outbox } from '../outbox/outbox.ts';
 import type { Change } from './change-feed.ts';
 import { isTopicBased } from './notification-body.ts';
@@ -26,9 +27,10 @@ export interface NotifyMessage {
   versionId: string;
   /** When the change was matched. */
   at: string;
-  /** Topic-based: the event's number, and whether the change created the resource. */
-  event?: number;
+  /** Topic-based: whether the change created the resource. */
   created?: boolean;
+  /** Where notifications are put in order (Workers): the job that holds this one's turn. */
+  job?: string;
 }
 
 export interface MatchDeps {
@@ -39,6 +41,12 @@ export interface MatchDeps {
   clock: () => Date;
   /** The service runs in the open local mode: subscriptions made there see what it sees. */
   openMode: boolean;
+  /**
+   * Where a queue that keeps no order (the Worker's) has each subscription's notifications take
+   * their turn: each is opened as a job under its subscription, and waits while an earlier one is
+   * pending. Without it, the outbox's order keys keep the order (Node).
+   */
+  sequence?: AsyncJobs;
 }
 
 /** Most active subscriptions read per page when matching. */
@@ -204,6 +212,12 @@ export async function matchChanges(deps: MatchDeps, changes: readonly Change[]):
         at: now.toISOString(),
         ...(topic && topicEvent ? { created: topicEvent.created } : {}),
       };
+      if (deps.sequence?.turn) {
+        // Opened again by a repeated match, the same job (its key is the notification's id).
+        const owner = `subscription/${subscription.id}`;
+        const opened = await deps.sequence.open(owner, message.notification, message.notification, owner);
+        message.job = opened.id;
+      }
       await deps.outbox.enqueue(NOTIFY_KIND, message, {
         ref: message.notification,
         orderKey: `subscription/${subscription.id}`,

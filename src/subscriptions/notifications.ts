@@ -1,5 +1,6 @@
 import type { AuditSink } from '../audit/audit-sink.ts';
 import type { FhirStore } from '../medplum/store.ts';
+import type { AsyncJobs } from '../outbox/async-jobs.ts';
 import type { DeliveryPolicy, Outbox, OutboxHandlers } from '../outbox/outbox.ts';
 import { withChangeFeed } from './change-feed.ts';
 import type { DeliveryDeps } from './delivery.ts';
@@ -30,6 +31,8 @@ export interface NotificationOptions extends Omit<DeliveryDeps, 'audit'> {
   /** Where delivery AuditEvents go; read when the first one is written. */
   audit: () => AuditSink;
   maxAttempts: number;
+  /** Where each subscription's notifications take their turn, on a queue that keeps no order. */
+  sequence?: AsyncJobs;
 }
 
 export interface Notifications {
@@ -42,7 +45,7 @@ export interface Notifications {
 
 /** Everything notifications need, wired: the change feed, the routes' use cases and the outbox handlers. */
 export function wireNotifications(options: NotificationOptions): Notifications {
-  const { outbox, audit, maxAttempts, ...rest } = options;
+  const { outbox, audit, maxAttempts, sequence, ...rest } = options;
   const delivery: DeliveryDeps = {
     ...rest,
     get audit() {
@@ -56,6 +59,7 @@ export function wireNotifications(options: NotificationOptions): Notifications {
     outbox,
     clock: options.clock,
     openMode: options.openMode,
+    ...(sequence ? { sequence } : {}),
   };
   return {
     store: withChangeFeed(options.store, changeSink(options.outbox)),
@@ -66,6 +70,6 @@ export function wireNotifications(options: NotificationOptions): Notifications {
       changed: () => active.invalidate(),
     },
     handlers: notificationHandlers(match, delivery),
-    deadLetterHandlers: notificationDeadLetterHandlers(delivery, maxAttempts),
+    deadLetterHandlers: notificationDeadLetterHandlers(delivery, maxAttempts, sequence),
   };
 }
