@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -20,6 +19,7 @@ import { seedEmbeddedStore } from '../src/medplum/embedded/seed.ts';
 import { createEmbeddedMedplum } from '../src/medplum/embedded/server.ts';
 import { createMedplumClient, createMedplumStore } from '../src/medplum/store.ts';
 import { server } from './support/msw.ts';
+import { freePort, startService, stopService } from './support/service-process.ts';
 
 // `npm start` itself, as a child process on a data directory: stopped and restarted, and killed
 // in the middle of writes.
@@ -42,46 +42,8 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
-
-/** Starts `node src/node.ts` on the data directory; resolves with its base URL once it listens. */
-async function start(
-  env: Record<string, string> = {},
-): Promise<{ base: string; child: ChildProcess; output: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['src/node.ts'], {
-    cwd: PROJECT,
-    env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const deadline = Date.now() + 20_000;
-  while (!output.includes('listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`service did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { base: `http://127.0.0.1:${port}`, child, output: () => output };
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const exited = once(child, 'exit');
-  child.kill(signal);
-  await exited;
-}
+const start = (env: Record<string, string> = {}) => startService(dir, children, env);
+const stop = stopService;
 
 async function getJson<T = Bundle>(url: string): Promise<T> {
   const response = await fetch(url);

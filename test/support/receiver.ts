@@ -28,7 +28,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(path = '/hook'): Promise<Receiver> {
+export async function startReceiver(path = '/hook', port = 0): Promise<Receiver> {
   const received: Received[] = [];
   const planned: Behaviour[] = [];
   const hanging = new Set<() => void>();
@@ -55,10 +55,10 @@ export async function startReceiver(path = '/hook'): Promise<Receiver> {
       res.writeHead(status, { 'Content-Type': 'text/plain' }).end('x'.repeat(10_000));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const listening = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `http://127.0.0.1:${listening}${path}`,
     received,
     plan: (...behaviours) => planned.push(...behaviours),
     async waitFor(count, ms = 5_000) {
