@@ -70,6 +70,13 @@ describe('checkEndpointUrl', () => {
     ['https://printer.local/', /private/],
     ['https://127.0.0.1/', /loopback/],
     ['https://localhost:9000/', /loopback/],
+    // Other spellings of the same addresses, which the URL parser writes out in full.
+    ['https://2130706433/', /loopback/],
+    ['https://0x7f.1/', /loopback/],
+    ['https://017700000001/', /loopback/],
+    ['https://localhost./', /loopback/],
+    ['https://[0:0:0:0:0:ffff:a9fe:a9fe]/', /metadata/],
+    ['https://0/', /unspecified/],
   ])('refuses %s outside the local mode', (url, why) => {
     const result = checkEndpointUrl(url, closed);
     expect(isRefusal(result) && result.refused).toMatch(why);
