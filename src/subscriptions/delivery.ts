@@ -197,6 +197,13 @@ export async function sign(secret: string, body: string): Promise<string> {
 
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 
+/** The subtype that marks an AuditEvent as a delivery attempt (what `$status` and `$events` read). */
+export const DELIVERY_SUBTYPE = {
+  system: OWN_SYSTEM.notification,
+  code: 'rest-hook',
+  display: 'Subscription notification',
+} as const;
+
 interface DeliveryFacts {
   subscription: Subscription;
   subscriberOrg: string | undefined;
@@ -228,7 +235,7 @@ export function deliveryEvent(f: DeliveryFacts): AuditEvent {
     {
       resourceType: 'AuditEvent',
       type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
-      subtype: [{ system: OWN_SYSTEM.notification, code: 'rest-hook', display: 'Subscription notification' }],
+      subtype: [DELIVERY_SUBTYPE],
       action: 'E',
       recorded: f.recorded.toISOString(),
       outcome: f.outcome,

@@ -5,6 +5,7 @@ import { FhirError } from '../fhir/outcomes.ts';
 import { toPublicResource } from '../fhir/public-view.ts';
 import { OWN_SYSTEM } from '../fhir/systems.ts';
 import { type FhirStore, readIfExists } from '../medplum/store.ts';
+import { DELIVERY_SUBTYPE } from './delivery.ts';
 import { type DeliveryRecord, isTopicBased, subscriptionStatus } from './notification-body.ts';
 import { type PayloadContent, stateOf } from './subscription-rules.ts';
 import { eventsOf } from './subscription-store.ts';
@@ -12,6 +13,9 @@ import { ownSubscription, type SubscriptionDeps } from './subscriptions.ts';
 
 /** Deliveries `$status` lists, latest first. */
 const STATUS_DELIVERIES = 20;
+
+/** Delivery AuditEvents, as a search's `subtype` names them. */
+const DELIVERIES = `${DELIVERY_SUBTYPE.system}|${DELIVERY_SUBTYPE.code}`;
 
 /** Events `$events` answers at once. */
 export const MAX_EVENTS = 100;
@@ -34,6 +38,8 @@ export async function subscriptionStatusOf(
   ctx.touched.push(`Subscription/${id}`);
   const events = await deps.store.search('AuditEvent', {
     entity: `Subscription/${id}`,
+    // Deliveries only: reading the subscription is recorded against it too.
+    subtype: DELIVERIES,
     _sort: '-date',
     _count: String(STATUS_DELIVERIES),
   });
@@ -81,6 +87,7 @@ async function deliveryEvents(store: FhirStore, id: string): Promise<AuditEvent[
   for (let offset = 0; ; offset += PAGE) {
     const page = await store.search('AuditEvent', {
       entity: `Subscription/${id}`,
+      subtype: DELIVERIES,
       _sort: 'date',
       _count: String(PAGE),
       _offset: String(offset),

@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Bundle, CarePlan, Parameters, Subscription, Task } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
+import { TEST_NOW } from '../support/app.ts';
 import { planWithTeamOn } from '../support/care-team.ts';
 import { type NotifiedApp, type NotifiedOptions, SECRET, subscription } from '../support/notifications.ts';
 import { Harness, move, NURSING, SUBSCRIBER, sent, subscribe } from '../support/notified-journey.ts';
@@ -57,7 +58,7 @@ describe('notifications of a referral’s progress', () => {
     const s = await sent(a);
     const hook = await receiver();
     hook.plan(500, 500, 200);
-    await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    const sub = await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
     expect((await move(s, 'accept')).status).toBe(200);
     const got = await hook.waitFor(3, 3_000);
     expect(got.map((g) => g.status)).toEqual([500, 500, 200]);
@@ -66,6 +67,16 @@ describe('notifications of a referral’s progress', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(hook.received).toHaveLength(3);
     expect(a.outbox.stats().pending).toBe(0);
+    // $status lists the three attempts, however often the subscription was read since (reads are
+    // recorded against it too, later than the deliveries).
+    a.setNow(new Date(TEST_NOW.getTime() + 60_000));
+    for (let i = 0; i < 25; i++) expect((await a.as(s.gp, `/fhir/Subscription/${sub.id}`)).status).toBe(200);
+    const status = (await (await a.as(s.gp, `/fhir/Subscription/${sub.id}/$status`)).json()) as Bundle;
+    const deliveries = (status.entry?.[0]?.resource as Parameters | undefined)?.parameter?.filter(
+      (p) => p.name === 'delivery',
+    );
+    const codes = deliveries?.map((d) => d.part?.find((p) => p.name === 'status-code')?.valueInteger);
+    expect(codes?.sort()).toEqual([200, 500, 500]);
   });
 
   it('a receiver that never answers is timed out and tried again, and the subscription ends in error, saying why', async () => {
