@@ -95,6 +95,12 @@ describe('the stored form', () => {
     expect(view.status).toBe('active');
     expect(JSON.stringify(view)).not.toContain(OWN_SYSTEM.subscriptionState);
     expect(view.extension).toEqual([{ url: SECRET_EXTENSION, valueString: 'a'.repeat(20) }]);
+    // The count of a topic's events is the service's own.
+    const counted = {
+      ...stored,
+      extension: [...(stored.extension ?? []), { url: OWN_SYSTEM.subscriptionEvents, extension: [] }],
+    };
+    expect(toSubscriberView(counted).extension).toEqual(view.extension);
   });
 
   it('keeps an error only in error, and runs only while active and before its end', () => {
