@@ -39,6 +39,8 @@ export function dohResolver(fetcher: typeof fetch = fetch): Resolver {
       const response = await fetcher(url, { headers: { accept: 'application/dns-json' } });
       if (!response.ok) throw new Error('DNS over HTTPS failed');
       const answer = (await response.json()) as DohAnswer;
+      // NXDOMAIN is an answer (no addresses); any other failure is tried again later.
+      if (answer.Status !== 0 && answer.Status !== 3) throw new Error('DNS over HTTPS failed');
       return (answer.Answer ?? []).filter((a) => a.type === 1 || a.type === 28).map((a) => a.data);
     };
     const [v4, v6] = await Promise.all([ask('A'), ask('AAAA')]);

@@ -43,6 +43,8 @@ export interface OutboxStats {
 /** Which attempt at a message this is (from 1), where the outbox can tell. */
 export interface AttemptInfo {
   attempt: number;
+  /** For a dead-letter handler: the name of the error the last attempt failed with. */
+  error?: string;
 }
 
 /** Does one message's work; a rejection means "try again later". Must be idempotent. */
@@ -62,11 +64,13 @@ export async function afterDeadLetter(
   handlers: OutboxHandlers | undefined,
   envelope: { kind: string; ref?: string | null; payload: unknown },
   logger: Logger,
+  /** The attempts made, and what the last one failed with. */
+  info?: AttemptInfo,
 ): Promise<boolean> {
   const handler = handlers && Object.hasOwn(handlers, envelope.kind) ? handlers[envelope.kind] : undefined;
   if (!handler) return false;
   try {
-    await handler(envelope.payload);
+    await handler(envelope.payload, info);
     return true;
   } catch (err) {
     logger.error('outbox.dead-letter-handler-failed', {

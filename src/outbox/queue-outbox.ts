@@ -103,7 +103,10 @@ export async function consumeOutboxBatch(
     // Its sender told first: a settled message's dead letter keeps no payload, and is never left
     // to the Queue's own dead-letter queue (which would keep the whole message).
     const settled = envelope
-      ? await afterDeadLetter(options.deadLetterHandlers, envelope, options.logger)
+      ? await afterDeadLetter(options.deadLetterHandlers, envelope, options.logger, {
+          attempt: message.attempts,
+          error,
+        })
       : false;
     const letter = settled && envelope ? { ...envelope, payload: null } : envelope;
     await deadLetter(message, letter, error, options.deadLetters, options.logger, settled);

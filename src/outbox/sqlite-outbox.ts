@@ -42,7 +42,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The Node outbox: a table in SQLite, written synchronously by `enqueue` (so a message is on
- * disk before the response that caused it is sent) and drained by one loop. An attempt is
+ * disk before the response that caused it is sent) and drained by one loop, `concurrency` messages
+ * at a time (one by default). An attempt is
  * counted, and its retry scheduled, before the handler runs: a process killed mid-attempt tries
  * again after the backoff, and a message that keeps killing the process still runs out of
  * attempts. Success deletes the message; the last failure marks it dead and keeps it, then runs
@@ -58,6 +59,7 @@ export class SqliteOutbox implements Outbox {
   private running: Promise<void> | undefined;
   private stopped = true;
   private wakeUp: (() => void) | undefined;
+  private readonly inFlight = new Map<number, Promise<void>>();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: DatabaseSync, options: SqliteOutboxOptions) {
@@ -91,7 +93,7 @@ export class SqliteOutbox implements Outbox {
     this.running = this.loop();
   }
 
-  /** Stops the loop after the delivery in progress, if any; what is left stays for the next start. */
+  /** Stops the loop after the deliveries in progress, if any; what is left stays for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
@@ -99,36 +101,59 @@ export class SqliteOutbox implements Outbox {
     this.running = undefined;
   }
 
-  /** Delivers every message due now, once each, without the loop (tests, and the loop itself). */
+  /**
+   * Delivers the messages due now (at most one per order key, the earliest), once each, without
+   * the loop (tests): with `concurrency`, that many at once.
+   */
   async deliverDue(): Promise<number> {
     const rows = this.table.due(this.now(), this.options.batchSize ?? 50);
-    let done = 0;
     let next = 0;
     const worker = async () => {
-      while (next < rows.length && !(this.stopped && this.running)) {
-        const row = rows[next++] as OutboxRow;
-        await this.deliver(row);
-        done++;
-      }
+      while (next < rows.length) await this.deliver(rows[next++] as OutboxRow);
     };
-    const workers = Math.max(1, Math.min(this.options.concurrency ?? 1, rows.length));
-    await Promise.all(Array.from({ length: workers }, worker));
-    return done;
+    await Promise.all(Array.from({ length: Math.min(this.slots(), rows.length) }, worker));
+    return rows.length;
+  }
+
+  private slots(): number {
+    return Math.max(1, this.options.concurrency ?? 1);
+  }
+
+  /**
+   * Starts a delivery of each due message while fewer than `concurrency` are in flight; one slow
+   * to finish holds only its own slot (and the messages under its order key).
+   */
+  private launchDue(): void {
+    while (this.inFlight.size < this.slots() && !this.stopped) {
+      // One still in flight may be due again (its claim lapses after the backoff, for a process
+      // killed mid-attempt): it is not started twice.
+      const row = this.table.due(this.now(), this.inFlight.size + 1).find((r) => !this.inFlight.has(r.seq));
+      if (!row) return;
+      const delivery: Promise<void> = this.deliver(row)
+        .catch((err) => this.options.logger.error('outbox.failed', { error: errorName(err) }))
+        .finally(() => {
+          this.inFlight.delete(row.seq);
+          this.wake();
+        });
+      this.inFlight.set(row.seq, delivery);
+    }
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
       try {
-        if ((await this.deliverDue()) > 0) continue;
+        this.launchDue();
       } catch (err) {
         // The table itself failed (disk full, database closed): wait and look again.
         this.options.logger.error('outbox.failed', { error: errorName(err) });
         await this.idle(this.policy.baseDelayMs);
         continue;
       }
-      const next = this.table.nextDueAt();
+      // Woken by a message enqueued, a delivery finished, or the next one falling due.
+      const next = this.inFlight.size >= this.slots() ? undefined : this.table.nextDueAt();
       await this.idle(next === undefined ? MAX_TIMER_MS : next - this.now());
     }
+    await Promise.allSettled([...this.inFlight.values()]);
   }
 
   /** Waits until `ms` have passed, a message is enqueued, or the loop is stopped. */
@@ -148,14 +173,14 @@ export class SqliteOutbox implements Outbox {
     this.wakeUp?.();
   }
 
-  private async afterDeadLetter(row: OutboxRow): Promise<void> {
+  private async afterDeadLetter(row: OutboxRow, info: { attempt: number; error: string }): Promise<void> {
     const envelope = { kind: row.kind, ref: row.ref, payload: undefined as unknown };
     try {
       envelope.payload = JSON.parse(row.payload);
     } catch {
       return;
     }
-    if (await afterDeadLetter(this.options.deadLetterHandlers, envelope, this.options.logger)) {
+    if (await afterDeadLetter(this.options.deadLetterHandlers, envelope, this.options.logger, info)) {
       this.table.settle(row.seq);
     }
   }
@@ -167,9 +192,10 @@ export class SqliteOutbox implements Outbox {
     const handler = handlers[row.kind];
     // Started before and never finished: the process died during the last attempt it had.
     if (attempts > this.policy.maxAttempts || !handler) {
-      this.table.dead(row.seq, this.now(), handler ? 'interrupted' : 'unknown-kind');
+      const error = handler ? 'interrupted' : 'unknown-kind';
+      this.table.dead(row.seq, this.now(), error);
       logger.error('outbox.dead-letter', { ...fields, attempts: row.attempts });
-      await this.afterDeadLetter(row);
+      await this.afterDeadLetter(row, { attempt: row.attempts, error });
       return;
     }
     const started = this.now();
@@ -182,7 +208,7 @@ export class SqliteOutbox implements Outbox {
       if (attempts >= this.policy.maxAttempts) {
         this.table.dead(row.seq, this.now(), error);
         logger.error('outbox.dead-letter', { ...fields, attempts, error });
-        await this.afterDeadLetter(row);
+        await this.afterDeadLetter(row, { attempt: attempts, error });
       } else {
         this.table.failed(row.seq, error);
         logger.warn('outbox.retry', { ...fields, attempts, error, delayMs });

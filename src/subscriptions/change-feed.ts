@@ -58,9 +58,11 @@ const WRITES = ['POST', 'PUT', 'PATCH'];
 export function changesOf(request: Bundle, answer: Bundle): Change[] {
   const changes: Change[] = [];
   for (const [i, entry] of (answer.entry ?? []).entries()) {
-    if (!WRITES.includes(request.entry?.[i]?.request?.method ?? '')) continue;
+    const method = request.entry?.[i]?.request?.method ?? '';
+    if (!WRITES.includes(method)) continue;
     const status = Number.parseInt(entry.response?.status ?? '', 10);
-    if (!(status === 200 || status === 201)) continue;
+    // A create answered 200 matched what was stored (If-None-Exist): nothing changed.
+    if (!(status === 201 || (status === 200 && method !== 'POST'))) continue;
     const fromResource = changeOf(entry.resource);
     const location = /(?:^|\/)([A-Za-z]+)\/([^/]+)\/_history\/([^/?]+)/.exec(entry.response?.location ?? '');
     const change =

@@ -55,9 +55,14 @@ export class DeliveryFailed extends Error {
 
 const RETRIED_STATUSES = [408, 425, 429];
 
-/** How long a notification is tried for before its subscription is set to `error` (see the policy). */
-export function deadLetterReason(attempts: number): string {
-  return `The endpoint did not accept a notification in ${attempts} attempts`;
+/**
+ * Why a subscription is set to `error` when a notification used up its attempts: the endpoint's
+ * failure when the last attempt reached it, otherwise the service's own (its store or queue).
+ */
+export function deadLetterReason(attempts: number, lastError?: string): string {
+  return lastError === 'DeliveryFailed' || lastError === undefined
+    ? `The endpoint did not accept a notification in ${attempts} attempts`
+    : `A notification could not be sent in ${attempts} attempts: the service could not prepare it (${lastError}); changes since may have been missed`;
 }
 
 /**

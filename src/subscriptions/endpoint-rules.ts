@@ -185,6 +185,14 @@ function kindRefusal(kind: AddressKind, policy: EndpointPolicy): EndpointRefusal
 }
 
 /**
+ * What a refused name is told: one answer whether it does not resolve or resolves to an address
+ * notifications are not sent to, so that subscribing is no way to map the names of a private
+ * network.
+ */
+export const UNRESOLVED_OR_PRIVATE =
+  "channel.endpoint's host name does not resolve to public addresses only (names that do not resolve, or resolve to private, loopback, link-local, metadata or reserved addresses, are refused)";
+
+/**
  * Why an endpoint whose name resolved to these addresses is refused, if it is: every address must
  * be public (or loopback, when allowed); plain http only when every one is loopback.
  */
@@ -193,12 +201,9 @@ export function checkResolved(
   addresses: readonly string[],
   policy: EndpointPolicy,
 ): EndpointRefusal | undefined {
-  if (addresses.length === 0) return { refused: `channel.endpoint's host ${url.hostname} does not resolve` };
   const kinds = addresses.map((a) => addressKind(a) ?? 'reserved');
-  for (const kind of kinds) {
-    const refusal = kindRefusal(kind, policy);
-    if (refusal) return { refused: `${refusal.refused.replace('is ', 'resolves to ')}` };
-  }
+  if (kinds.length === 0 || kinds.some((kind) => kindRefusal(kind, policy)))
+    return { refused: UNRESOLVED_OR_PRIVATE };
   if (url.protocol === 'http:' && !kinds.every((k) => k === 'loopback')) {
     return { refused: 'channel.endpoint must be an https URL (plain http only to loopback, when allowed)' };
   }

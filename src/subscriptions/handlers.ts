@@ -72,10 +72,10 @@ export function notificationDeadLetterHandlers(
   sequence?: AsyncJobs,
 ): OutboxHandlers {
   return {
-    [NOTIFY_KIND]: async (payload) => {
+    [NOTIFY_KIND]: async (payload, info) => {
       const message = NotifyMessageSchema.safeParse(payload);
       if (!message.success) return;
-      await markError(delivery.store, message.data.subscription, deadLetterReason(maxAttempts));
+      await markError(delivery.store, message.data.subscription, deadLetterReason(maxAttempts, info?.error));
       // The next one's turn.
       if (message.data.job) await sequence?.complete(message.data.job, DONE);
     },

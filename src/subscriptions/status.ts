@@ -122,7 +122,8 @@ function numberParam(params: URLSearchParams, name: string): number | undefined 
 /**
  * `GET /Subscription/{id}/$events` (Subscriptions R5 Backport IG): the events of a topic-based
  * subscription from `eventsSinceNumber` to `eventsUntilNumber` (at most 100), as a `history` Bundle
- * like a notification's, for a receiver that saw a gap in the numbers. Each event's version is
+ * like a notification's, for a receiver that saw a gap in the numbers (without an end, the 100
+ * from `eventsSinceNumber`). The caller needs the scope to read Tasks; each event's version is
  * shown only if the subscriber may still see it and the resource: an event whose access has
  * ended is left out.
  */
@@ -140,9 +141,13 @@ export async function subscriptionEvents(
       { code: 'not-supported', diagnostics: 'Only a topic-based subscription numbers its events' },
     ]);
   }
+  // What it watches is read as any read of it is: with the scope to read the type.
+  authorize(ctx.principal, 'Task', 'r');
   const count = eventsOf(stored).count;
   const since = numberParam(params, 'eventsSinceNumber') ?? 1;
-  const until = numberParam(params, 'eventsUntilNumber') ?? count;
+  const asked = numberParam(params, 'eventsUntilNumber');
+  // Without an end, the first 100 from `since` (the receiver asks again from where they stop).
+  const until = asked ?? Math.min(count, since + MAX_EVENTS - 1);
   if (until - since + 1 > MAX_EVENTS) {
     throw new FhirError('invalid', [
       { code: 'too-costly', diagnostics: `$events answers at most ${MAX_EVENTS} events at once` },
@@ -175,6 +180,7 @@ export async function subscriptionEvents(
     if (!isVisible(ctx.principal, version)) continue;
     noteDisclosures(ctx, [version]);
     const address = `${type}/${resourceId}`;
+    ctx.touched.push(`${address}/_history/${versionId}`);
     events.push({
       number,
       timestamp: version.meta?.lastUpdated ?? '',

@@ -41,20 +41,28 @@ export async function markError(store: FhirStore, id: string, reason: string): P
   );
 }
 
-/** A topic-based subscription's count of events, and the notification that made its last one. */
-export function eventsOf(subscription: Subscription): { count: number; last?: string } {
+/** Notifications whose numbers are remembered, to give one sent again the number it had. */
+const REMEMBERED = 50;
+
+/** A topic-based subscription's count of events, and the numbers of its latest notifications. */
+export function eventsOf(subscription: Subscription): { count: number; recent: Map<string, number> } {
   const ext = subscription.extension?.find((e) => e.url === OWN_SYSTEM.subscriptionEvents);
   const count = ext?.extension?.find((e) => e.url === 'count')?.valueInteger ?? 0;
-  const last = ext?.extension?.find((e) => e.url === 'last')?.valueString;
-  return { count, ...(last ? { last } : {}) };
+  const recent = new Map<string, number>();
+  for (const e of ext?.extension ?? []) {
+    const [notification, number] = e.url === 'event' ? (e.valueString ?? '').split(' ') : [];
+    if (notification && Number(number) > 0) recent.set(notification, Number(number));
+  }
+  return { count, recent };
 }
 
-function withEvents(subscription: Subscription, count: number, last: string): Subscription {
+function withEvents(subscription: Subscription, count: number, recent: Map<string, number>): Subscription {
+  const kept = [...recent].slice(-REMEMBERED);
   const events: Extension = {
     url: OWN_SYSTEM.subscriptionEvents,
     extension: [
       { url: 'count', valueInteger: count },
-      { url: 'last', valueString: last },
+      ...kept.map(([notification, number]) => ({ url: 'event', valueString: `${notification} ${number}` })),
     ],
   };
   const others = (subscription.extension ?? []).filter((e) => e.url !== OWN_SYSTEM.subscriptionEvents);
@@ -63,7 +71,7 @@ function withEvents(subscription: Subscription, count: number, last: string): Su
 
 /**
  * The number of the event a notification carries: the next of its subscription's, counted once
- * per notification (a notification delivered again keeps its number). Deliveries to one
+ * per notification (one sent again, among the latest 50, keeps its number). Deliveries to one
  * subscription go one at a time, in order, so numbers follow the order of the changes.
  */
 export async function eventNumber(
@@ -73,13 +81,15 @@ export async function eventNumber(
 ): Promise<number | undefined> {
   let number: number | undefined;
   await changeStored(store, id, (current) => {
-    const { count, last } = eventsOf(current);
-    if (last === notification) {
-      number = count;
+    const { count, recent } = eventsOf(current);
+    const had = recent.get(notification);
+    if (had !== undefined) {
+      number = had;
       return undefined;
     }
     number = count + 1;
-    return withEvents(current, number, notification);
+    recent.set(notification, number);
+    return withEvents(current, number, recent);
   });
   return number;
 }

@@ -364,6 +364,57 @@ describe('an outbox handling several messages at once', () => {
   });
 });
 
+describe('the outbox loop with several messages at once', () => {
+  it('never starts a message twice while it is in flight, though its claim lapses', async () => {
+    let calls = 0;
+    const box = new SqliteOutbox(openOutboxDatabase('memory'), {
+      handlers: {
+        audit: async () => {
+          calls++;
+          await new Promise((r) => setTimeout(r, 150));
+        },
+      },
+      logger: captureLogger(),
+      // The claim lapses after 10 ms, long before the handler ends.
+      policy: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 20 },
+      random: () => 0,
+      concurrency: 4,
+    });
+    box.start();
+    box.enqueue('audit', { name: 'slow' });
+    await new Promise((r) => setTimeout(r, 400));
+    await box.stop();
+    expect(calls).toBe(1);
+    expect(box.stats()).toMatchObject({ delivered: 1, pending: 0 });
+  });
+
+  it('goes on with other messages while one is slow', async () => {
+    const done: string[] = [];
+    const box = new SqliteOutbox(openOutboxDatabase('memory'), {
+      handlers: {
+        audit: async (payload) => {
+          const { name } = payload as { name: string };
+          await new Promise((r) => setTimeout(r, name === 'slow' ? 300 : 5));
+          done.push(name);
+        },
+      },
+      logger: captureLogger(),
+      policy: POLICY,
+      concurrency: 2,
+    });
+    box.start();
+    box.enqueue('audit', { name: 'slow' });
+    await new Promise((r) => setTimeout(r, 20));
+    // Enqueued while the slow one is in flight.
+    for (const name of ['a', 'b', 'c']) box.enqueue('audit', { name });
+    await new Promise((r) => setTimeout(r, 150));
+    // The quick ones are done while the slow one is still going.
+    expect(done).toEqual(['a', 'b', 'c']);
+    await box.stop();
+    expect(done).toEqual(['a', 'b', 'c', 'slow']);
+  });
+});
+
 describe('the outbox table', () => {
   it('names as next due only a message that may go: one held behind its key waits for the one before', async () => {
     const { OutboxTable } = await import('../../src/outbox/sqlite-outbox-table.ts');

@@ -213,7 +213,7 @@ describe('notification bodies', () => {
 });
 
 describe('the change feed', () => {
-  it('takes the written versions of watched types from a batch answer, never its reads', () => {
+  it('takes the written versions of watched types from a batch answer, never its reads or matched creates', () => {
     const request: Bundle = {
       resourceType: 'Bundle',
       type: 'batch',
@@ -223,6 +223,8 @@ describe('the change feed', () => {
         { request: { method: 'POST', url: 'Patient' } },
         { request: { method: 'POST', url: 'ServiceRequest' } },
         { request: { method: 'POST', url: 'CarePlan' } },
+        // A conditional create that matched what was stored: no change.
+        { request: { method: 'POST', url: 'Task', ifNoneExist: 'identifier=x|1' } },
       ],
     };
     const answer: Bundle = {
@@ -240,6 +242,10 @@ describe('the change feed', () => {
         { response: { status: '201', location: 'Patient/p/_history/c' } },
         { response: { status: '201 Created', location: 'https://x/fhir/R4/ServiceRequest/sr/_history/d' } },
         { response: { status: '400' } },
+        {
+          resource: { resourceType: 'Task', id: 't3', meta: { versionId: 'e' } } as Task,
+          response: { status: '200 OK' },
+        },
       ],
     };
     expect(changesOf(request, answer)).toEqual([

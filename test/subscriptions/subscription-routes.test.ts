@@ -65,9 +65,22 @@ describe('creating a subscription', () => {
     ['a private IPv6 address', 'https://[fd00::5]/hook', /private network/],
     ['a link-local address', 'https://169.254.10.10/hook', /link-local/],
     ['the cloud metadata service', 'https://169.254.169.254/latest/meta-data', /metadata/],
-    ['a name resolving to loopback', 'https://loopback.example.org/hook', /resolves to a loopback/],
-    ['a name resolving to a private address', 'https://intranet.example.org/hook', /resolves to a private/],
-    ['a name that does not resolve', 'https://nowhere.example.org/hook', /does not resolve/],
+    // One answer for a name, whatever it resolves to: no map of a private network's names.
+    [
+      'a name resolving to loopback',
+      'https://loopback.example.org/hook',
+      /does not resolve to public addresses only/,
+    ],
+    [
+      'a name resolving to a private address',
+      'https://intranet.example.org/hook',
+      /does not resolve to public addresses only/,
+    ],
+    [
+      'a name that does not resolve',
+      'https://nowhere.example.org/hook',
+      /does not resolve to public addresses only/,
+    ],
     ['a URL with a password', 'https://user:pw@gp-hooks.example.org/hook', /password/],
     ['loopback outside the local mode', 'http://127.0.0.1:9/hook', /loopback/],
   ])('refuses %s with 400 naming why, and stores nothing', async (_kind, endpoint, why) => {
@@ -296,6 +309,7 @@ describe('when the store fails', () => {
       await a.as(gp, '/fhir/Subscription', { body: subscription('Task?status=accepted', hook.url) }),
       await a.as(gp, path),
       await a.as(gp, `${path}/$status`),
+      await a.as(gp, `${path}/$events`),
       await a.as(gp, '/fhir/Subscription'),
       await a.as(gp, path, {
         method: 'PUT',

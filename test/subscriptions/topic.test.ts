@@ -1,7 +1,8 @@
 import type { Bundle, Parameters, Subscription, Task } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REFERRAL_TASK_STATUS_TOPIC } from '../../src/subscriptions/subscription-rules.ts';
-import { SECRET, topicSubscription } from '../support/notifications.ts';
+import { planWithTeamOn } from '../support/care-team.ts';
+import { SECRET, subscription, topicSubscription } from '../support/notifications.ts';
 import { Harness, move, NURSING, SUBSCRIBER, sent, subscribe } from '../support/notified-journey.ts';
 import { signedWith } from '../support/receiver.ts';
 
@@ -79,6 +80,10 @@ describe('the topic-based form (Subscriptions R5 Backport)', () => {
     expect((await move(s, 'start')).status).toBe(200);
     const [, second] = await hook.waitFor(2);
     expect(second?.headers['x-event-number']).toBe('2');
+    // Both deliveries' AuditEvents, which $events reads, written (just after each is sent).
+    const recorded = async () =>
+      ((await (await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events`)).json()) as Bundle).entry?.length;
+    for (let i = 0; i < 50 && (await recorded()) !== 3; i++) await new Promise((r) => setTimeout(r, 20));
     const asked = await a.as(
       s.gp,
       `/fhir/Subscription/${sub.id}/$events?eventsSinceNumber=1&eventsUntilNumber=1&content=full-resource`,
@@ -112,13 +117,66 @@ describe('the topic-based form (Subscriptions R5 Backport)', () => {
       s.gp,
       topicSubscription(hook.url, 'full-resource', `Task?focus=ServiceRequest/${s.srId}`),
     );
+    // An R4 subscription on the same Task, told of every change, for comparison.
+    const every = await receiver();
+    await subscribe(a, s.gp, subscription(`Task?focus=ServiceRequest/${s.srId}`, every.url));
     expect((await move(s, 'accept')).status).toBe(200);
     await hook.waitFor(1);
-    // The same status again (a repeated accept) is no status change.
-    expect((await move(s, 'accept')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 300));
+    await every.waitFor(1);
+    // A note on the Task is a new version of it, with the same status.
+    const noted = await s.a.as(s.sp, `/referrals/${s.srId}/$progress`, {
+      body: { note: 'Left a voicemail' },
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(noted.status).toBe(200);
+    await every.waitFor(2);
+    await new Promise((r) => setTimeout(r, 200));
     expect(hook.received).toHaveLength(1);
     const bundle = JSON.parse(hook.received[0]?.body ?? '{}') as Bundle;
     expect((bundle.entry?.[1]?.resource as Task | undefined)?.status).toBe('accepted');
+  });
+});
+
+describe('$events and the sharing rules', () => {
+  it('answers a care-team member’s events only while the person’s consent shares the Task', async () => {
+    const a = await app();
+    const s = await sent(a);
+    const patients = (await (await a.as(s.gp, '/fhir/Patient')).json()) as Bundle;
+    const t = await planWithTeamOn({
+      s: a,
+      gp: s.gp,
+      sp: s.sp,
+      srId: s.srId,
+      patientId: patients.entry?.[0]?.resource?.id as string,
+    });
+    const hook = await receiver();
+    const nurse = await a.token(NURSING, SUBSCRIBER);
+    const sub = await subscribe(
+      a,
+      nurse,
+      topicSubscription(hook.url, 'id-only', `Task?focus=ServiceRequest/${s.srId}`),
+    );
+    const consent = (decision: string) =>
+      a.as(t.spFull, `/referrals/${s.srId}/care-team/consent`, {
+        body: { decision },
+        headers: { 'content-type': 'application/json' },
+      });
+    expect((await consent('share')).status).toBe(201);
+    expect((await move(s, 'start')).status).toBe(200);
+    await hook.waitFor(1);
+    const eventsNow = async () => {
+      const answer = (await (await a.as(nurse, `/fhir/Subscription/${sub.id}/$events`)).json()) as Bundle;
+      return (answer.entry?.[0]?.resource as Parameters | undefined)?.parameter?.filter(
+        (p) => p.name === 'notification-event',
+      ).length;
+    };
+    // The delivery's AuditEvent, which $events reads, is written just after it is sent.
+    for (let i = 0; i < 50 && (await eventsNow()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await eventsNow()).toBe(1);
+    expect((await consent('withdraw')).status).toBe(200);
+    expect(await eventsNow()).toBe(0);
+    // A token without Task read gets none at all.
+    const narrow = await a.token(NURSING, 'system/Subscription.cruds');
+    expect((await a.as(narrow, `/fhir/Subscription/${sub.id}/$events`)).status).toBe(403);
   });
 });
