@@ -105,10 +105,15 @@ function v6Kind(bytes: readonly number[]): AddressKind {
   const zeroUpTo = (n: number) => bytes.slice(0, n).every((b) => b === 0);
   if (zeroUpTo(16)) return 'unspecified';
   if (zeroUpTo(15) && bytes[15] === 1) return 'loopback';
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d): the IPv4 rules.
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d)
+  // and NAT64 (64:ff9b::a.b.c.d): the IPv4 rules.
   const mapped = zeroUpTo(10) && bytes[10] === 0xff && bytes[11] === 0xff;
+  const translated =
+    zeroUpTo(8) && bytes[8] === 0xff && bytes[9] === 0xff && bytes[10] === 0 && bytes[11] === 0;
   const nat64 = inRange(bytes, [0, 0x64, 0xff, 0x9b], 96);
-  if (mapped || nat64 || zeroUpTo(12)) return v4Kind(bytes.slice(12));
+  if (mapped || translated || nat64 || zeroUpTo(12)) return v4Kind(bytes.slice(12));
+  // Local-use NAT64 (64:ff9b:1::/48) reaches IPv4 addresses of a private network's choosing.
+  if (inRange(bytes, [0, 0x64, 0xff, 0x9b, 0, 1], 48)) return 'reserved';
   if (inRange(bytes, [0xfc], 7)) return 'private';
   if (inRange(bytes, [0xfe, 0x80], 10)) return 'link-local';
   if (inRange(bytes, [0xfe, 0xc0], 10)) return 'private';

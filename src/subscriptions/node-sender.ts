@@ -20,9 +20,11 @@ export const nodeResolver: Resolver = async (host) =>
     );
   });
 
-function allowed(address: string, policy: EndpointPolicy): boolean {
+/** Whether a connection may be made to the address: plain http goes to loopback only. */
+function allowed(address: string, policy: EndpointPolicy, plain = false): boolean {
   const kind = addressKind(address);
-  return kind === 'public' || (kind === 'loopback' && policy.allowLoopback);
+  if (kind === 'loopback') return policy.allowLoopback;
+  return kind === 'public' && !plain;
 }
 
 /** An error a refused connection fails with; only its name is ever logged. */
@@ -36,11 +38,11 @@ class RefusedAddressError extends Error {
 type LookupCallback = (err: Error | null, address: string | LookupAddress[], family?: number) => void;
 
 /** A `lookup` for connections: the system's, with every address it gives checked. */
-function checkedLookup(policy: EndpointPolicy) {
+function checkedLookup(policy: EndpointPolicy, plain: boolean) {
   return (hostname: string, options: { all?: boolean }, callback: LookupCallback) => {
     lookup(hostname, { all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      if (addresses.length === 0 || !addresses.every((a) => allowed(a.address, policy))) {
+      if (addresses.length === 0 || !addresses.every((a) => allowed(a.address, policy, plain))) {
         return callback(new RefusedAddressError(), []);
       }
       if (options.all) return callback(null, addresses);
@@ -52,14 +54,19 @@ function checkedLookup(policy: EndpointPolicy) {
 
 /** The Node sender: redirects never followed, the answer read to a few KiB at most. */
 export function nodeSender(policy: EndpointPolicy): Sender {
-  const agent = new Agent({
-    connect: { lookup: checkedLookup(policy) as never },
-    keepAliveTimeout: 10_000,
-    connections: 16,
-  });
+  // Plain http has a pool of its own, which connects to loopback only (a name re-pointed
+  // elsewhere after the check is not reached, unencrypted).
+  const agent = (plain: boolean) =>
+    new Agent({
+      connect: { lookup: checkedLookup(policy, plain) as never },
+      keepAliveTimeout: 10_000,
+      connections: 16,
+    });
+  const agents = { https: agent(false), http: agent(true) };
   return async (url, init) => {
+    const plain = url.protocol === 'http:';
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (addressKind(host) !== undefined && !allowed(host, policy)) throw new RefusedAddressError();
+    if (addressKind(host) !== undefined && !allowed(host, policy, plain)) throw new RefusedAddressError();
     const response = await fetch(url, {
       method: 'POST',
       headers: init.headers,
@@ -67,7 +74,7 @@ export function nodeSender(policy: EndpointPolicy): Sender {
       body: init.body === '' ? null : init.body,
       redirect: 'manual',
       signal: init.signal,
-      dispatcher: agent,
+      dispatcher: plain ? agents.http : agents.https,
     });
     await drain(response.body as ReadableStream<Uint8Array> | null, init.signal);
     return { status: response.status };

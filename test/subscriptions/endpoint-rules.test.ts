@@ -38,6 +38,9 @@ describe('addressKind', () => {
     ['::ffff:169.254.169.254', 'metadata'],
     ['64:ff9b::10.0.0.1', 'private'],
     ['2001:db8::1', 'reserved'],
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['::ffff:0:a9fe:a9fe', 'metadata'],
+    ['64:ff9b:1::a00:1', 'reserved'],
     ['2606:4700:4700::1111', 'public'],
     ['ff02::1', 'multicast'],
   ])('%s is %s', (address, kind) => {
