@@ -4,7 +4,7 @@
  * X-Notification-ID, and prints what it got. It answers 200 to a notification it accepts, and 401
  * to one whose signature does not verify.
  *
- *   node examples/notifications/receiver.ts --secret <the subscription's secret> [--port 9911]
+ *   npm run receiver -- --secret <the subscription's secret> [--port 9911]
  *
  * Node only, and nothing but Node: a receiver written for Medplum's rest-hook subscriptions
  * verifies these the same way.
@@ -17,7 +17,7 @@ const { values } = parseArgs({
   options: { secret: { type: 'string' }, port: { type: 'string', default: '9911' } },
 });
 if (!values.secret) {
-  console.error('Usage: node examples/notifications/receiver.ts --secret <secret> [--port 9911]');
+  console.error('Usage: npm run receiver -- --secret <secret> [--port 9911]');
   process.exit(2);
 }
 const secret = values.secret;
