@@ -4,7 +4,7 @@ import { OWN_SYSTEM } from '../../src/fhir/systems.ts';
 import { createEmbeddedStore } from '../../src/medplum/embedded/connect.ts';
 import { BACKPORT, SECRET_EXTENSION, SubscriptionInputSchema } from '../../src/schemas/subscription.ts';
 import { changesOf, withChangeFeed } from '../../src/subscriptions/change-feed.ts';
-import { sign } from '../../src/subscriptions/delivery.ts';
+import { deadLetterReason, sign } from '../../src/subscriptions/delivery.ts';
 import { matches, notificationId, subscriberOf } from '../../src/subscriptions/matching.ts';
 import { notificationBody } from '../../src/subscriptions/notification-body.ts';
 import {
@@ -156,6 +156,15 @@ describe('matching and notification ids', () => {
     expect(await notificationId('s2', change)).not.toBe(first);
     expect(await notificationId('s1', { ...change, versionId: 'v2' })).not.toBe(first);
     expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
+  it('blames the endpoint for a dead letter only when its last attempt reached it', () => {
+    expect(deadLetterReason(12, 'DeliveryFailed')).toBe(
+      'The endpoint did not accept a notification in 12 attempts',
+    );
+    const own = deadLetterReason(12, 'UpstreamError');
+    expect(own).toMatch(/the service could not prepare it \(UpstreamError\)/);
+    expect(own).not.toMatch(/endpoint/);
   });
 
   it('signs as HMAC-SHA256, hex (RFC 4231 test case 2)', async () => {

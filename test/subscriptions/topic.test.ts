@@ -106,6 +106,9 @@ describe('the topic-based form (Subscriptions R5 Backport)', () => {
     expect((await a.as(s.gp, `/fhir/Subscription/${sub.id}/$events?eventsUntilNumber=500`)).status).toBe(422);
     const nurse = await a.token(NURSING, SUBSCRIBER);
     expect((await a.as(nurse, `/fhir/Subscription/${sub.id}/$events`)).status).toBe(404);
+    // An R4 subscription numbers no events.
+    const plain = await subscribe(a, s.gp, subscription('Task?status=accepted', hook.url));
+    expect((await a.as(s.gp, `/fhir/Subscription/${plain.id}/$events`)).status).toBe(422);
   });
 
   it('is told of status changes only, not of other changes to the Task', async () => {
